@@ -1,0 +1,11 @@
+"""Hot-path ops of StyleGAN generators: bias + activation, FIR resampling, filtered leaky ReLU.
+
+Each op has a pure-PyTorch reference implementation that runs everywhere (CPU, MPS, CUDA) and
+defines the numerics. `cuda_ops.dispatch` decides per call whether a fused CUDA kernel may be
+used instead; until kernels are built, the reference path always runs.
+"""
+
+from cuda_ops.bias_act import bias_act
+from cuda_ops.upfirdn2d import setup_filter, upfirdn2d, upsample2d, downsample2d, filter2d
+
+__all__ = ["bias_act", "setup_filter", "upfirdn2d", "upsample2d", "downsample2d", "filter2d"]

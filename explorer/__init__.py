@@ -1,0 +1,21 @@
+"""StyleGAN Explorer: load, render, invert, edit and train StyleGAN2/StyleGAN3 generators."""
+
+from explorer.errors import CheckpointError, ExplorerError, ImageInputError
+from explorer.model import Model, ModelInfo, to_uint8
+
+
+def load(path, device="cpu") -> Model:
+    """Load any supported checkpoint (sniffed by content) as a `Model` on `device`."""
+    from explorer.checkpoints import load as _load
+    return _load(path, device=device)
+
+
+def save(model: Model, path, **kwargs) -> None:
+    """Write `model` in our .safetensors format (atomically)."""
+    from explorer.checkpoints import save as _save
+    _save(model, path, **kwargs)
+
+
+__all__ = ["load", "save", "Model", "ModelInfo", "to_uint8", "CheckpointError", "ExplorerError",
+           "ImageInputError"]
+__version__ = "0.1.0"

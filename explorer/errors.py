@@ -1,0 +1,13 @@
+"""Errors a user can cause. Each carries a one-line message saying what to do."""
+
+
+class ExplorerError(Exception):
+    """Base class: the CLI prints the message and exits 1; the GUI shows it in the status line."""
+
+
+class CheckpointError(ExplorerError):
+    """A file could not be read as a generator checkpoint (unknown, corrupt, unsafe, truncated)."""
+
+
+class ImageInputError(ExplorerError):
+    """An image file could not be used (not an image, empty, too large)."""

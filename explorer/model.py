@@ -1,0 +1,153 @@
+"""`Model`: a loaded generator (and optional discriminator) with the API every front end shares."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a user (or the `info` command) wants to know about a checkpoint."""
+
+    format: str
+    architecture: str
+    resolution: int
+    z_dim: int
+    w_dim: int
+    c_dim: int
+    num_ws: int
+    img_channels: int
+    layer_names: dict[int, list[str]]
+    ws_resolutions: list[int]
+    num_parameters: int
+    has_discriminator: bool
+    content_hash: str
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def state_dict_hash(module: torch.nn.Module) -> str:
+    """A hash of the weights alone: the same model gives the same hash in any file format."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def sg3_input_transform(translate: Sequence[float], rotate_deg: float) -> torch.Tensor:
+    """The matrix StyleGAN3's input layer needs for a user translation/rotation.
+
+    The user's move is m = [[cos a, sin a, tx], [-sin a, cos a, ty], [0, 0, 1]]; the input layer
+    samples its Fourier features through the inverse of m.
+    """
+    a = math.radians(rotate_deg)
+    m = np.array([[math.cos(a), math.sin(a), translate[0]],
+                  [-math.sin(a), math.cos(a), translate[1]],
+                  [0.0, 0.0, 1.0]])
+    return torch.from_numpy(np.linalg.inv(m)).float()
+
+
+class Model:
+    """A generator ready to map and synthesise; built by `explorer.load`, never by hand."""
+
+    def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module | None,
+                 format: str, source: str = "", extra: dict[str, Any] | None = None) -> None:
+        self.generator = generator.eval().requires_grad_(False)
+        self.discriminator = None if discriminator is None else discriminator.eval().requires_grad_(False)
+        g = self.generator
+        by_res: dict[int, list[str]] = {}
+        for name, res in g.synthesis.layer_resolutions().items():
+            by_res.setdefault(int(res), []).append(name)
+        params = sum(p.numel() for p in g.parameters())
+        self.info = ModelInfo(
+            format=format, architecture=g.architecture, resolution=int(g.img_resolution),
+            z_dim=int(g.z_dim), w_dim=int(g.w_dim), c_dim=int(g.c_dim), num_ws=int(g.num_ws),
+            img_channels=int(g.img_channels), layer_names=by_res,
+            ws_resolutions=[int(r) for r in g.synthesis.ws_resolutions()],
+            num_parameters=int(params), has_discriminator=discriminator is not None,
+            content_hash=state_dict_hash(g), source=source, extra=dict(extra or {}))
+
+    # Shortcuts for the fields everyone asks for.
+    def __getattr__(self, name: str) -> Any:
+        if name in ("z_dim", "w_dim", "c_dim", "num_ws", "resolution", "img_channels",
+                    "architecture", "layer_names", "has_discriminator", "format"):
+            return getattr(self.info, name)
+        raise AttributeError(name)
+
+    @property
+    def device(self) -> torch.device:
+        return self.generator.mapping.w_avg.device
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.generator.mapping.w_avg
+
+    def to(self, device: torch.device | str) -> "Model":
+        self.generator.to(device)
+        if self.discriminator is not None:
+            self.discriminator.to(device)
+        return self
+
+    def z_from_seed(self, seed: int) -> torch.Tensor:
+        """z for a seed exactly as NVIDIA's gen_images.py draws it (numpy RandomState)."""
+        z = np.random.RandomState(int(seed) % (2**32)).randn(1, self.z_dim)
+        return torch.from_numpy(z).float().to(self.device)
+
+    def class_vector(self, class_idx: int | None, batch: int = 1) -> torch.Tensor | None:
+        """One-hot labels for a conditional model; None for an unconditional one."""
+        if self.c_dim == 0:
+            return None
+        from explorer.errors import ExplorerError
+        if class_idx is None or not 0 <= int(class_idx) < self.c_dim:
+            raise ExplorerError(f"this model is conditional: pass a class in 0..{self.c_dim - 1}")
+        c = torch.zeros(batch, self.c_dim, device=self.device)
+        c[:, int(class_idx)] = 1
+        return c
+
+    @torch.no_grad()
+    def map(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0,
+            cutoff: int | None = None) -> torch.Tensor:
+        """z [N, z_dim] -> ws [N, num_ws, w_dim], truncated towards w_avg by psi over ws[:, :cutoff]."""
+        z = z.to(self.device, torch.float32)
+        if c is None and self.c_dim > 0:
+            from explorer.errors import ExplorerError
+            raise ExplorerError(f"this model is conditional: give a class label (c_dim={self.c_dim})")
+        if c is not None:
+            c = c.to(self.device, torch.float32)
+        return self.generator.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
+
+    @torch.no_grad()
+    def synthesize(self, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int | None = None,
+                   translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0,
+                   noise_gain_by_res: dict[int, float] | None = None,
+                   capture: dict[str, torch.Tensor] | None = None,
+                   force_fp32: bool = True) -> torch.Tensor:
+        """ws [N, num_ws, w_dim] -> float32 images [N, C, H, W] in the native range (not clamped).
+
+        translate/rotate move StyleGAN3's input grid (as gen_images.py does); StyleGAN2 ignores
+        them. `capture`, when given, is filled with intermediate layer outputs by name.
+        """
+        if noise_mode not in ("const", "random", "none"):
+            from explorer.errors import ExplorerError
+            raise ExplorerError(f"noise_mode must be const, random or none, not {noise_mode!r}")
+        transform = None
+        if self.architecture == "stylegan3" and (tuple(translate) != (0, 0) or rotate != 0):
+            transform = sg3_input_transform(translate, rotate).to(self.device)
+        img = self.generator.synthesis(
+            ws.to(self.device, torch.float32), noise_mode=noise_mode, noise_seed=noise_seed,
+            noise_gain_by_res=noise_gain_by_res, capture=capture, transform=transform,
+            force_fp32=force_fp32)
+        return img.float()
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """Native-range images [N, C, H, W] -> uint8 [N, H, W, C], as NVIDIA's scripts quantise."""
+    x = (img.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()

@@ -1,0 +1,25 @@
+"""Shared test helpers: where the reference fixtures live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = Path(os.environ.get("EXPLORER_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+
+
+def fixture_names() -> list[str]:
+    """Every fixture folder present (the shared set, or a larger hidden one)."""
+    if not FIXTURES_DIR.is_dir():
+        return []
+    return sorted(p.name for p in FIXTURES_DIR.iterdir() if (p / "config.json").is_file())
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    if not FIXTURES_DIR.is_dir():
+        pytest.skip(f"reference fixtures not found at {FIXTURES_DIR}")
+    return FIXTURES_DIR
