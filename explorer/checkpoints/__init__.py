@@ -1,0 +1,53 @@
+"""Reading and writing models: NVIDIA .pkl, rosinality .pt and our own .safetensors.
+
+`load` sniffs the content (never the file name), dispatches to the reader for that format and
+returns a `Model`. Whatever goes wrong with a user's file surfaces as a one-line
+`CheckpointError`, never as a traceback from deep inside a parser.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from explorer.checkpoints.nvidia_pickle import read_nvidia_pickle
+from explorer.checkpoints.rosinality import read_rosinality
+from explorer.checkpoints.safetensors_format import (read_checkpoint, read_safetensors, save,
+                                                     save_checkpoint)
+from explorer.checkpoints.sniff import PICKLE, SAFETENSORS, TORCH_LEGACY, TORCH_ZIP, sniff_format
+from explorer.errors import CheckpointError
+from explorer.model import Model
+
+_READERS: dict[str, Callable[[Path], Model]] = {
+    PICKLE: read_nvidia_pickle,
+    TORCH_ZIP: read_rosinality,
+    TORCH_LEGACY: read_rosinality,
+    SAFETENSORS: read_safetensors,
+}
+
+
+def load(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Model:
+    """Load any supported checkpoint as a `Model` whose networks live on `device`."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"no such file: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it")
+    try:
+        model = _READERS[sniff_format(path)](path)
+    except CheckpointError as e:
+        if path.name in str(e):
+            raise
+        raise CheckpointError(f"{path.name}: {e}") from e
+    except Exception as e:  # noqa: BLE001 - a user's file must never surface as a traceback
+        lines = str(e).strip().splitlines()
+        cause = lines[0] if lines else ""
+        raise CheckpointError(f"could not read {path.name}: {type(e).__name__}"
+                              + (f": {cause}" if cause else "")) from e
+    return model.to(device)
+
+
+__all__ = ["load", "save", "save_checkpoint", "read_checkpoint", "CheckpointError"]

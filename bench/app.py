@@ -1,0 +1,179 @@
+"""App responsiveness on CPU: UI frame time while the render thread works, and the latency from a
+slider change to the new picture on screen, for a 64 px and a 256 px StyleGAN2 (random weights).
+
+Runs the real window (Xvfb is started when there is no display) driven by the Dear ImGui Test
+Engine. Baselines from the same run make the numbers comparable across machines:
+  - UI frame time while rendering / UI frame time idle  (1.0 = rendering costs the UI nothing)
+  - slider-to-screen latency / headless render time       (1.0 = no overhead beyond the render)
+  - overhead_ms: latency minus the render thread's own time for that frame (mailbox, upload,
+    waiting for the next UI frame)
+
+    python bench/app.py [--seconds 3] [--trials 3] [--sizes 64,256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import imgui_bundle  # noqa: E402,F401 - before glfw
+import torch  # noqa: E402
+from imgui_bundle.immapp import testing  # noqa: E402
+
+from explorer.app.controller import AppController  # noqa: E402
+from explorer.app.default_model import random_model_kwargs  # noqa: E402
+from explorer.app.settings import Settings  # noqa: E402
+from explorer.app.window import ExplorerWindow, WindowOptions  # noqa: E402
+from explorer.engine import RenderThread, render_state  # noqa: E402
+from explorer.latent.state import LatentState  # noqa: E402
+from explorer.model import Model  # noqa: E402
+from explorer.nets import build_generator  # noqa: E402
+
+CONFIG_F_256 = dict(z_dim=512, w_dim=512, c_dim=0, img_resolution=256, img_channels=3,
+                    mapping_kwargs=dict(num_layers=8), channel_base=32768, channel_max=512)
+
+
+def make_model(resolution: int) -> Model:
+    kwargs = random_model_kwargs() if resolution == 64 else dict(CONFIG_F_256, img_resolution=resolution)
+    torch.manual_seed(0)
+    return Model(build_generator("stylegan2", kwargs), None, format="random", source=f"random {resolution}px")
+
+
+def ensure_display() -> subprocess.Popen | None:
+    """Start Xvfb (software GL) when there is no display; the caller terminates it."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform != "linux":
+        return None
+    if not shutil.which("Xvfb"):
+        sys.exit("error: no display and no Xvfb: run under a desktop session or install xvfb")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24",
+                             "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        number = pipe.readline().decode().strip()
+    os.environ["DISPLAY"] = f":{number}"
+    os.environ["LIBGL_ALWAYS_SOFTWARE"] = "1"
+    return proc
+
+
+def headless_render_ms(model: Model, min_trials: int = 3, min_seconds: float = 2.0) -> float:
+    """Median time of `render_state` for a new psi each time (as a slider drag asks for)."""
+    render_state(model, LatentState(seed=1))  # warm-up
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_trials or time.perf_counter() - start < min_seconds:
+        t = time.perf_counter()
+        render_state(model, LatentState(seed=1, psi=0.5 + 0.001 * len(times)))
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def measure(model: Model, seconds: float, trials: int, config_dir: Path) -> dict[str, float]:
+    """Drive the real window; returns frame times (ms) and latencies (ms)."""
+    engine = RenderThread(device="cpu")
+    engine.start()
+    ctl = AppController(engine, Settings.load(config_dir), LatentState(seed=1))
+    ctl.load_model(model)
+    window = ExplorerWindow(ctl, WindowOptions(size=(1280, 900), zoom_mode="fit"))
+    params = window.runner_params()
+    params.fps_idling.fps_idle = 0  # measure what a frame costs, not the idle throttle
+    out: dict[str, float] = {}
+
+    def frame_times(n_frames: int | None = None, until: float | None = None, step=None) -> list[float]:
+        times, k = [], 0
+        while (n_frames is not None and k < n_frames) or (until is not None and time.perf_counter() < until):
+            if step is not None:
+                step(k)
+            t = time.perf_counter()
+            ctx.yield_()
+            times.append((time.perf_counter() - t) * 1000)
+            k += 1
+        return times
+
+    def wait_shown() -> None:
+        """Until a UI frame drawn after the last edit shows the edited state's picture."""
+        ctx.yield_()
+        while window.frames_current_shown < 1:
+            ctx.yield_()
+
+    def test(test_ctx) -> None:
+        nonlocal ctx
+        ctx = test_ctx
+        wait_shown()
+        ctx.yield_(10)
+        idle = frame_times(n_frames=120)
+        # A drag: the slider moves every UI frame while the render thread keeps rendering.
+        renders_before = engine.stats.frames_rendered
+        busy = frame_times(until=time.perf_counter() + seconds,
+                           step=lambda k: ctl.edit(psi=0.5 + 0.001 * (k % 400)))
+        renders = engine.stats.frames_rendered - renders_before
+        wait_shown()
+        latencies, engine_ms = [], []
+        for k in range(trials):
+            while ctl.is_busy():
+                ctx.yield_()
+            t = time.perf_counter()
+            ctl.edit(psi=0.3 + 0.05 * k)
+            wait_shown()
+            latencies.append((time.perf_counter() - t) * 1000)
+            engine_ms.append(window.image_view.frame.render_ms)
+        out.update(ui_idle_ms=statistics.median(idle), ui_busy_ms=statistics.median(busy),
+                   ui_busy_p95_ms=sorted(busy)[int(0.95 * (len(busy) - 1))], ui_busy_max_ms=max(busy),
+                   renders_per_s=renders / seconds, latency_ms=statistics.median(latencies),
+                   overhead_ms=statistics.median(a - b for a, b in zip(latencies, engine_ms)), drag_s=seconds)
+
+    ctx = None
+    try:
+        testing.run(test_function=test, runner_params=params)
+    finally:
+        engine.stop()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of the simulated drag")
+    parser.add_argument("--trials", type=int, default=3, help="slider-to-screen latency trials")
+    parser.add_argument("--sizes", default="64,256", help="model resolutions")
+    args = parser.parse_args()
+    xvfb = ensure_display()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as config_dir:
+            for res in (int(s) for s in args.sizes.split(",")):
+                model = make_model(res)
+                render_ms = headless_render_ms(copy.deepcopy(model))
+                seconds = max(args.seconds, 3 * render_ms / 1000)  # a few renders complete during the drag
+                m = measure(model, seconds, args.trials, Path(config_dir))
+                rows.append(dict(resolution=res, params_m=round(model.info.num_parameters / 1e6, 2),
+                                 render_ms=round(render_ms, 1), **{k: round(v, 2) for k, v in m.items()},
+                                 ui_busy_over_idle=round(m["ui_busy_ms"] / m["ui_idle_ms"], 2),
+                                 latency_over_render=round(m["latency_ms"] / render_ms, 2)))
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+    cols = ["resolution", "params_m", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
+            "ui_busy_max_ms", "renders_per_s", "latency_ms", "overhead_ms", "ui_busy_over_idle",
+            "latency_over_render"]
+    print(f"CPU threads: {torch.get_num_threads()}, GL: {'llvmpipe (Xvfb)' if xvfb else 'system display'}")
+    print(" ".join(f"{c:>14}" for c in cols))
+    for r in rows:
+        print(" ".join(f"{r[c]:>14}" for c in cols))
+    print(json.dumps({"bench": "app", "device": "cpu", "results": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

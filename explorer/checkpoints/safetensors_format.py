@@ -1,0 +1,142 @@
+"""Our own checkpoint format: a .safetensors file of named tensor groups plus JSON metadata.
+
+safetensors holds only raw tensors and a string table, so loading one can never run code, and
+it loads fast. Tensors are stored as "<group>.<name>" ("G_ema.mapping.fc0.weight", "D.b4.fc.bias",
+or any group a trainer adds, e.g. optimizer state); the settings needed to rebuild the networks
+are JSON strings in the metadata. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from explorer.checkpoints.assemble import discriminator_from_state, generator_from_state
+from explorer.errors import CheckpointError
+from explorer.model import Model
+
+FORMAT = "stylegan-explorer .safetensors"
+FORMAT_TAG = "stylegan-explorer"
+FORMAT_VERSION = 1
+GENERATOR_GROUP = "G_ema"
+DISCRIMINATOR_GROUP = "D"
+
+
+def save_checkpoint(path: str | os.PathLike[str],
+                    tensors_by_group: Mapping[str, Mapping[str, torch.Tensor]],
+                    metadata: Mapping[str, str]) -> None:
+    """Write tensor groups and string metadata to `path` atomically (temp file + os.replace)."""
+    flat: dict[str, torch.Tensor] = {}
+    for group, tensors in tensors_by_group.items():
+        if not group or "." in group:
+            raise ValueError(f"group names must be non-empty and contain no '.': {group!r}")
+        for name, tensor in tensors.items():
+            flat[f"{group}.{name}"] = tensor.detach().to("cpu").contiguous().clone()
+    header = {str(k): str(v) for k, v in metadata.items()}
+    header.update(format=FORMAT_TAG, format_version=str(FORMAT_VERSION),
+                  groups=json.dumps(sorted(tensors_by_group)))
+    write_atomically(Path(path), lambda tmp: save_file(flat, str(tmp), metadata=header))
+
+
+def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
+    """Call `write(temp_path)` on a temp file beside `path`, then rename it over `path`.
+
+    A crash or error at any point leaves the previous file (if any) untouched and no temp file.
+    The temp file is created with plain `open` so the result gets the usual umask permissions.
+    """
+    path = path.resolve()
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    with open(tmp, "xb"):
+        pass
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, str]]:
+    """(tensors by group, metadata) of a file written by `save_checkpoint`, tensors as stored."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            flat = {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path.name} is a damaged .safetensors file: {e}") from e
+    if metadata.get("format") != FORMAT_TAG:
+        raise CheckpointError(f"{path.name} is a .safetensors file but not a StyleGAN Explorer "
+                              "checkpoint (no format=stylegan-explorer in its metadata)")
+    version = metadata.get("format_version", "")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise CheckpointError(f"{path.name} was written by a newer StyleGAN Explorer "
+                              f"(format version {version!r}); please upgrade")
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in flat.items():
+        group, _, name = key.partition(".")
+        groups.setdefault(group, {})[name] = tensor
+    return groups, metadata
+
+
+def save(model: Model, path: str | os.PathLike[str], include_discriminator: bool = True,
+         dtype: torch.dtype = torch.float32,
+         extra_tensors: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+         metadata: Mapping[str, Any] | None = None) -> None:
+    """Write `model` (and optionally its discriminator and extra tensor groups) atomically.
+
+    `dtype` applies to the networks' floating-point tensors (float16 halves the file); loading
+    casts them back to float32. `metadata` entries go into the JSON provenance record.
+    """
+    if dtype not in (torch.float32, torch.float16):
+        raise ValueError(f"dtype must be torch.float32 or torch.float16, not {dtype}")
+    groups: dict[str, Mapping[str, torch.Tensor]] = {
+        GENERATOR_GROUP: _cast(model.generator.state_dict(), dtype)}
+    header = {"architecture": model.architecture,
+              "generator_kwargs": json.dumps(model.generator.init_kwargs)}
+    d = model.discriminator
+    if include_discriminator and d is not None:
+        groups[DISCRIMINATOR_GROUP] = _cast(d.state_dict(), dtype)
+        header["discriminator_kwargs"] = json.dumps(d.init_kwargs)
+    for group, tensors in (extra_tensors or {}).items():
+        if group in groups:
+            raise ValueError(f"extra tensor group {group!r} clashes with the model's own")
+        groups[group] = tensors
+    provenance = {"source": model.info.source, "source_format": model.format,
+                  "content_hash": model.info.content_hash, "source_extra": model.info.extra,
+                  **dict(metadata or {})}
+    header["provenance"] = json.dumps(provenance, default=str)
+    save_checkpoint(path, groups, header)
+
+
+def read_safetensors(path: Path) -> Model:
+    """Rebuild the Model saved by `save`; float16 files come back as float32."""
+    groups, metadata = read_checkpoint(path)
+    try:
+        architecture = metadata["architecture"]
+        g_kwargs = json.loads(metadata["generator_kwargs"])
+        d_kwargs = json.loads(metadata["discriminator_kwargs"]) if "discriminator_kwargs" in metadata else None
+        provenance = json.loads(metadata.get("provenance", "{}"))
+    except (KeyError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path.name} has incomplete StyleGAN Explorer metadata ({e})") from e
+    if GENERATOR_GROUP not in groups:
+        raise CheckpointError(f"{path.name} holds no generator tensors ({GENERATOR_GROUP}.*)")
+    generator = generator_from_state(architecture, g_kwargs, _cast(groups[GENERATOR_GROUP], torch.float32))
+    discriminator = None
+    if d_kwargs is not None and DISCRIMINATOR_GROUP in groups:
+        discriminator = discriminator_from_state(d_kwargs, _cast(groups[DISCRIMINATOR_GROUP], torch.float32))
+    return Model(generator, discriminator, format=FORMAT, source=str(path),
+                 extra=provenance if isinstance(provenance, dict) else {})
+
+
+def _cast(state: Mapping[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}

@@ -1,0 +1,178 @@
+"""Pure rendering: a `LatentState` becomes RGBA pixels. The reference every front end is checked against.
+
+RGBA because the GUI uploads it straight into an RGBA8 texture (RGB uploads are ~10x slower).
+Feature-map capture and statistics cost time and memory, so the plain image path skips them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from explorer.engine.frame import LayerStats
+from explorer.engine.mapping_cache import MappingCache
+from explorer.errors import ExplorerError
+from explorer.latent.compose import DirectionLookup, state_ws
+from explorer.latent.state import LatentState
+from explorer.model import Model, to_uint8
+
+StepCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    rgba: np.ndarray  # [H, W, 4] uint8
+    ws: torch.Tensor  # [1, num_ws, w_dim], the W+ that was synthesised
+    layer_stats: tuple[LayerStats, ...]
+
+
+def render_state(model: Model, state: LatentState, directions: DirectionLookup | None = None,
+                 force_fp32: bool = True, with_stats: bool = False) -> RenderOutput:
+    """Render `state` exactly as the app shows it."""
+    return render_ws(model, state, state_ws(model, state, directions), force_fp32, with_stats)
+
+
+def render_ws(model: Model, state: LatentState, ws: torch.Tensor, force_fp32: bool = True,
+              with_stats: bool = False) -> RenderOutput:
+    """Synthesise a W+ already composed from `state` (lets callers cache the composition)."""
+    resolutions = model.generator.synthesis.layer_resolutions()
+    if state.view_layer is not None and state.view_layer not in resolutions:
+        raise ExplorerError(f"this model has no layer {state.view_layer!r}; "
+                            f"choose one of {', '.join(resolutions)}")
+    capture: dict[str, torch.Tensor] | None = {} if state.view_layer is not None or with_stats else None
+    img = synthesize_state(model, state, ws, force_fp32, capture=capture)
+    if state.view_layer is None:
+        rgba = image_rgba(img)
+    else:
+        rgba = layer_rgba(capture[state.view_layer], state.view_reduce, state.view_channel)
+    stats = () if capture is None else layer_statistics(capture, resolutions)
+    return RenderOutput(rgba=rgba, ws=ws, layer_stats=stats)
+
+
+def synthesize_state(model: Model, state: LatentState, ws: torch.Tensor, force_fp32: bool = True,
+                     capture: dict[str, torch.Tensor] | None = None,
+                     noise_mode: str | None = None, noise_seed: int | None = None) -> torch.Tensor:
+    """`model.synthesize` with the state's noise and transform settings (noise overridable)."""
+    return model.synthesize(
+        ws, noise_mode=noise_mode or state.noise_mode,
+        noise_seed=state.noise_seed if noise_seed is None else noise_seed,
+        translate=state.translate, rotate=state.rotate,
+        noise_gain_by_res=state.noise_gain_by_res(), capture=capture, force_fp32=force_fp32)
+
+
+def image_rgba(img: torch.Tensor) -> np.ndarray:
+    """The first image of a batch as opaque RGBA; one-channel models are shown as gray."""
+    rgb = to_uint8(img[:1])[0]
+    rgba = np.empty((*rgb.shape[:2], 4), dtype=np.uint8)
+    rgba[..., :3] = rgb[..., :3] if rgb.shape[2] >= 3 else rgb[..., :1]
+    rgba[..., 3] = 255
+    return rgba
+
+
+def layer_rgba(x: torch.Tensor, reduce: str, channel: int = 0) -> np.ndarray:
+    """A feature map [1, C, h, w] reduced to one gray picture at its own resolution."""
+    x = x[0].float()
+    if reduce == "mean":
+        m = x.mean(dim=0)
+    elif reduce == "norm":
+        m = x.norm(dim=0)
+    elif reduce == "channel":
+        m = x[min(max(int(channel), 0), x.shape[0] - 1)]
+    else:
+        raise ExplorerError(f"view_reduce must be mean, norm or channel, not {reduce!r}")
+    gray = normalized_u8(m)
+    return torch.stack([gray, gray, gray, torch.full_like(gray, 255)], dim=-1).cpu().numpy()
+
+
+def normalized_u8(m: torch.Tensor) -> torch.Tensor:
+    """Stretch a map's min..max to 0..255 on its device; a constant map becomes 0, not NaN."""
+    m = torch.nan_to_num(m.float())
+    lo, hi = m.min(), m.max()
+    span = hi - lo
+    scale = torch.where(span > 0, 255.0 / span, torch.zeros_like(span))
+    return ((m - lo) * scale).round().clamp(0, 255).to(torch.uint8)
+
+
+def layer_statistics(capture: dict[str, torch.Tensor], resolutions: dict[str, int]) -> tuple[LayerStats, ...]:
+    """Stats of every captured layer, in forward order, with a single device-to-host copy."""
+    if not capture:
+        return ()
+    tensors = [x.float() for x in capture.values()]
+    table = torch.stack([torch.stack([x.mean(), x.std(correction=0), x.abs().max()])
+                         for x in tensors]).cpu().tolist()
+    stats = []
+    for (name, x), (mean, std, max_abs) in zip(zip(capture, tensors), table):
+        stats.append(LayerStats(name=name, resolution=int(resolutions.get(name, x.shape[-1])),
+                                channels=int(x.shape[1]), mean=mean, std=std, max_abs=max_abs,
+                                spike=max_abs / std if std > 0 else 0.0))
+    return tuple(stats)
+
+
+def noise_variance(model: Model, state: LatentState, samples: int = 16,
+                   directions: DirectionLookup | None = None, force_fp32: bool = True,
+                   on_step: StepCallback | None = None) -> np.ndarray:
+    """Where the noise inputs matter: per-pixel std over `samples` random-noise renders (seeds
+    0..samples-1, the state's gains), averaged over colour channels, as a heat map scaled to its max.
+    """
+    if samples < 2:
+        raise ExplorerError("noise variance needs at least 2 samples")
+    ws = state_ws(model, state, directions)
+    mean = m2 = None
+    for k in range(samples):
+        x = synthesize_state(model, state, ws, force_fp32, noise_mode="random", noise_seed=k)[0]
+        if mean is None:  # Welford: identical samples give exactly zero, not rounding noise
+            mean, m2 = x.clone(), torch.zeros_like(x)
+        else:
+            delta = x - mean
+            mean += delta / (k + 1)
+            m2 += delta * (x - mean)
+        if on_step is not None:
+            on_step(k + 1, samples)
+    std = (m2 / samples).sqrt().mean(dim=0)
+    peak = std.max()
+    t = torch.where(peak > 0, std / peak, torch.zeros_like(std))
+    return heat_rgba(t)
+
+
+def heat_rgba(t: torch.Tensor) -> np.ndarray:
+    """[h, w] values in 0..1 -> "hot" colour map (black, red, yellow, white) as opaque RGBA."""
+    rgb = torch.stack([(3 * t).clamp(0, 1), (3 * t - 1).clamp(0, 1), (3 * t - 2).clamp(0, 1)], dim=-1)
+    u8 = (rgb * 255).round().to(torch.uint8)
+    return torch.cat([u8, torch.full_like(u8[..., :1], 255)], dim=-1).cpu().numpy()
+
+
+def mixing_grid(model: Model, row_seeds: Sequence[int], col_seeds: Sequence[int],
+                layer_weights: Sequence[float], psi: float = 1.0, cutoff: int | None = None,
+                class_idx: int | None = None, noise_mode: str = "const", noise_seed: int = 0,
+                force_fp32: bool = True, on_step: StepCallback | None = None) -> np.ndarray:
+    """The StyleGAN paper's style-mixing figure as one RGBA picture.
+
+    Top row: the B images (`col_seeds`); left column: the A images (`row_seeds`); corner:
+    transparent. Cell (i, j) is A_i with W+ rows blended towards B_j by `layer_weights`
+    (0 = A, 1 = B), i.e. exactly what `render_state` gives for that mixing state.
+    """
+    if not row_seeds or not col_seeds:
+        raise ExplorerError("a mixing grid needs at least one row seed and one column seed")
+    base = LatentState(psi=psi, cutoff=cutoff, class_idx=class_idx, noise_mode=noise_mode,
+                       noise_seed=noise_seed)
+    cache = MappingCache()
+    cells: list[tuple[int, int, LatentState]] = [(0, j + 1, base.replace(seed=b))
+                                                 for j, b in enumerate(col_seeds)]
+    for i, a in enumerate(row_seeds):
+        cells.append((i + 1, 0, base.replace(seed=a)))
+        cells.extend((i + 1, j + 1, base.replace(seed=a, mix_seed=b,
+                                                 mix_weights=tuple(float(v) for v in layer_weights)))
+                     for j, b in enumerate(col_seeds))
+    grid = None
+    for step, (r, c, state) in enumerate(cells, start=1):
+        rgba = render_ws(model, state, cache.state_ws(model, state), force_fp32).rgba
+        h, w = rgba.shape[:2]
+        if grid is None:
+            grid = np.zeros(((len(row_seeds) + 1) * h, (len(col_seeds) + 1) * w, 4), dtype=np.uint8)
+        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = rgba
+        if on_step is not None:
+            on_step(step, len(cells))
+    return grid

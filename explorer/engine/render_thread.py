@@ -1,0 +1,289 @@
+"""The render thread: owns the device and the model, turns submitted states into published frames.
+
+The UI thread never waits on torch: `submit` drops a state into a one-slot mailbox (latest wins;
+stale requests are dropped, never queued), `latest_frame` swaps a pointer, `poll_events` drains a
+list. Renders and background jobs share one model lock, so they never run the model concurrently.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from explorer.devices import resolve_device
+from explorer.engine.events import ErrorEvent, Event, JobFinished, ModelLoaded
+from explorer.engine.frame import Frame
+from explorer.engine.jobs import Job, JobFn, JobHandle, Progress, one_line_error
+from explorer.engine.mapping_cache import MappingCache
+from explorer.engine.render import mixing_grid, noise_variance, render_ws
+from explorer.errors import ExplorerError
+from explorer.latent.compose import DirectionLookup
+from explorer.latent.state import LatentState
+from explorer.model import Model, ModelInfo
+
+@dataclass(frozen=True)
+class RenderStats:
+    frames_rendered: int
+    last_render_ms: float
+    requests_dropped: int  # submitted states replaced by a newer one before they were rendered
+    mapping_cache_hits: int
+    mapping_cache_misses: int
+
+
+class RenderThread:
+    """Renders `LatentState`s on a background thread; see the module docstring for the contract."""
+
+    def __init__(self, device: str = "auto", fp16: bool = False) -> None:
+        self._device = resolve_device(device)
+        self._fp16 = bool(fp16)
+        self._with_stats = False
+        self._directions: DirectionLookup | None = None
+        # Mailbox and settings, guarded by _cond (never held while rendering).
+        self._cond = threading.Condition()
+        self._pending_state: LatentState | None = None
+        self._pending_source: str | Path | Model | None = None
+        self._stopping = False
+        self._settings_serial = 0
+        self._taken_state: LatentState | None = None  # the newest state the thread took
+        # Render-thread side.
+        self._model_lock = threading.Lock()
+        self._model: Model | None = None
+        self._model_serial = 0
+        self._cache = MappingCache()
+        self._last_key: tuple | None = None
+        self._frames_rendered = 0
+        self._last_render_ms = 0.0
+        self._requests_dropped = 0
+        # Published results.
+        self._frame_lock = threading.Lock()
+        self._frame: Frame | None = None
+        self._events_lock = threading.Lock()
+        self._events: list[Event] = []
+        self._jobs: set[JobHandle] = set()
+        self._thread = threading.Thread(target=self._loop, name="render-thread", daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop rendering, ask running jobs to cancel, and join the thread. Safe to call twice."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        with self._events_lock:
+            jobs = list(self._jobs)
+        for handle in jobs:
+            handle.cancel()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # --- UI-thread API (never blocks on rendering) ----------------------------------------------
+    def load_model(self, source: str | Path | Model) -> None:
+        """Load a checkpoint (or adopt a Model) on the render thread; answers with an event."""
+        with self._cond:
+            self._pending_source = source
+            self._cond.notify_all()
+
+    def submit(self, state: LatentState) -> None:
+        with self._cond:
+            if self._pending_state is not None:
+                self._requests_dropped += 1
+            self._pending_state = state
+            self._cond.notify_all()
+
+    def latest_frame(self) -> Frame | None:
+        with self._frame_lock:
+            return self._frame
+
+    def poll_events(self) -> list[Event]:
+        with self._events_lock:
+            events, self._events = self._events, []
+        return events
+
+    def set_directions(self, lookup: DirectionLookup | None) -> None:
+        """The direction sets that state edits refer to; the current state is re-rendered."""
+        self._change_setting("_directions", lookup)
+
+    @property
+    def fp16(self) -> bool:
+        return self._fp16
+
+    @fp16.setter
+    def fp16(self, value: bool) -> None:
+        self._change_setting("_fp16", bool(value))
+
+    @property
+    def force_fp32(self) -> bool:
+        """fp16 layers run only on CUDA; elsewhere the flag changes nothing."""
+        return not (self._fp16 and self._device.type == "cuda")
+
+    @property
+    def with_stats(self) -> bool:
+        """Compute layer statistics for every frame, even when the image (not a layer) is shown."""
+        return self._with_stats
+
+    @with_stats.setter
+    def with_stats(self, value: bool) -> None:
+        self._change_setting("_with_stats", bool(value))
+
+    @property
+    def model(self) -> Model | None:
+        return self._model
+
+    @property
+    def model_info(self) -> ModelInfo | None:
+        model = self._model
+        return None if model is None else model.info
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    @property
+    def frames_rendered(self) -> int:
+        return self._frames_rendered
+
+    @property
+    def last_render_ms(self) -> float:
+        return self._last_render_ms
+
+    @property
+    def stats(self) -> RenderStats:
+        return RenderStats(self._frames_rendered, self._last_render_ms, self._requests_dropped,
+                           self._cache.hits, self._cache.misses)
+
+    # --- jobs ------------------------------------------------------------------------------------
+    @contextmanager
+    def borrow_model(self) -> Iterator[Model]:
+        """The current model for a job, exclusively: renders wait, so borrow per step in long jobs."""
+        with self._model_lock:
+            if self._model is None:
+                raise ExplorerError("no model is loaded: open a checkpoint first")
+            yield self._model
+
+    def run_job(self, name: str, fn: JobFn) -> JobHandle:
+        """Run `fn(report, cancelled)` on its own thread; a JobFinished event follows its end."""
+        handle = JobHandle(Job(name, fn), on_finish=self._job_finished)
+        with self._events_lock:
+            self._jobs.add(handle)
+        return handle.start()
+
+    def start_noise_variance(self, state: LatentState, samples: int = 16) -> JobHandle:
+        """Job whose result is the RGBA heat map of where noise changes `state`'s picture."""
+        directions, force_fp32 = self._directions, self.force_fp32
+
+        def fn(report, cancelled) -> np.ndarray:
+            with self.borrow_model() as model, torch.no_grad():
+                return noise_variance(model, state, samples, directions, force_fp32,
+                                      on_step=lambda s, t: report(Progress(s, t, "noise variance")))
+        return self.run_job("noise variance", fn)
+
+    def start_mixing_grid(self, row_seeds: list[int], col_seeds: list[int],
+                          layer_weights: tuple[float, ...], psi: float = 1.0,
+                          cutoff: int | None = None, class_idx: int | None = None,
+                          noise_mode: str = "const", noise_seed: int = 0) -> JobHandle:
+        """Job whose result is the RGBA style-mixing grid (see `render.mixing_grid`)."""
+        force_fp32 = self.force_fp32
+
+        def fn(report, cancelled) -> np.ndarray:
+            with self.borrow_model() as model, torch.no_grad():
+                return mixing_grid(model, row_seeds, col_seeds, layer_weights, psi, cutoff,
+                                   class_idx, noise_mode, noise_seed, force_fp32,
+                                   on_step=lambda s, t: report(Progress(s, t, "mixing grid")))
+        return self.run_job("mixing grid", fn)
+
+    # --- internals -------------------------------------------------------------------------------
+    def _post(self, event: Event) -> None:
+        with self._events_lock:
+            self._events.append(event)
+
+    def _job_finished(self, handle: JobHandle) -> None:
+        with self._events_lock:
+            self._jobs.discard(handle)
+            self._events.append(JobFinished(handle))
+
+    def _change_setting(self, attr: str, value: Any) -> None:
+        """Change a render setting and re-render the state on screen with it (unless a newer waits)."""
+        with self._cond:
+            setattr(self, attr, value)
+            self._settings_serial += 1
+            if self._pending_state is None:
+                self._pending_state = self._taken_state
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        torch.set_grad_enabled(False)  # grad mode is per thread
+        while True:
+            with self._cond:
+                while not self._stopping and self._pending_source is None and (
+                        self._pending_state is None or self._model is None):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                source, self._pending_source = self._pending_source, None
+                if source is None:
+                    state, self._pending_state = self._pending_state, None
+                    self._taken_state = state
+                    settings = (self._settings_serial, self._directions, self.force_fp32, self._with_stats)
+            if source is not None:
+                self._load(source)
+            else:
+                self._render(state, *settings)
+
+    def _load(self, source: str | Path | Model) -> None:
+        try:
+            if isinstance(source, Model):
+                model, label = source.to(self._device), source.info.source
+            else:
+                from explorer import load
+                model, label = load(source, device=str(self._device)), str(source)
+        except Exception as exc:  # the old model stays; the user gets a message
+            message = one_line_error(exc)  # checkpoint errors already name the file
+            if not isinstance(exc, ExplorerError):
+                message = f"could not load {source}: {message}"
+            self._post(ErrorEvent(message))
+            return
+        with self._model_lock:
+            self._model = model
+            self._model_serial += 1
+            self._cache.clear()
+        self._post(ModelLoaded(model.info, label))
+
+    def _render(self, state: LatentState, settings_serial: int, directions: DirectionLookup | None,
+                force_fp32: bool, with_stats: bool) -> None:
+        key = (self._model_serial, settings_serial, state)
+        if key == self._last_key:
+            return  # already on screen (or already failed: don't repeat the error every UI frame)
+        self._last_key = key
+        try:
+            with self._model_lock:
+                start = time.perf_counter()  # not counting the wait for a job to let go
+                model = self._model
+                ws = self._cache.state_ws(model, state, directions)
+                out = render_ws(model, state, ws, force_fp32=force_fp32, with_stats=with_stats)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()  # once, after a failure; never per frame
+            self._post(ErrorEvent("out of GPU memory while rendering: close other GPU programs, "
+                                  "turn on fp16, or use --device cpu", state))
+            return
+        except Exception as exc:  # a bad state must not kill the thread
+            self._post(ErrorEvent(f"render failed: {one_line_error(exc)}", state))
+            return
+        self._last_render_ms = (time.perf_counter() - start) * 1000
+        self._frames_rendered += 1
+        rgba = np.ascontiguousarray(out.rgba)
+        rgba.flags.writeable = False
+        frame = Frame(serial=self._frames_rendered, state=state, rgba=rgba,
+                      render_ms=self._last_render_ms, layer_stats=out.layer_stats,
+                      model_hash=model.info.content_hash, device=str(self._device))
+        with self._frame_lock:
+            self._frame = frame
