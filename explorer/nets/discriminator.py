@@ -190,7 +190,8 @@ class StyleGAN2Discriminator(nn.Module):
             raise ValueError(f"img_resolution must be a power of two >= 8, not {img_resolution}")
         block_kw, mapping_kw = _known(block_kwargs, BLOCK_KEYS), _known(mapping_kwargs, MAPPING_KEYS)
         epilogue_kw = _known(epilogue_kwargs, EPILOGUE_KEYS)
-        self.c_dim, self.img_resolution, self.img_channels = int(c_dim), int(img_resolution), int(img_channels)
+        self.c_dim, self.img_resolution = int(c_dim), int(img_resolution)
+        self.img_channels = int(img_channels)
         self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
         channels = {r: min(channel_base // r, channel_max) for r in self.block_resolutions + [4]}
         fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)

@@ -455,14 +455,15 @@ class StyleGAN2Generator(nn.Module):
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(self.z_dim, self.c_dim, self.w_dim, self.num_ws, **mapping)
         overrides = synth["channels"]
+        if overrides is not None:
+            overrides = {str(r): int(c) for r, c in sorted(overrides.items(), key=lambda rc: int(rc[0]))}
         self.init_kwargs: dict[str, Any] = dict(
             z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim,
             img_resolution=self.img_resolution, img_channels=self.img_channels,
             mapping_kwargs=mapping, channel_base=int(synth["channel_base"]),
             channel_max=int(synth["channel_max"]), num_fp16_res=int(synth["num_fp16_res"]),
             conv_clamp=clamp, architecture=str(synth["architecture"]),
-            channels=None if overrides is None else {str(int(r)): int(c) for r, c in
-                                                     sorted(overrides.items(), key=lambda rc: int(rc[0]))})
+            channels=overrides)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, update_w_avg: bool = False,
