@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,6 +32,7 @@ import imgui_bundle  # noqa: E402,F401 - before glfw
 import torch  # noqa: E402
 from imgui_bundle.immapp import testing  # noqa: E402
 
+from bench.common import print_json_line, print_table  # noqa: E402
 from explorer.app.controller import AppController  # noqa: E402
 from explorer.app.default_model import random_model_kwargs  # noqa: E402
 from explorer.app.settings import Settings  # noqa: E402
@@ -69,19 +71,53 @@ def ensure_display() -> subprocess.Popen | None:
 
 
 def headless_render_ms(model: Model, min_trials: int = 3, min_seconds: float = 2.0) -> float:
-    """Median time of `render_state` for a new psi each time (as a slider drag asks for)."""
-    render_state(model, LatentState(seed=1))  # warm-up
+    """Median time of `render_state` for a new psi each time (as a slider drag asks for).
+
+    Measured on a worker thread, as the render thread runs: on a busy machine torch's main-thread
+    intra-op pool times very differently from a worker thread's.
+    """
     times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_trials or time.perf_counter() - start < min_seconds:
-        t = time.perf_counter()
-        render_state(model, LatentState(seed=1, psi=0.5 + 0.001 * len(times)))
-        times.append((time.perf_counter() - t) * 1000)
+
+    def run() -> None:
+        render_state(model, LatentState(seed=1))  # warm-up
+        start = time.perf_counter()
+        while len(times) < min_trials or time.perf_counter() - start < min_seconds:
+            t = time.perf_counter()
+            render_state(model, LatentState(seed=1, psi=0.5 + 0.001 * len(times)))
+            times.append((time.perf_counter() - t) * 1000)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
     return statistics.median(times)
 
 
+def frame_times(ctx, n_frames: int = 0, until: float = 0.0,
+                step: Callable[[int], None] | None = None) -> list[float]:
+    """Wall time (ms) of each UI frame, for n_frames or until a perf_counter deadline."""
+    times: list[float] = []
+    while len(times) < n_frames or time.perf_counter() < until:
+        if step is not None:
+            step(len(times))
+        t = time.perf_counter()
+        ctx.yield_()
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def wait_shown(ctx, window: ExplorerWindow) -> None:
+    """Until a UI frame drawn after the last edit shows the edited state's picture."""
+    ctx.yield_()
+    while window.frames_current_shown < 1:
+        ctx.yield_()
+
+
 def measure(model: Model, seconds: float, trials: int, config_dir: Path) -> dict[str, float]:
-    """Drive the real window; returns frame times (ms) and latencies (ms)."""
+    """Drive the real window; frame times and latencies in ms.
+
+    The test thread edits the state with the same `AppController.edit` call a slider makes; the
+    test engine runs it while the main thread waits between frames, so nothing races.
+    """
     engine = RenderThread(device="cpu")
     engine.start()
     ctl = AppController(engine, Settings.load(config_dir), LatentState(seed=1))
@@ -91,42 +127,23 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path) -> dict
     params.fps_idling.fps_idle = 0  # measure what a frame costs, not the idle throttle
     out: dict[str, float] = {}
 
-    def frame_times(n_frames: int | None = None, until: float | None = None, step=None) -> list[float]:
-        times, k = [], 0
-        while (n_frames is not None and k < n_frames) or (until is not None and time.perf_counter() < until):
-            if step is not None:
-                step(k)
-            t = time.perf_counter()
-            ctx.yield_()
-            times.append((time.perf_counter() - t) * 1000)
-            k += 1
-        return times
-
-    def wait_shown() -> None:
-        """Until a UI frame drawn after the last edit shows the edited state's picture."""
-        ctx.yield_()
-        while window.frames_current_shown < 1:
-            ctx.yield_()
-
-    def test(test_ctx) -> None:
-        nonlocal ctx
-        ctx = test_ctx
-        wait_shown()
+    def test(ctx) -> None:
+        wait_shown(ctx, window)
         ctx.yield_(10)
-        idle = frame_times(n_frames=120)
+        idle = frame_times(ctx, n_frames=120)
         # A drag: the slider moves every UI frame while the render thread keeps rendering.
         renders_before = engine.stats.frames_rendered
-        busy = frame_times(until=time.perf_counter() + seconds,
+        busy = frame_times(ctx, until=time.perf_counter() + seconds,
                            step=lambda k: ctl.edit(psi=0.5 + 0.001 * (k % 400)))
         renders = engine.stats.frames_rendered - renders_before
-        wait_shown()
+        wait_shown(ctx, window)
         latencies, engine_ms = [], []
         for k in range(trials):
             while ctl.is_busy():
                 ctx.yield_()
             t = time.perf_counter()
             ctl.edit(psi=0.3 + 0.05 * k)
-            wait_shown()
+            wait_shown(ctx, window)
             latencies.append((time.perf_counter() - t) * 1000)
             engine_ms.append(window.image_view.frame.render_ms)
         out.update(ui_idle_ms=statistics.median(idle), ui_busy_ms=statistics.median(busy),
@@ -134,7 +151,6 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path) -> dict
                    renders_per_s=renders / seconds, latency_ms=statistics.median(latencies),
                    overhead_ms=statistics.median(a - b for a, b in zip(latencies, engine_ms)), drag_s=seconds)
 
-    ctx = None
     try:
         testing.run(test_function=test, runner_params=params)
     finally:
@@ -164,14 +180,13 @@ def main() -> int:
     finally:
         if xvfb is not None:
             xvfb.terminate()
-    cols = ["resolution", "params_m", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
-            "ui_busy_max_ms", "renders_per_s", "latency_ms", "overhead_ms", "ui_busy_over_idle",
-            "latency_over_render"]
-    print(f"CPU threads: {torch.get_num_threads()}, GL: {'llvmpipe (Xvfb)' if xvfb else 'system display'}")
-    print(" ".join(f"{c:>14}" for c in cols))
-    for r in rows:
-        print(" ".join(f"{r[c]:>14}" for c in cols))
-    print(json.dumps({"bench": "app", "device": "cpu", "results": rows}))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    gl = "llvmpipe (Xvfb)" if xvfb else "system display"
+    print(f"CPU threads: {torch.get_num_threads()}, load average: {load:.1f}, GL: {gl}")
+    print_table(rows, ["resolution", "params_m", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
+                       "ui_busy_max_ms", "renders_per_s", "latency_ms", "overhead_ms", "ui_busy_over_idle",
+                       "latency_over_render"])
+    print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1), "results": rows})
     return 0
 
 

@@ -11,12 +11,19 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temp file in the destination folder, fsync, then rename over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide saved images from others
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -1,0 +1,345 @@
+"""The app's logic without the drawing: the state being edited, history, files, engine traffic.
+
+Panels read `AppController` and call its methods; the window calls `poll()` once per frame and
+`end_frame()` after drawing. Nothing here touches imgui or OpenGL, and nothing blocks on the
+render thread, so it is unit-tested headless with a real engine. Paths dropped on the window may
+arrive from another thread (GLFW's callback, or a test), so they go through a deque.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from explorer.app.dropped_files import LoadCheckpoint, LoadLatent, Rejected, RestoreState, classify_dropped_file
+from explorer.app.history import History
+from explorer.app.session import SavedImage, load_latent, save_image, save_latent
+from explorer.app.settings import Settings
+from explorer.engine import ErrorEvent, Frame, JobFinished, JobHandle, ModelLoaded, RenderThread
+from explorer.errors import ExplorerError
+from explorer.latent.state import LatentState, encode_latent
+from explorer.model import Model, ModelInfo
+
+MAX_SEED = 2**31 - 1  # imgui integer widgets are 32-bit signed
+
+
+@dataclass(frozen=True)
+class Status:
+    """The status line: the latest message, and the state whose render failed (if it did)."""
+
+    text: str = ""
+    is_error: bool = False
+    failed_state: LatentState | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A finished job's picture; `version` changes whenever a new one arrives (for re-upload)."""
+
+    version: int
+    rgba: np.ndarray
+
+
+def fit_state_to_model(state: LatentState, info: ModelInfo) -> LatentState:
+    """Drop or clamp the parts of `state` that the model cannot use (other num_ws, no such layer...)."""
+    def fits(latent: str | None) -> bool:
+        return latent is None or latent.split(":", 1)[0] == f"{info.num_ws}x{info.w_dim}"
+
+    changes: dict[str, Any] = {}
+    if info.c_dim == 0 and state.class_idx is not None:
+        changes["class_idx"] = None
+    elif info.c_dim > 0 and (state.class_idx is None or not 0 <= state.class_idx < info.c_dim):
+        changes["class_idx"] = 0
+    if state.cutoff is not None and not 0 <= state.cutoff <= info.num_ws:
+        changes["cutoff"] = None
+    if not fits(state.latent):
+        changes.update(latent=None, latent_label="")
+    if not fits(state.mix_latent):
+        changes["mix_latent"] = None
+    if len(state.mix_weights) != info.num_ws:
+        changes["mix_weights"] = tuple(state.mix_weights[:info.num_ws]) + (0.0,) * max(
+            0, info.num_ws - len(state.mix_weights))
+    noise_res = set(info.layer_names)
+    gains = tuple((r, g) for r, g in state.noise_gains if r in noise_res)
+    if gains != state.noise_gains:
+        changes["noise_gains"] = gains
+    layers = {name for names in info.layer_names.values() for name in names}
+    if state.view_layer is not None and state.view_layer not in layers:
+        changes["view_layer"] = None
+    return state.replace(**changes) if changes else state
+
+
+def dragged_transform(translate: tuple[float, float], rotate: float, drag: tuple[float, float],
+                      rotate_mode: bool) -> tuple[tuple[float, float], float]:
+    """StyleGAN3 (translate, rotate) after the mouse dragged by `drag` image widths/heights.
+
+    One translate unit is about one image width and positive values move the content right/down,
+    so adding the drag makes the picture follow the mouse. In rotate mode the horizontal drag
+    turns it (one image width = 180 degrees).
+    """
+    if rotate_mode:
+        return translate, (rotate + 180.0 * drag[0] + 180.0) % 360.0 - 180.0
+    return (translate[0] + drag[0], translate[1] + drag[1]), rotate
+
+
+class AppController:
+    """Owns the edited `LatentState` and its history; talks to the `RenderThread`."""
+
+    def __init__(self, engine: RenderThread, settings: Settings, state: LatentState | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.state = state or LatentState()
+        self.history = History(self.state)
+        self.status = Status()
+        self.model_info: ModelInfo | None = None
+        self.model_source = ""
+        self.model_label = ""  # the file name, or the source text of a model built in memory
+        self.loading: str | None = None
+        self.jobs: dict[str, JobHandle] = {}
+        self.results: dict[str, JobResult] = {}
+        self.last_saved: SavedImage | None = None
+        self.frame: Frame | None = None  # the newest frame, as of the last poll()
+        self.want_layer_stats = False
+        self._dropped: deque[str] = deque()
+        self._submitted: LatentState | None = None
+        self._rng = random.Random()
+        self._result_versions = 0
+
+    # --- models ---------------------------------------------------------------------------------
+    def load_model(self, source: str | Path | Model) -> None:
+        """Load a checkpoint (path) or adopt a built `Model`; the answer comes back as an event."""
+        self.loading = source.info.source if isinstance(source, Model) else str(source)
+        self.set_status(f"loading {self.loading} ...")
+        self.engine.load_model(source)
+
+    # --- the edited state ------------------------------------------------------------------------
+    def set_state(self, state: LatentState) -> None:
+        """Show `state` now; it enters the history at the end of the frame (see `end_frame`)."""
+        self.state = state
+        self._submit()
+
+    def edit(self, **changes: Any) -> None:
+        self.set_state(self.state.replace(**changes))
+
+    def end_frame(self, editing: bool) -> None:
+        """Commit the state to history unless a widget is still being dragged or typed into."""
+        if not editing:
+            self.history.commit(self.state)
+        if self.engine.with_stats != self.want_layer_stats:
+            self.engine.with_stats = self.want_layer_stats
+        self.want_layer_stats = False
+
+    def undo(self) -> None:
+        state = self.history.undo()
+        if state is not None:
+            self.set_state(state)
+
+    def redo(self) -> None:
+        state = self.history.redo()
+        if state is not None:
+            self.set_state(state)
+
+    def jump_to(self, index: int) -> None:
+        self.set_state(self.history.jump(index))
+
+    def drag_transform(self, drag: tuple[float, float], rotate_mode: bool) -> None:
+        """A mouse drag on the picture moves (or turns) a StyleGAN3 model's input."""
+        if self.model_info is not None and self.model_info.architecture == "stylegan3":
+            translate, rotate = dragged_transform(self.state.translate, self.state.rotate, drag, rotate_mode)
+            self.edit(translate=translate, rotate=rotate)
+
+    def random_seed(self) -> int:
+        return self._rng.randint(0, MAX_SEED)
+
+    def _submit(self) -> None:
+        if self.model_info is not None and self.state != self._submitted:
+            self.engine.submit(self.state)
+            self._submitted = self.state
+
+    # --- per frame -------------------------------------------------------------------------------
+    def poll(self) -> Frame | None:
+        """Handle engine events and dropped files; the newest frame (None before the first)."""
+        for event in self.engine.poll_events():
+            if isinstance(event, ModelLoaded):
+                self._model_loaded(event)
+            elif isinstance(event, ErrorEvent):
+                if event.state is None:
+                    self.loading = None
+                self.status = Status(event.message, True, event.state)
+            elif isinstance(event, JobFinished):
+                self._job_finished(event.handle)
+        while self._dropped:
+            self.open_path(self._dropped.popleft())
+        frame = self.frame = self.engine.latest_frame()
+        failed = self.status.failed_state
+        if failed is not None and frame is not None and frame.state == self.state != failed:
+            self.status = Status()  # the failure is no longer what is on screen
+        return frame
+
+    def is_busy(self) -> bool:
+        """True while a render, a load or a job is under way (the UI then must not idle)."""
+        pending = self.model_info is not None and not self.shows_current_state(self.engine.latest_frame()) \
+            and self.status.failed_state != self.state
+        return pending or self.loading is not None or bool(self.jobs)
+
+    def shows_current_state(self, frame: Frame | None) -> bool:
+        return (frame is not None and self.model_info is not None and frame.state == self.state
+                and frame.model_hash == self.model_info.content_hash)
+
+    def _model_loaded(self, event: ModelLoaded) -> None:
+        first = self.model_info is None
+        self.model_info = event.info
+        self.model_source = event.source
+        is_file = Path(event.source).is_file()
+        self.model_label = Path(event.source).name if is_file else event.source
+        self.loading = None
+        self.results.clear()
+        fitted = fit_state_to_model(self.state, event.info)
+        self.history.reset(fitted, "start" if first else f"model {self.model_label}")
+        self._submitted = None
+        self.set_state(fitted)
+        if is_file:
+            try:
+                self.settings.add_recent(event.source)
+            except OSError as e:
+                self.set_status(f"could not update the recent list: {e.strerror or e}", error=True)
+                return
+        self.set_status(f"loaded {self.model_label}")
+
+    # --- files -----------------------------------------------------------------------------------
+    def queue_dropped(self, paths: Iterable[str]) -> None:
+        """Called from the GLFW drop callback: only records the paths (see `poll`)."""
+        self._dropped.extend(str(p) for p in paths)
+
+    def open_path(self, path: str | Path) -> None:
+        """Open whatever `path` holds: a checkpoint, a saved PNG, a W+ .npz, or say why not."""
+        action = classify_dropped_file(path)
+        if isinstance(action, LoadCheckpoint):
+            self.load_model(action.path)
+        elif isinstance(action, RestoreState):
+            state = action.state
+            if self.model_info is not None:
+                state = fit_state_to_model(state, self.model_info)
+            self.set_state(state)
+            if state == action.state:
+                self.set_status(f"restored the state saved in {action.path.name}")
+            else:
+                self.set_status(f"{action.path.name} was saved with another model; restored what fits",
+                                error=True)
+        elif isinstance(action, LoadLatent):
+            self.use_latent(action.latent, action.path.name)
+        elif isinstance(action, Rejected):
+            self.set_status(action.message, error=True)
+
+    def load_latent_file(self, path: str | Path, as_mix_source: bool = False) -> None:
+        """Use the W+ in an .npz (key `w`) as picture A, or as the mixing source B."""
+        try:
+            latent = load_latent(path)
+        except ExplorerError as e:
+            self.set_status(str(e), error=True)
+            return
+        self.use_latent(latent, Path(path).name, as_mix_source)
+
+    def use_latent(self, latent: np.ndarray, label: str, as_mix_source: bool = False) -> None:
+        """Show a loaded W+ as it was saved: no further truncation, mixing or edits on top."""
+        info = self.model_info
+        if info is not None and latent.shape[0] == 1:
+            latent = np.repeat(latent, info.num_ws, axis=0)  # a W latent drives every W+ row
+        if info is not None and latent.shape != (info.num_ws, info.w_dim):
+            self.set_status(f"{label} holds a [{latent.shape[0]}, {latent.shape[1]}] latent but this model "
+                            f"needs [{info.num_ws}, {info.w_dim}]", error=True)
+            return
+        if as_mix_source:
+            self.edit(mix_latent=encode_latent(latent), mix_seed=None)
+        else:
+            self.edit(latent=encode_latent(latent), latent_label=label, psi=1.0, cutoff=None,
+                      mix_weights=tuple(0.0 for _ in self.state.mix_weights), edits=())
+        self.set_status(f"using the latent from {label}")
+
+    def save_image(self) -> None:
+        """Save the picture on screen (PNG with its state + W+ .npz) under a fresh name."""
+        frame = self.engine.latest_frame()
+        if frame is None or self.model_info is None or frame.model_hash != self.model_info.content_hash:
+            self.set_status("nothing to save yet: wait for the picture", error=True)
+            return
+        folder, state, rgba = Path(self.settings.save_dir), frame.state, frame.rgba
+
+        def job(report, cancelled) -> SavedImage:
+            return save_image(folder, rgba, state, self._final_ws(state))
+        self._start_job("save", self.engine.run_job("save image", job))
+
+    def set_save_dir(self, folder: str) -> None:
+        """Where saved images go (remembered in the settings file)."""
+        self.settings.save_dir = str(Path(folder).expanduser())
+        try:
+            self.settings.save()
+        except OSError as e:
+            self.set_status(f"could not remember the save folder: {e.strerror or e}", error=True)
+
+    def save_latent(self, path: str | Path) -> None:
+        """Write the current state's final W+ to `path` (.npz, key `w`)."""
+        state = self.state
+
+        def job(report, cancelled) -> Path:
+            return save_latent(path, self._final_ws(state))
+        self._start_job("latent", self.engine.run_job("save latent", job))
+
+    def _final_ws(self, state: LatentState) -> np.ndarray:
+        """Runs on a job thread: the W+ that `state` renders from, as float32 [1, num_ws, w_dim]."""
+        from explorer.latent.compose import state_ws
+        with self.engine.borrow_model() as model:
+            return state_ws(model, state).detach().cpu().float().numpy()
+
+    # --- background pictures ---------------------------------------------------------------------
+    def start_mixing_grid(self, row_seeds: list[int], col_seeds: list[int], weights: tuple[float, ...]) -> None:
+        s = self.state
+        self._start_job("grid", self.engine.start_mixing_grid(
+            row_seeds, col_seeds, weights, psi=s.psi, cutoff=s.cutoff, class_idx=s.class_idx,
+            noise_mode=s.noise_mode, noise_seed=s.noise_seed))
+
+    def start_noise_variance(self, samples: int) -> None:
+        self._start_job("variance", self.engine.start_noise_variance(self.state, samples))
+
+    def cancel_job(self, kind: str) -> None:
+        handle = self.jobs.get(kind)
+        if handle is not None:
+            handle.cancel()
+
+    def _start_job(self, kind: str, handle: JobHandle) -> None:
+        old = self.jobs.get(kind)
+        if old is not None:
+            old.cancel()
+        self.jobs[kind] = handle
+
+    def _job_finished(self, handle: JobHandle) -> None:
+        kind = next((k for k, h in self.jobs.items() if h is handle), None)
+        if kind is None:
+            return  # replaced by a newer job of the same kind
+        del self.jobs[kind]
+        if handle.status == "failed":
+            self.set_status(f"{handle.name} failed: {handle.error}", error=True)
+        elif handle.status == "cancelled":
+            self.set_status(f"{handle.name} cancelled")
+        elif kind == "save":
+            self.last_saved = handle.result
+            self.set_status(f"saved {handle.result.png}")
+        elif kind == "latent":
+            self.set_status(f"saved {handle.result}")
+        else:
+            self._result_versions += 1
+            self.results[kind] = JobResult(self._result_versions, handle.result)
+            self.set_status(f"{handle.name} ready")
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.status = Status(text, error)
+
+    def job_progress(self, kind: str) -> float | None:
+        handle = self.jobs.get(kind)
+        if handle is None:
+            return None
+        return handle.progress.fraction if handle.progress is not None else 0.0

@@ -1,0 +1,95 @@
+"""What to do with a file the user drops on the window (or opens by path), decided by its content.
+
+One of our PNGs restores its state; any other image will become a projection target (a later
+version adds projection; for now the user is told so); a W+ .npz becomes the latent; a checkpoint
+is loaded; anything else gets a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from explorer.errors import ExplorerError
+from explorer.latent.state import LatentState
+
+PROJECTION_COMING = "projecting images into the latent space comes in a later version"
+
+
+@dataclass(frozen=True)
+class RestoreState:
+    path: Path
+    state: LatentState
+
+
+@dataclass(frozen=True)
+class LoadLatent:
+    path: Path
+    latent: np.ndarray  # [num_ws, w_dim]
+
+
+@dataclass(frozen=True)
+class LoadCheckpoint:
+    path: Path
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Nothing to do; `message` says why, in one line for the status bar."""
+
+    path: Path
+    message: str
+
+
+DropAction = RestoreState | LoadLatent | LoadCheckpoint | Rejected
+
+
+def _is_npz_latent(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "w.npy" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _is_image(path: Path) -> bool:
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return True
+    except Exception:  # noqa: BLE001 - PIL raises many types for "not an image"
+        return False
+
+
+def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
+    """Sniff `path` and say what the app should do with it. Never raises for user files."""
+    from explorer.app.session import load_latent, read_png_state
+    from explorer.checkpoints.sniff import sniff_format
+    path = Path(path).expanduser()
+    if not path.exists():
+        return Rejected(path, f"no such file: {path}")
+    if path.is_dir():
+        return Rejected(path, f"{path.name} is a folder; drop a checkpoint, image or .npz file")
+    try:
+        state = read_png_state(path)
+        if state is not None:
+            return RestoreState(path, state)
+        if _is_npz_latent(path):
+            return LoadLatent(path, load_latent(path))
+    except ExplorerError as e:
+        return Rejected(path, str(e))
+    if _is_image(path):
+        return Rejected(path, f"{path.name} is an image without a saved state: {PROJECTION_COMING}")
+    try:
+        sniff_format(path)
+    except ExplorerError:
+        return Rejected(path, f"{path.name} is not a checkpoint, a saved image or a W+ .npz; "
+                              "drop one of those")
+    except OSError as e:
+        return Rejected(path, f"could not read {path.name}: {e.strerror or e}")
+    return LoadCheckpoint(path)

@@ -1,0 +1,58 @@
+"""Model panel: open a checkpoint (path, recent list, or drop on the window) and describe it."""
+
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from explorer.app.controller import AppController
+from explorer.app.default_model import RANDOM_MODEL_LABEL
+from explorer.app.style import WARNING_COLOR
+
+
+class ModelPanel:
+    title = "Model"
+
+    def __init__(self) -> None:
+        self.path = ""
+
+    def draw(self, ctl: AppController) -> None:
+        imgui.set_next_item_width(-imgui.calc_text_size("Open").x - 2 * imgui.get_style().item_spacing.x - 8)
+        entered, self.path = imgui.input_text_with_hint("##path", "checkpoint, saved PNG or .npz path",
+                                                        self.path, imgui.InputTextFlags_.enter_returns_true)
+        imgui.same_line()
+        if (imgui.button("Open") or entered) and self.path.strip():
+            ctl.open_path(self.path.strip())
+        imgui.text_disabled("or drop a file on the window")
+        if ctl.loading:
+            imgui.text(f"loading {ctl.loading} ...")
+        recent = ctl.settings.recent
+        if recent and imgui.tree_node("Recent"):
+            for i, path in enumerate(recent):
+                imgui.push_id(i)
+                if imgui.selectable(path, False)[0]:
+                    ctl.load_model(path)
+                imgui.pop_id()
+            imgui.tree_pop()
+        imgui.separator()
+        info = ctl.model_info
+        if info is None:
+            imgui.text_disabled("no model loaded")
+            return
+        if info.source == RANDOM_MODEL_LABEL:
+            imgui.text_colored(WARNING_COLOR, RANDOM_MODEL_LABEL)
+        else:
+            imgui.text_wrapped(ctl.model_label)
+        precision = "fp32" if ctl.engine.force_fp32 else "fp16"
+        rows = (("format", info.format), ("architecture", info.architecture),
+                ("resolution", f"{info.resolution} x {info.resolution}"),
+                ("z / w dims", f"{info.z_dim} / {info.w_dim}"),
+                ("classes", str(info.c_dim) if info.c_dim else "unconditional"),
+                ("num_ws", str(info.num_ws)), ("device", ctl.engine.device), ("precision", precision))
+        if imgui.begin_table("model info", 2, imgui.TableFlags_.sizing_fixed_fit):
+            for key, value in rows:
+                imgui.table_next_row()
+                imgui.table_next_column()
+                imgui.text_disabled(key)
+                imgui.table_next_column()
+                imgui.text(value)
+            imgui.end_table()

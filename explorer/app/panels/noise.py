@@ -1,0 +1,99 @@
+"""Noise panel: StyleGAN2's per-pixel noise inputs, per resolution, and where they matter."""
+
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from explorer.app.controller import AppController
+from explorer.app.image_view import ImageView
+from explorer.latent.state import NOISE_MODES
+
+
+def noise_gains(enabled: dict[int, bool], strength: dict[int, float]) -> tuple[tuple[int, float], ...]:
+    """LatentState.noise_gains from the panel's checkboxes and strengths (gain 1 is left out)."""
+    gains = []
+    for res in sorted(enabled):
+        gain = strength.get(res, 1.0) if enabled[res] else 0.0
+        if gain != 1.0:
+            gains.append((res, float(gain)))
+    return tuple(gains)
+
+
+class NoisePanel:
+    title = "Noise"
+
+    def __init__(self) -> None:
+        self.strength: dict[int, float] = {}  # remembered while a resolution is switched off
+        self.samples = 16
+        self.show_variance = False
+        self.variance_view = ImageView("fit")
+
+    def draw(self, ctl: AppController) -> None:
+        info = ctl.model_info
+        if info is None:
+            imgui.text_disabled("no model loaded")
+            return
+        if info.architecture == "stylegan3":
+            imgui.text_wrapped("StyleGAN3 generators have no noise inputs.")
+            return
+        state = ctl.state
+        changed, mode = imgui.combo("noise mode", NOISE_MODES.index(state.noise_mode), list(NOISE_MODES))
+        if changed:
+            ctl.edit(noise_mode=NOISE_MODES[mode])
+        imgui.begin_disabled(state.noise_mode != "random")
+        changed, seed = imgui.input_int("noise seed", state.noise_seed)
+        if changed:
+            ctl.edit(noise_seed=max(seed, 0))
+        imgui.end_disabled()
+
+        imgui.separator_text("per resolution")
+        gains = dict(state.noise_gains)
+        resolutions = sorted(info.layer_names)
+        enabled = {r: gains.get(r, 1.0) != 0.0 for r in resolutions}
+        for r in resolutions:
+            if enabled[r]:
+                self.strength[r] = gains.get(r, 1.0)
+        imgui.begin_disabled(state.noise_mode == "none")
+        column = imgui.get_frame_height() + imgui.calc_text_size(f"noise {max(resolutions)}px").x + 16
+        for r in resolutions:
+            changed_on, on = imgui.checkbox(f"noise {r}px", enabled[r])
+            imgui.same_line(column)
+            imgui.begin_disabled(not enabled[r])
+            imgui.set_next_item_width(-1)
+            changed_s, s = imgui.slider_float(f"##strength{r}", self.strength.get(r, 1.0), 0.0, 2.0,
+                                              "strength %.2f")
+            imgui.end_disabled()
+            if changed_on or changed_s:
+                enabled[r] = on
+                if changed_s:
+                    self.strength[r] = s
+                ctl.edit(noise_gains=noise_gains(enabled, self.strength))
+        imgui.end_disabled()
+
+        imgui.separator_text("noise variance")
+        imgui.set_next_item_width(100)
+        _, self.samples = imgui.input_int("samples", self.samples)
+        self.samples = min(max(self.samples, 2), 256)
+        progress = ctl.job_progress("variance")
+        if progress is None:
+            if imgui.button("Show where noise matters"):
+                ctl.start_noise_variance(self.samples)
+                self.show_variance = True
+        else:
+            imgui.progress_bar(progress, (-80, 0))
+            imgui.same_line()
+            if imgui.button("Cancel##variance"):
+                ctl.cancel_job("variance")
+
+    def draw_windows(self, ctl: AppController) -> None:
+        result = ctl.results.get("variance")
+        if result is None or not self.show_variance:
+            return
+        imgui.set_next_window_size(imgui.ImVec2(360, 400), imgui.Cond_.first_use_ever)
+        imgui.set_next_window_bg_alpha(1.0)
+        opened, self.show_variance = imgui.begin("Noise variance", self.show_variance)
+        if opened:
+            imgui.text_disabled("per-pixel std over random noise (bright = noise matters)")
+            self.variance_view.show_array(("variance", result.version), result.rgba)
+            self.variance_view.draw()
+        imgui.end()

@@ -1,0 +1,151 @@
+"""Saving what is on screen and getting it back: PNGs that carry their `LatentState`, and W+ .npz files.
+
+A saved PNG embeds the whole state as JSON in an iTXt chunk, so opening it later restores the
+exact picture; the final W+ goes beside it as `<name>.npz` (key `w`, shape [1, num_ws, w_dim]),
+the layout NVIDIA's projector writes. Files are written atomically and never replace an
+existing file: a fresh name is picked instead (seed0042.png, seed0042_001.png, ...).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from explorer.errors import ExplorerError
+from explorer.fileio import png_bytes
+from explorer.latent.state import LatentState
+
+STATE_KEY = "stylegan-explorer-state"
+LATENT_KEY = "w"
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    png: Path
+    npz: Path
+
+
+def image_stem(state: LatentState) -> str:
+    """A name that says where the picture came from."""
+    if state.latent is not None:
+        return "latent"
+    return f"seed{state.seed:04d}"
+
+
+def free_name(folder: Path, stem: str, suffixes: tuple[str, ...] = (".png", ".npz")) -> str:
+    """The first of stem, stem_001, stem_002, ... for which no file with any suffix exists."""
+    for n in range(100_000):
+        name = stem if n == 0 else f"{stem}_{n:03d}"
+        if not any((folder / (name + s)).exists() for s in suffixes):
+            return name
+    raise ExplorerError(f"{folder} holds too many images named {stem}*; choose another folder")
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Atomically create `path`; FileExistsError if something is already there (never replaced)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; saved pictures are meant to be shared
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # fails if `path` exists, unlike rename
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: check, then rename
+            if path.exists():
+                raise FileExistsError(path) from None
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def latent_npz_bytes(ws: np.ndarray) -> bytes:
+    w = np.asarray(ws, dtype=np.float32)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[0] != 1:
+        raise ExplorerError(f"a W+ latent must be [1, num_ws, w_dim], got shape {w.shape}")
+    buf = io.BytesIO()
+    np.savez(buf, **{LATENT_KEY: w})
+    return buf.getvalue()
+
+
+def save_image(folder: str | os.PathLike[str], rgba: np.ndarray, state: LatentState,
+               ws: np.ndarray) -> SavedImage:
+    """Write <stem>.png (with the state) and <stem>.npz (final W+) under a fresh name."""
+    folder = Path(folder).expanduser()
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    png_data = png_bytes(rgb, {STATE_KEY: state.to_json()})
+    npz_data = latent_npz_bytes(ws)
+    for _ in range(10):  # another writer may take the name between the check and the link
+        name = free_name(folder, image_stem(state))
+        try:
+            write_new_file(folder / f"{name}.png", png_data)
+        except FileExistsError:
+            continue
+        try:
+            write_new_file(folder / f"{name}.npz", npz_data)
+        except FileExistsError:
+            (folder / f"{name}.png").unlink()
+            continue
+        return SavedImage(folder / f"{name}.png", folder / f"{name}.npz")
+    raise ExplorerError(f"could not find a free file name in {folder}")
+
+
+def save_latent(path: str | os.PathLike[str], ws: np.ndarray) -> Path:
+    """Write W+ to `path` (atomic, never replacing: a taken name gets a _001 suffix)."""
+    path = Path(path).expanduser()
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    name = free_name(path.parent, path.stem, (".npz",))
+    target = path.with_name(name + ".npz")
+    write_new_file(target, latent_npz_bytes(ws))
+    return target
+
+
+def read_png_state(path: str | os.PathLike[str]) -> LatentState | None:
+    """The state embedded in one of our PNGs, or None for any other image."""
+    try:
+        with Image.open(path) as im:
+            if im.format != "PNG":
+                return None
+            im.load()
+            text = dict(getattr(im, "text", {}) or {})
+    except (OSError, SyntaxError, ValueError):
+        return None
+    if STATE_KEY not in text:
+        return None
+    try:
+        return LatentState.from_json(text[STATE_KEY])
+    except (ValueError, TypeError, KeyError) as e:
+        raise ExplorerError(f"{Path(path).name} carries a damaged latent state ({e})") from e
+
+
+def load_latent(path: str | os.PathLike[str]) -> np.ndarray:
+    """W+ [num_ws, w_dim] from an .npz with key `w` ([1, num_ws, w_dim] or [num_ws, w_dim])."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if LATENT_KEY not in data.files:
+                raise ExplorerError(f"{path.name} has no array named 'w' (found: "
+                                    f"{', '.join(data.files) or 'nothing'})")
+            w = np.asarray(data[LATENT_KEY], dtype=np.float32)
+    except (OSError, ValueError) as e:
+        raise ExplorerError(f"could not read {path.name} as a latent .npz ({e})") from e
+    if w.ndim == 3 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim != 2:
+        raise ExplorerError(f"{path.name}: 'w' must be [1, num_ws, w_dim], got shape {w.shape}")
+    return w

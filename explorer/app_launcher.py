@@ -1,0 +1,114 @@
+"""`stylegan-explorer [CKPT]`: open the desktop app (the command's default, without a subcommand).
+
+Kept apart from `explorer.app` so that a machine without a display, or without the GUI extras,
+gets one clear line and exit code 2 before any window library is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from explorer.devices import DEVICE_CHOICES
+
+NO_DISPLAY_EXIT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stylegan-explorer",
+        description="Open the StyleGAN Explorer app on a checkpoint (default: the shipped model). "
+                    "Subcommands: info, generate (see stylegan-explorer --help).")
+    p.add_argument("checkpoint", nargs="?", help="NVIDIA .pkl, rosinality .pt or .safetensors file")
+    p.add_argument("--seed", type=int, default=0, help="initial seed (default 0)")
+    p.add_argument("--psi", type=float, default=1.0, help="initial truncation psi (default 1)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                   help="where to render (auto: cuda, else mps, else cpu)")
+    p.add_argument("--fp16", action="store_true", help="render in fp16 where the model allows (GPU only)")
+    p.add_argument("--screenshot", metavar="PATH",
+                   help="save a screenshot of the window once the picture is shown, then exit")
+    p.add_argument("--frames", type=int, default=5,
+                   help="with --screenshot: UI frames to wait after the first picture (default 5)")
+    p.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
+    return p
+
+
+def display_problem(env: dict[str, str] | None = None, platform: str = sys.platform) -> str | None:
+    """Why no window can be opened here, or None. Only Linux/BSD need a DISPLAY or WAYLAND_DISPLAY."""
+    env = os.environ if env is None else env
+    if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and \
+            not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        return ("no display: the app needs a desktop session (DISPLAY or WAYLAND_DISPLAY is unset); "
+                "use `stylegan-explorer generate` for headless work, or run under xvfb-run")
+    return None
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"stylegan-explorer: error: --size must look like 1400x900, not {text!r}") from None
+    return max(w, 320), max(h, 240)
+
+
+def run_app_command(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return NO_DISPLAY_EXIT
+    if args.checkpoint and not Path(args.checkpoint).expanduser().is_file():
+        print(f"error: no such checkpoint file: {args.checkpoint}", file=sys.stderr)
+        return 1
+    try:
+        import imgui_bundle  # noqa: F401 - first, so pyGLFW binds the bundled GLFW
+        import glfw  # noqa: F401
+        import OpenGL  # noqa: F401
+    except ImportError as e:
+        print(f"error: the app needs the GUI extras ({e.name} is missing): "
+              "pip install 'stylegan-explorer[app]'", file=sys.stderr)
+        return NO_DISPLAY_EXIT
+    from explorer.errors import ExplorerError
+    try:
+        return _run(args)
+    except ExplorerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from explorer.app.controller import AppController
+    from explorer.app.default_model import default_model_source, random_model
+    from explorer.app.settings import Settings, user_config_dir
+    from explorer.app.window import ExplorerWindow, WindowOptions
+    from explorer.engine import RenderThread
+    from explorer.latent.state import LatentState
+
+    engine = RenderThread(device=args.device, fp16=args.fp16)
+    ctl = AppController(engine, Settings.load(), LatentState(seed=args.seed, psi=args.psi))
+    screenshot = Path(args.screenshot).expanduser() if args.screenshot else None
+    options = WindowOptions(size=parse_size(args.size), screenshot=screenshot,
+                            screenshot_frames=max(args.frames, 1),
+                            layout_ini=None if screenshot else user_config_dir() / "layout.ini")
+    window = ExplorerWindow(ctl, options)
+    engine.start()
+    try:
+        source = args.checkpoint or default_model_source()
+        ctl.load_model(Path(source).expanduser() if source else random_model())
+        try:
+            window.run()
+        except RuntimeError as e:  # the window could not be created (bad DISPLAY, no OpenGL 3.3)
+            print(f"error: could not open the window: {e}", file=sys.stderr)
+            return NO_DISPLAY_EXIT
+    finally:
+        engine.stop()
+    if screenshot is not None:
+        if window.screenshot_failed:
+            print(f"error: no screenshot: {window.screenshot_failed}", file=sys.stderr)
+            return 1
+        window.save_screenshot()
+        print(f"wrote {screenshot}")
+    return 0

@@ -1,0 +1,186 @@
+"""The app's headless logic against a real render thread and a tiny real model (no window)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import explorer
+from explorer.app.controller import AppController, dragged_transform, fit_state_to_model
+from explorer.app.session import read_png_state
+from explorer.app.settings import Settings
+from explorer.engine import RenderThread, render_state
+from explorer.latent.compose import state_ws
+from explorer.latent.state import LatentState
+from explorer.model import Model
+from explorer.nets import build_generator
+
+TINY = dict(z_dim=32, w_dim=32, c_dim=0, img_resolution=16, img_channels=3,
+            mapping_kwargs=dict(num_layers=2), channel_base=128, channel_max=16)
+
+
+def tiny_model(seed: int = 0, noise_strength: float = 0.0, **overrides) -> Model:
+    """A real StyleGAN2 with seeded random weights (16 px unless overridden)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        g = build_generator("stylegan2", {**TINY, **overrides})
+    with torch.no_grad():  # untrained nets start at 0; give the noise inputs a visible effect
+        for name, p in g.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(noise_strength)
+    return Model(g, None, format="test", source=f"tiny model {seed}")
+
+
+def pump(ctl: AppController, until, timeout: float = 30.0) -> None:
+    """Poll like the UI does, until `until()` holds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ctl.poll()
+        if until():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"timed out; status: {ctl.status}")
+
+
+@pytest.fixture
+def app(tmp_path):
+    engine = RenderThread(device="cpu")
+    engine.start()
+    settings = Settings.load(tmp_path / "config")
+    settings.save_dir = str(tmp_path / "out")
+    ctl = AppController(engine, settings, LatentState(seed=5))
+    model = tiny_model()
+    reference = copy.deepcopy(model)
+    ctl.load_model(model)
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    yield ctl, reference
+    engine.stop()
+
+
+def test_first_frame_matches_a_direct_render(app):
+    ctl, ref = app
+    assert len(ctl.state.mix_weights) == ref.num_ws  # fitted to the model
+    np.testing.assert_array_equal(ctl.frame.rgba, render_state(ref, ctl.state).rgba)
+    assert not ctl.is_busy()
+
+
+def test_drags_commit_once_when_released(app):
+    ctl, _ = app
+    start = len(ctl.history.entries)
+    for psi in (0.9, 0.8, 0.7):
+        ctl.edit(psi=psi)
+        ctl.end_frame(editing=True)
+    assert len(ctl.history.entries) == start
+    ctl.end_frame(editing=False)
+    assert len(ctl.history.entries) == start + 1 and ctl.history.current.psi == 0.7
+    ctl.undo()
+    assert ctl.state.psi == 1.0
+    ctl.redo()
+    assert ctl.state.psi == 0.7
+
+
+def test_save_writes_png_with_state_and_the_final_w(app, tmp_path):
+    ctl, ref = app
+    ctl.edit(psi=0.6, mix_seed=9, mix_weights=(1.0,) * 2 + (0.0,) * (ref.num_ws - 2))
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    ctl.save_image()
+    pump(ctl, lambda: ctl.last_saved is not None)
+    saved = ctl.last_saved
+    assert saved.png.parent == tmp_path / "out" and saved.png.name == "seed0005.png"
+    assert read_png_state(saved.png) == ctl.state
+    with np.load(saved.npz) as data:
+        np.testing.assert_allclose(data["w"], state_ws(ref, ctl.state).numpy(), rtol=0, atol=1e-6)
+    # Re-opening the PNG (as a drop from another thread) restores the exact state and pixels.
+    shown = ctl.frame.rgba.copy()
+    ctl.edit(seed=6, psi=1.0)
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    threading.Thread(target=ctl.queue_dropped, args=([str(saved.png)],)).start()
+    pump(ctl, lambda: ctl.state.seed == 5 and ctl.shows_current_state(ctl.frame))
+    np.testing.assert_array_equal(ctl.frame.rgba, shown)
+    assert "restored" in ctl.status.text
+
+
+def test_loaded_latent_shows_exactly_what_was_saved(app, tmp_path):
+    ctl, ref = app
+    ctl.edit(psi=0.5)
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    expected = ctl.frame.rgba.copy()
+    ctl.save_latent(tmp_path / "mine.npz")
+    pump(ctl, lambda: (tmp_path / "mine.npz").exists() and not ctl.jobs)
+    ctl.edit(seed=99)
+    ctl.open_path(tmp_path / "mine.npz")
+    assert ctl.state.latent is not None and ctl.state.psi == 1.0
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    assert np.abs(ctl.frame.rgba.astype(int) - expected).max() <= 1
+
+
+def test_dropped_checkpoint_loads_and_is_remembered(app, tmp_path):
+    ctl, _ = app
+    other = tiny_model(seed=3)
+    path = tmp_path / "other.safetensors"
+    explorer.save(other, path)
+    ctl.queue_dropped([str(path)])
+    pump(ctl, lambda: ctl.model_info is not None and ctl.model_info.content_hash == other.info.content_hash
+         and ctl.shows_current_state(ctl.frame))
+    assert ctl.settings.recent[0] == str(path.resolve())
+    assert Settings.load(ctl.settings.path.parent).recent[0] == str(path.resolve())
+    np.testing.assert_array_equal(ctl.frame.rgba, render_state(other, ctl.state).rgba)
+
+
+def test_user_errors_land_in_the_status_line(app, tmp_path):
+    ctl, _ = app
+    junk = tmp_path / "junk.pkl"
+    junk.write_text("not a model")
+    ctl.open_path(junk)
+    assert ctl.status.is_error and "not a checkpoint" in ctl.status.text
+    ctl.set_state(ctl.state.replace(view_layer="no.such.layer"))
+    pump(ctl, lambda: ctl.status.failed_state == ctl.state)
+    assert "no layer" in ctl.status.text and not ctl.is_busy()
+    ctl.edit(view_layer=None)
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame) and not ctl.status.is_error)
+
+
+def test_jobs_publish_pictures(app):
+    ctl, ref = app
+    ctl.start_mixing_grid([1, 2], [3], (1.0,) * ref.num_ws)
+    ctl.start_noise_variance(4)
+    pump(ctl, lambda: {"grid", "variance"} <= set(ctl.results))
+    h, w = ref.resolution, ref.resolution
+    assert ctl.results["grid"].rgba.shape == (3 * h, 2 * w, 4)
+    assert ctl.results["variance"].rgba.shape == (h, w, 4)
+
+
+def test_fit_state_to_model_drops_what_does_not_fit():
+    info = tiny_model().info
+    state = LatentState(class_idx=3, cutoff=99, mix_weights=(1.0,) * 20, view_layer="b1024.conv0",
+                        noise_gains=((4, 0.0), (2048, 0.5)), latent="3x7:" + "A" * 112)
+    fitted = fit_state_to_model(state, info)
+    assert fitted.class_idx is None and fitted.cutoff is None and fitted.view_layer is None
+    assert len(fitted.mix_weights) == info.num_ws and fitted.noise_gains == ((4, 0.0),)
+    assert fitted.latent is None
+    assert fit_state_to_model(fitted, info) == fitted
+
+
+def test_drag_moves_the_stylegan3_input_with_the_mouse():
+    assert dragged_transform((0.0, 0.0), 0.0, (0.1, -0.2), False) == ((0.1, -0.2), 0.0)
+    assert dragged_transform((0.5, 0.5), 170.0, (0.5, 0.0), True) == ((0.5, 0.5), -100.0)
+
+
+def test_latent_files_feed_picture_a_or_mixing_source_b(app, tmp_path):
+    ctl, ref = app
+    path = tmp_path / "b.npz"
+    np.savez(path, w=np.zeros((1, ref.num_ws, ref.w_dim), np.float32))
+    ctl.load_latent_file(path, as_mix_source=True)
+    assert ctl.state.mix_latent is not None and ctl.state.mix_seed is None and ctl.state.latent is None
+    ctl.load_latent_file(path)
+    assert ctl.state.latent is not None and ctl.state.latent_label == "b.npz"
+    np.savez(path, w=np.zeros((1, ref.num_ws, ref.w_dim + 1), np.float32))
+    ctl.load_latent_file(path)
+    assert ctl.status.is_error and "needs" in ctl.status.text
+    ctl.load_latent_file(tmp_path / "missing.npz")
+    assert ctl.status.is_error

@@ -1,0 +1,46 @@
+"""A dropped file is judged by its content: saved PNG, other image, W+ .npz, checkpoint, or neither."""
+
+import numpy as np
+from PIL import Image
+
+from explorer.app.dropped_files import (PROJECTION_COMING, LoadCheckpoint, LoadLatent, Rejected,
+                                        RestoreState, classify_dropped_file)
+from explorer.app.session import save_image
+from explorer.latent.state import LatentState
+
+
+def test_saved_png_restores_its_state(tmp_path):
+    state = LatentState(seed=7, psi=0.5)
+    rgba = np.full((4, 4, 4), 255, np.uint8)
+    saved = save_image(tmp_path, rgba, state, np.zeros((1, 2, 3), np.float32))
+    action = classify_dropped_file(saved.png)
+    assert isinstance(action, RestoreState) and action.state == state
+    action = classify_dropped_file(saved.npz)
+    assert isinstance(action, LoadLatent) and action.latent.shape == (2, 3)
+
+
+def test_other_images_are_for_projection_later(tmp_path):
+    for name, fmt in (("photo.jpg", "JPEG"), ("photo.png", "PNG"), ("renamed.bin", "PNG")):
+        path = tmp_path / name
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(path, format=fmt)
+        action = classify_dropped_file(path)
+        assert isinstance(action, Rejected) and PROJECTION_COMING in action.message
+
+
+def test_checkpoints_are_sniffed_not_named(tmp_path):
+    import torch
+    path = tmp_path / "weights.txt"  # a torch zip checkpoint with a misleading name
+    torch.save({"g_ema": {}}, path)
+    assert isinstance(classify_dropped_file(path), LoadCheckpoint)
+
+
+def test_anything_else_gets_a_clear_message(tmp_path):
+    text = tmp_path / "notes.pkl"
+    text.write_text("just some text")
+    action = classify_dropped_file(text)
+    assert isinstance(action, Rejected) and "not a checkpoint" in action.message
+    assert "no such file" in classify_dropped_file(tmp_path / "missing.pkl").message
+    assert "folder" in classify_dropped_file(tmp_path).message
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, other=np.zeros(2))
+    assert isinstance(classify_dropped_file(empty), Rejected)

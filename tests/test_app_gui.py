@@ -1,0 +1,388 @@
+"""The real app window under Xvfb + Mesa, driven by the Dear ImGui Test Engine.
+
+Every test checks pixels on screen: the picture in the framebuffer, read back at integer zoom,
+equals a direct headless `render_state` of the app's state (state -> render thread -> texture ->
+screen), not merely that a widget moved.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.gui_harness import (assert_screen_equals, focus, gui_display, run_app_test,  # noqa: F401
+                               screen_picture, wait_for_current_picture, wait_frames_until)
+from imgui_bundle import imgui  # noqa: E402,I001  (gui_harness skips the module without imgui_bundle)
+
+import explorer
+from explorer.app.controller import AppController
+from explorer.app.session import read_png_state
+from explorer.app.settings import Settings
+from explorer.engine import RenderThread, mixing_grid, noise_variance, render_state
+from explorer.latent.state import LatentState
+from explorer.model import Model
+from explorer.nets import build_generator
+from tests.conftest import REPO_ROOT
+from tests.test_app_controller import tiny_model
+
+
+@pytest.fixture
+def make_app(gui_display, tmp_path):
+    """make(model, state) -> an AppController on a started CPU render thread, loading `model`."""
+    engines = []
+
+    def make(model, state: LatentState = LatentState(seed=3)) -> AppController:
+        engine = RenderThread(device="cpu")
+        engine.start()
+        engines.append(engine)
+        settings = Settings.load(tmp_path / "config")
+        settings.save_dir = str(tmp_path / "saved")
+        ctl = AppController(engine, settings, state)
+        ctl.load_model(model)
+        return ctl
+
+    yield make
+    for engine in engines:
+        engine.stop()
+
+
+def test_psi_slider_and_undo_change_the_pixels(make_app, tmp_path):
+    model = tiny_model(seed=1)
+    ref = copy.deepcopy(model)
+    ctl = make_app(model)
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        before = screen_picture(ctx, window, tmp_path)
+        assert_screen_equals(window, before, render_state(ref, ctl.state).rgba)
+        focus(ctx, "Truncation")
+        ctx.item_input_value("//Truncation/psi", 0.25)
+        assert ctl.state.psi == pytest.approx(0.25)
+        wait_for_current_picture(ctx, window)
+        after = screen_picture(ctx, window, tmp_path)
+        assert_screen_equals(window, after, render_state(ref, ctl.state).rgba)
+        assert np.abs(after.astype(int) - before).max() > 10
+        assert ctl.history.current.psi == pytest.approx(0.25)  # committed once released
+        ctx.key_press(imgui.Key.mod_ctrl | imgui.Key.z)
+        wait_frames_until(ctx, lambda: ctl.state.psi == 1.0, what="undo")
+        wait_for_current_picture(ctx, window)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
+        ctx.key_press(imgui.Key.mod_ctrl | imgui.Key.y)
+        wait_frames_until(ctx, lambda: ctl.state.psi == pytest.approx(0.25), what="redo")
+
+    run_app_test(ctl, test)
+
+
+def test_mixing_slider_takes_a_row_from_b(make_app, tmp_path):
+    model = tiny_model(seed=2)
+    ref = copy.deepcopy(model)
+    ctl = make_app(model)
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        before = screen_picture(ctx, window, tmp_path)
+        focus(ctx, "Style mixing")
+        ctx.item_input_value("//Style mixing/seed B", 11)
+        ctx.item_input_value("//Style mixing/mix row 0 (4px)", 1.0)
+        assert ctl.state.mix_seed == 11 and ctl.state.mix_weights[0] == 1.0
+        assert ctl.state.has_mixing
+        wait_for_current_picture(ctx, window)
+        after = screen_picture(ctx, window, tmp_path)
+        assert_screen_equals(window, after, render_state(ref, ctl.state).rgba)
+        assert np.abs(after.astype(int) - before).max() > 10
+        # The mixing grid renders in the background and shows in its own window.
+        ctx.item_input_value("//Style mixing/row seeds", "3-4")
+        ctx.item_input_value("//Style mixing/column seeds", "11")
+        ctx.item_click("//Style mixing/Render grid")
+        wait_frames_until(ctx, lambda: "grid" in ctl.results and window.mixing.grid_view.rect is not None,
+                          what="the mixing grid")
+        ctx.yield_(2)
+        grid = mixing_grid(ref, [3, 4], [11], ctl.state.mix_weights)
+        view = window.mixing.grid_view
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), grid, view=view)
+        # Cell (row A=3, column B=11) is exactly the main picture's state.
+        np.testing.assert_array_equal(grid[16:32, 16:32], render_state(ref, ctl.state).rgba)
+
+    run_app_test(ctl, test)
+
+
+def test_noise_toggle_for_one_resolution(make_app, tmp_path):
+    model = tiny_model(seed=3, noise_strength=0.8)
+    ref = copy.deepcopy(model)
+    ctl = make_app(model)
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        before = screen_picture(ctx, window, tmp_path)
+        focus(ctx, "Noise")
+        ctx.item_click("//Noise/noise 16px")
+        assert ctl.state.noise_gains == ((16, 0.0),)
+        wait_for_current_picture(ctx, window)
+        after = screen_picture(ctx, window, tmp_path)
+        assert_screen_equals(window, after, render_state(ref, ctl.state).rgba)
+        assert np.abs(after.astype(int) - before).max() > 0
+        # Where noise matters: a background job, shown in its own window.
+        ctx.item_input_value("//Noise/samples", 4)
+        ctx.item_click("//Noise/Show where noise matters")
+        wait_frames_until(ctx, lambda: "variance" in ctl.results and window.noise.variance_view.rect is not None,
+                          what="the noise variance map")
+        ctx.yield_(2)
+        view = window.noise.variance_view
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view),
+                             noise_variance(ref, ctl.state, 4), view=view)
+
+    run_app_test(ctl, test)
+
+
+def test_pick_a_layer_shows_its_feature_map(make_app, tmp_path):
+    model = tiny_model(seed=4)
+    ref = copy.deepcopy(model)
+    ctl = make_app(model)
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        focus(ctx, "Layers")
+        ctx.set_ref("//Layers")
+        ctx.combo_click("layer/b8.conv1")
+        assert ctl.state.view_layer == "b8.conv1"
+        wait_for_current_picture(ctx, window)
+        shown = screen_picture(ctx, window, tmp_path)
+        expected = render_state(ref, ctl.state).rgba
+        assert expected.shape[:2] == (8, 8)
+        assert_screen_equals(window, shown, expected)
+        # The stats table comes from the frame on screen, one row per synthesis layer.
+        wait_frames_until(ctx, lambda: window.image_view.frame.layer_stats != (), what="layer stats")
+        names = [s.name for s in window.image_view.frame.layer_stats]
+        assert names == list(ref.generator.synthesis.layer_resolutions())
+
+    run_app_test(ctl, test)
+
+
+def test_save_then_reopen_the_png_restores_the_pixels(make_app, tmp_path):
+    model = tiny_model(seed=5)
+    ref = copy.deepcopy(model)
+    ctl = make_app(model, LatentState(seed=42, psi=0.7))
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        saved_screen = screen_picture(ctx, window, tmp_path)
+        ctx.key_press(imgui.Key.mod_ctrl | imgui.Key.s)
+        wait_frames_until(ctx, lambda: ctl.last_saved is not None, what="the save")
+        png = ctl.last_saved.png
+        assert png.name == "seed0042.png" and ctl.last_saved.npz.exists()
+        saved_state = read_png_state(png)
+        assert saved_state == ctl.state
+        with Image.open(png) as im:
+            assert_screen_equals(window, saved_screen, np.asarray(im.convert("RGB")), tolerance=0)
+        focus(ctx, "Latent")
+        ctx.item_click("//Latent/Next")
+        wait_frames_until(ctx, lambda: ctl.state.seed == 43, what="next seed")
+        wait_for_current_picture(ctx, window)
+        assert np.abs(screen_picture(ctx, window, tmp_path).astype(int) - saved_screen).max() > 10
+        focus(ctx, "Model")
+        ctx.item_input_value("//Model/##path", str(png))
+        ctx.item_click("//Model/Open")
+        wait_frames_until(ctx, lambda: ctl.state == saved_state, what="the restored state")
+        wait_for_current_picture(ctx, window)
+        reopened = screen_picture(ctx, window, tmp_path)
+        np.testing.assert_array_equal(reopened, saved_screen)
+        assert_screen_equals(window, reopened, render_state(ref, saved_state).rgba)
+
+    run_app_test(ctl, test)
+
+
+def test_dropping_a_checkpoint_loads_it(make_app, tmp_path):
+    ctl = make_app(tiny_model(seed=6))
+    other = tiny_model(seed=7, img_resolution=32)
+    path = tmp_path / "dropped.safetensors"
+    explorer.save(other, path)
+    ref = explorer.load(path)
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        # What GLFW calls when a file is dropped on the window, with a real path.
+        window.on_drop(None, [str(path)])
+        wait_frames_until(ctx, lambda: ctl.model_info.content_hash == ref.info.content_hash, what="the load")
+        wait_for_current_picture(ctx, window)
+        shown = screen_picture(ctx, window, tmp_path)
+        assert shown.shape[0] == 32 * int(window.image_view.rect.zoom)
+        assert_screen_equals(window, shown, render_state(ref, ctl.state).rgba)
+        assert ctl.settings.recent[0] == str(path.resolve())
+        window.on_drop(None, [str(tmp_path / "nothing.pkl")])
+        wait_frames_until(ctx, lambda: ctl.status.is_error, what="the error message")
+        assert "no such file" in ctl.status.text
+
+    run_app_test(ctl, test)
+
+
+def test_slow_model_keeps_the_ui_live_and_the_newest_request_wins(make_app, tmp_path):
+    model = tiny_model(seed=8)
+    ref = copy.deepcopy(model)
+    synthesis = model.generator.synthesis
+    plain_forward = synthesis.forward
+    started: list[float] = []
+    release = threading.Event()  # holds a render past its 1 s until the test has sent its requests
+    release.set()
+
+    def slow_forward(*args, **kwargs):
+        started.append(time.perf_counter())
+        time.sleep(1.0)
+        release.wait(timeout=60)
+        return plain_forward(*args, **kwargs)
+
+    synthesis.forward = slow_forward
+    ctl = make_app(model)
+    submitted: list[LatentState] = []
+    plain_submit = ctl.engine.submit
+
+    def recording_submit(state: LatentState) -> None:
+        submitted.append(state)
+        plain_submit(state)
+
+    ctl.engine.submit = recording_submit
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window, timeout_s=60)
+        wait_frames_until(ctx, lambda: len(started) == ctl.engine.stats.frames_rendered, 60, "an idle engine")
+        rendered_before, dropped_before = ctl.engine.stats.frames_rendered, ctl.engine.stats.requests_dropped
+        focus(ctx, "Truncation")
+        release.clear()
+        ctx.item_input_value("//Truncation/psi", 0.5)
+        wait_frames_until(ctx, lambda: len(started) > rendered_before, what="the psi 0.5 render to start")
+        # While that render is in flight the user keeps moving the slider, and the UI stays live.
+        t0, frames0 = time.perf_counter(), window.ui_frames
+        ctx.item_input_value("//Truncation/psi", 0.6)
+        ctx.item_input_value("//Truncation/psi", 0.7)
+        wait_frames_until(ctx, lambda: time.perf_counter() - started[-1] >= 1.0, what="a full second")
+        elapsed, frames = time.perf_counter() - t0, window.ui_frames - frames0
+        assert ctl.engine.stats.frames_rendered == rendered_before, "the slow render is still in flight"
+        assert frames / elapsed >= 10, f"only {frames} UI frames in {elapsed:.2f} s"
+        frame_ms = np.asarray(window.performance.frame_ms)[-frames:]
+        assert frame_ms.max() < 500, f"a UI frame took {frame_ms.max():.0f} ms"
+        release.set()
+        wait_frames_until(ctx, lambda: window.frames_current_shown >= 2, timeout_s=60, what="psi 0.7")
+        # psi 0.6 waited in the one-slot mailbox and was replaced by 0.7: two renders, not three.
+        assert [round(s.psi, 3) for s in submitted[-3:]] == [0.5, 0.6, 0.7]
+        assert ctl.engine.stats.frames_rendered - rendered_before == 2
+        assert ctl.engine.stats.requests_dropped - dropped_before == 1
+        assert window.image_view.frame.state == submitted[-1] == ctl.state
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
+
+    run_app_test(ctl, test)
+
+
+def test_screenshot_command_writes_the_window(gui_display, tmp_path):
+    model = tiny_model(seed=9)
+    ckpt = tmp_path / "m.safetensors"
+    explorer.save(model, ckpt)
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "STYLEGAN_EXPLORER_CONFIG_DIR": str(tmp_path / "cfg"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "explorer", str(ckpt), "--screenshot", str(out),
+                           "--frames", "2", "--seed", "4", "--psi", "0.5", "--size", "900x600",
+                           "--device", "cpu"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(out) as im:
+        assert im.size == (900, 600)
+        shot = np.asarray(im.convert("RGB"))
+    # The picture (at integer zoom) is somewhere in the window: find its top-left block.
+    expected = render_state(model, LatentState(seed=4, psi=0.5)).rgba[..., :3]
+    assert _contains_zoomed(shot, expected)
+    assert not list(tmp_path.glob("*.ini")), "no layout file in the working directory"
+
+
+def _contains_zoomed(screen: np.ndarray, picture: np.ndarray) -> bool:
+    """Whether `picture` appears in `screen` at some integer zoom (exact pixel blocks)."""
+    h, w = picture.shape[:2]
+    for zoom in range(1, min(screen.shape[0] // h, screen.shape[1] // w) + 1):
+        block = np.repeat(np.repeat(picture, zoom, 0), zoom, 1)
+        ys, xs = np.nonzero(np.all(screen == block[0, 0], axis=-1))
+        for y, x in zip(ys, xs):
+            if np.array_equal(screen[y:y + h * zoom, x:x + w * zoom], block):
+                return True
+    return False
+
+
+def _transform_window_visible() -> bool:
+    from imgui_bundle import hello_imgui
+    return hello_imgui.get_runner_params().docking_params.dockable_window_of_name("Transform").is_visible
+
+
+def test_stylegan3_transform_by_dragging_the_image_and_by_slider(make_app, tmp_path):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        g = build_generator("stylegan3", dict(
+            z_dim=32, w_dim=32, c_dim=0, img_resolution=32, img_channels=3,
+            mapping_kwargs=dict(num_layers=2), channel_base=1024, channel_max=32, num_layers=4,
+            num_fp16_res=0))
+    model = Model(g, None, format="test", source="tiny stylegan3")
+    ref = copy.deepcopy(model)
+    ctl = make_app(model)
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        assert _transform_window_visible()
+        rect = window.image_view.rect
+        center = imgui.ImVec2(rect.x + rect.width / 2, rect.y + rect.height / 2)
+        ctx.mouse_move_to_pos(center)
+        ctx.mouse_down(0)
+        ctx.mouse_move_to_pos(imgui.ImVec2(center.x + rect.width / 4, center.y))
+        ctx.mouse_up(0)
+        ctx.mouse_move_to_pos(imgui.ImVec2(5, 5))  # off the picture
+        tx, ty = ctl.state.translate
+        assert tx == pytest.approx(0.25, abs=0.02) and ty == pytest.approx(0.0, abs=0.02)
+        wait_for_current_picture(ctx, window)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
+        focus(ctx, "Transform")
+        ctx.item_input_value("//Transform/rotate", 30.0)
+        assert ctl.state.rotate == pytest.approx(30.0)
+        wait_for_current_picture(ctx, window)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
+
+    run_app_test(ctl, test)
+
+
+def test_transform_panel_is_hidden_for_stylegan2(make_app):
+    ctl = make_app(tiny_model(seed=10))
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        assert not _transform_window_visible()
+
+    run_app_test(ctl, test)
+
+
+def test_every_panel_draws_and_the_class_picker_works(make_app, tmp_path):
+    model = tiny_model(seed=11, c_dim=3)
+    ref = copy.deepcopy(model)
+    ctl = make_app(model)
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        assert ctl.state.class_idx == 0  # a conditional model always has a class
+        for panel in window.panels:
+            if panel.title != "Transform":  # StyleGAN3 only
+                focus(ctx, panel.title)
+        focus(ctx, "Latent")
+        ctx.item_input_value("//Latent/class", 2)
+        assert ctl.state.class_idx == 2
+        wait_for_current_picture(ctx, window)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
+        ctx.item_click("//Latent/Random")
+        ctx.item_input_value("//Latent/##npz", str(tmp_path / "w.npz"))
+        ctx.item_click("//Latent/Save latent")
+        wait_frames_until(ctx, lambda: (tmp_path / "w.npz").exists() and not ctl.jobs, what="the latent file")
+        with np.load(tmp_path / "w.npz") as data:
+            assert data["w"].shape == (1, ref.num_ws, ref.w_dim)
+
+    run_app_test(ctl, test)
