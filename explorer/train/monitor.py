@@ -1,0 +1,109 @@
+"""Run the trainer as a separate process and watch its run folder, without any GUI.
+
+The trainer never shares memory with its watcher: it writes `status.json`, `metrics.jsonl`,
+sample grids and snapshots, and the watcher reads them. So the app (or a script, or a second
+machine with the folder mounted) can follow a run it did not start, and a crash of either
+side leaves the other alone. Stopping sends SIGINT, which makes the trainer finish the
+current step, write a final snapshot and exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from explorer.train.run_folder import RunFolder
+
+TRAINER_COMMAND = (sys.executable, "-m", "explorer", "train")
+LOG_NAME = "log.txt"
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """A snapshot of what a run folder says, for one redraw of a progress panel."""
+
+    state: str                      # starting, running, stopped, finished, failed, dead, absent
+    kimg: float = 0.0
+    total_kimg: float = 0.0
+    sec_per_kimg: float | None = None
+    latest_metrics: dict[str, Any] = field(default_factory=dict)
+    newest_sample: Path | None = None
+    newest_snapshot: Path | None = None
+    error: str | None = None
+
+    @property
+    def fraction(self) -> float:
+        return min(self.kimg / self.total_kimg, 1.0) if self.total_kimg else 0.0
+
+
+def read_progress(run_dir: str | os.PathLike[str]) -> RunProgress:
+    """What the run folder says now. A run whose status says "running" but whose process is
+    gone (killed, crashed, machine rebooted) reads as "dead": resume it with --resume."""
+    run = RunFolder(run_dir)
+    status = run.read_status()
+    if status is None:
+        return RunProgress(state="absent")
+    metrics = run.read_metrics()
+    state = status.get("state", "running")
+    if state in ("starting", "running") and run.live_trainer_pid() is None:
+        state = "dead"
+    return RunProgress(
+        state=state, kimg=float(status.get("kimg", 0.0)), total_kimg=float(status.get("total_kimg", 0.0)),
+        sec_per_kimg=status.get("sec_per_kimg"), latest_metrics=metrics[-1] if metrics else {},
+        newest_sample=run.newest_sample(), newest_snapshot=run.newest_snapshot(),
+        error=status.get("error"))
+
+
+class TrainerProcess:
+    """A trainer started as a child process, its output going to RUN/log.txt."""
+
+    def __init__(self, run_dir: Path, process: subprocess.Popen) -> None:
+        self.run_dir = run_dir
+        self.process = process
+
+    @classmethod
+    def start(cls, out: str | os.PathLike[str], args: Sequence[str] = (),
+              command: Sequence[str] = TRAINER_COMMAND, env: dict[str, str] | None = None) -> "TrainerProcess":
+        """Launch `command --out OUT ARGS...`; `command` may be a torchrun line for many GPUs."""
+        run_dir = Path(out)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / LOG_NAME, "ab") as log:
+            process = subprocess.Popen([*command, "--out", str(run_dir), *args], stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       env=env, start_new_session=True)
+        return cls(run_dir, process)
+
+    def progress(self) -> RunProgress:
+        return read_progress(self.run_dir)
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        path = self.run_dir / LOG_NAME
+        if not path.is_file():
+            return []
+        return path.read_text(errors="replace").splitlines()[-lines:]
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 120.0) -> int:
+        """Ask for a clean stop (final snapshot); terminate, then kill, if it does not come."""
+        if self.running:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.terminate()
+                try:
+                    return self.process.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+        return self.process.wait()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.process.wait(timeout)

@@ -1,0 +1,80 @@
+"""Training snapshots: everything needed to resume, in a file `explorer.load` opens as a model.
+
+A snapshot is one of our `.safetensors` checkpoints with extra tensor groups: "G_ema" and "D"
+(what `explorer.load` reads), "G", the Adam moments of both optimisers ("G_opt", "D_opt", keyed
+by parameter name) and "train" (ADA p, the path-length mean, loss scales). Progress and the
+config are JSON in the metadata. The write is atomic, so killing the trainer at any moment
+leaves the previous snapshot whole.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from explorer.checkpoints import read_checkpoint, save_checkpoint
+
+OPT_KEY_SEPARATOR = "@"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    groups: dict[str, dict[str, torch.Tensor]]
+    progress: dict[str, Any]  # nimg, tick, config, ...
+
+    @property
+    def nimg(self) -> int:
+        return int(self.progress["nimg"])
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer, net: nn.Module) -> dict[str, torch.Tensor]:
+    """The optimiser's per-parameter state, keyed "<param name>@<state name>"."""
+    names = {id(p): n for n, p in net.named_parameters()}
+    out: dict[str, torch.Tensor] = {}
+    for param, state in opt.state.items():
+        for key, value in state.items():
+            value = value if torch.is_tensor(value) else torch.tensor(float(value))
+            out[f"{names[id(param)]}{OPT_KEY_SEPARATOR}{key}"] = value
+    return out
+
+
+def restore_optimizer(opt: torch.optim.Optimizer, net: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Inverse of `optimizer_tensors`; hyperparameters stay those `opt` was built with."""
+    params = dict(net.named_parameters())
+    for key, value in tensors.items():
+        name, _, state_key = key.rpartition(OPT_KEY_SEPARATOR)
+        param = params[name]
+        # Adam keeps its step count on the CPU; moments live with the parameter.
+        value = value if state_key == "step" else value.to(param.device)
+        opt.state[param][state_key] = value.clone()
+
+
+def save_snapshot(path: Path, *, G: nn.Module, G_ema: nn.Module, D: nn.Module,
+                  G_opt: torch.optim.Optimizer, D_opt: torch.optim.Optimizer,
+                  train_tensors: dict[str, torch.Tensor], progress: dict[str, Any]) -> None:
+    groups = {
+        "G_ema": G_ema.state_dict(), "G": G.state_dict(), "D": D.state_dict(),
+        "G_opt": optimizer_tensors(G_opt, G), "D_opt": optimizer_tensors(D_opt, D),
+        "train": train_tensors,
+    }
+    provenance = {"source": "stylegan-explorer training", "kimg": progress["nimg"] / 1000,
+                  "run": progress.get("run", ""), "dataset_hash": progress.get("dataset_hash", "")}
+    metadata = {
+        "architecture": G_ema.architecture,
+        "generator_kwargs": json.dumps(G_ema.init_kwargs),
+        "discriminator_kwargs": json.dumps(D.init_kwargs),
+        "provenance": json.dumps(provenance),
+        "training": json.dumps(progress),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, {k: v for k, v in groups.items() if v}, metadata)
+
+
+def load_snapshot(path: Path) -> Snapshot:
+    groups, metadata = read_checkpoint(path)
+    return Snapshot(groups, json.loads(metadata["training"]))

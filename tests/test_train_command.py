@@ -1,0 +1,39 @@
+"""The `train` / `dataset` argument glue: flags become a TrainConfig; --resume keeps the stored one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from explorer.train.command import add_parser, main, train_config
+from explorer.train.config import TrainConfig
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def test_flags_become_config(tmp_path: Path) -> None:
+    cfg = train_config(_parse(["train", "--data", "d", "--out", str(tmp_path), "--kimg", "2",
+                               "--batch", "8", "--z-dim", "64", "--mirror", "--no-amp"]))
+    assert (cfg.data, cfg.kimg, cfg.batch, cfg.z_dim, cfg.w_dim, cfg.mirror, cfg.amp) == \
+        ("d", 2.0, 8, 64, 64, True, False)
+    assert cfg.lr == TrainConfig.lr and cfg.resolution is None and cfg.augment == "ada"
+
+
+def test_resume_keeps_stored_settings_but_takes_new_length(tmp_path: Path) -> None:
+    stored = TrainConfig(data="old", out=str(tmp_path), batch=16, gamma=0.5, kimg=10)
+    (tmp_path / "config.json").write_text(json.dumps(asdict(stored)))
+    cfg = train_config(_parse(["train", "--out", str(tmp_path), "--resume", "--kimg", "20", "--batch", "4"]))
+    assert (cfg.data, cfg.batch, cfg.gamma, cfg.kimg) == ("old", 16, 0.5, 20.0)
+
+
+def test_missing_data_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    assert main(["train", "--out", str(tmp_path / "run")]) == 1
+    assert "--data is required" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 1
+    assert "no such dataset" in capsys.readouterr().err

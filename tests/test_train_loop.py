@@ -1,0 +1,106 @@
+"""Training end to end in one process: losses move, snapshots load everywhere, resume restores."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import explorer
+from explorer.cli import main as cli_main
+from explorer.errors import ExplorerError
+from explorer.train.loop import train
+from explorer.train.run_folder import RunFolder
+from explorer.train.snapshot import load_snapshot
+from tests.test_train_support import make_shapes_folder, tiny_config
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_train_snapshot_load_and_resume(tmp_path: Path, one_thread, capsys) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=16)
+    cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache")
+    run = train(cfg, log=lambda line: None).run
+
+    metrics = run.read_metrics()
+    assert [r["tick"] for r in metrics] == [1, 2, 3, 4]
+    for key in ("loss_G", "loss_D"):
+        values = [r[key] for r in metrics]
+        assert all(math.isfinite(v) for v in values) and len(set(values)) > 1
+    assert any("r1" in r for r in metrics) and any("pl" in r for r in metrics)
+    assert all(r["sec_per_kimg"] > 0 and 0 <= r["ada_p"] <= 1 for r in metrics)
+    assert "G.synthesis.b16.conv1" in metrics[-1]["sv"] and "D.b4.fc" in metrics[-1]["sv"]
+    assert (run.samples_dir / "reals.png").is_file() and run.newest_sample() is not None
+    status = run.read_status()
+    assert status["state"] == "finished" and status["kimg"] == 0.064
+    assert json.loads(run.config_path.read_text())["gamma"] == pytest.approx(0.0002 * 16 ** 2 / 4)
+
+    snaps = run.snapshots()
+    assert [s.name for s in snaps] == ["snapshot-0000000032.safetensors", "snapshot-0000000064.safetensors"]
+    model = explorer.load(snaps[-1])
+    assert model.resolution == 16 and model.has_discriminator
+    img = model.synthesize(model.map(model.z_from_seed(1)))
+    assert img.shape == (1, 3, 16, 16) and torch.isfinite(img).all()
+    assert model.info.extra["kimg"] == 0.064
+
+    # The G weights moved away from their initialisation.
+    first = load_snapshot(snaps[0]).groups
+    assert not torch.equal(first["G"]["synthesis.b16.conv1.weight"],
+                           load_snapshot(snaps[-1]).groups["G"]["synthesis.b16.conv1.weight"])
+
+    assert cli_main(["info", str(snaps[-1])]) == 0
+    assert "16 x 16" in capsys.readouterr().out
+    assert cli_main(["generate", str(snaps[-1]), "--seeds", "0-1", "--out", str(tmp_path / "gen")]) == 0
+    assert (tmp_path / "gen" / "grid.png").is_file()
+
+    # A second run into the same folder needs --resume; with it, training goes on from 64 images.
+    longer = tiny_config(data, tmp_path / "run", tmp_path / "cache", kimg=0.096)
+    with pytest.raises(ExplorerError, match="--resume"):
+        train(longer, log=lambda line: None)
+    lines: list[str] = []
+    train(longer, resume=True, log=lines.append)
+    assert any("resuming from snapshot-0000000064" in line for line in lines)
+    metrics = RunFolder(tmp_path / "run").read_metrics()
+    assert [r["nimg"] for r in metrics] == [16, 32, 48, 64, 80, 96]
+    resumed = load_snapshot(RunFolder(tmp_path / "run").newest_snapshot())
+    assert resumed.nimg == 96 and resumed.progress["step"] == 24
+    assert "D_opt" in resumed.groups and any(k.endswith("@exp_avg") for k in resumed.groups["G_opt"])
+
+
+def test_conditional_training_on_labels(tmp_path: Path, one_thread) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=8)
+    (data / "dataset.json").write_text(json.dumps({"labels": [[f"img{i:03d}.png", i % 2] for i in range(8)]}))
+    cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache", cond=True, kimg=0.016,
+                      augment="fixed", augment_p=0.5)
+    run = train(cfg, log=lambda line: None).run
+    model = explorer.load(run.newest_snapshot())
+    assert model.c_dim == 2
+    assert model.synthesize(model.map(model.z_from_seed(0), model.class_vector(1))).shape == (1, 3, 16, 16)
+    assert run.read_metrics()[-1]["ada_p"] == 0.5
+
+
+def test_cond_without_labels_is_a_clear_error(tmp_path: Path) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=4)
+    with pytest.raises(ExplorerError, match="labels"):
+        train(tiny_config(data, tmp_path / "run", tmp_path / "cache", cond=True), log=lambda line: None)
+    assert RunFolder(tmp_path / "run").read_status()["state"] == "failed"
+
+
+def test_refuses_a_folder_a_live_trainer_works_in(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    other = {"pid": os.getppid(), "state": "running"}  # a live process that is not us
+    run.write_json(run.status_path, other)
+    data = make_shapes_folder(tmp_path / "data", count=4)
+    with pytest.raises(ExplorerError, match="already running"):
+        train(tiny_config(data, run.path, tmp_path / "cache"), resume=True, log=lambda line: None)
+    assert run.read_status() == other  # left alone
