@@ -8,7 +8,6 @@ filters themselves, so it is recomputed here exactly as the reference does.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,9 +173,11 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     if demodulate:
         w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()[:, :, None, None, None]
     w = w * input_gain.expand(n, in_ch)[:, None, :, None, None]
+    w = w.reshape(n * out_ch, in_ch, kh, kw).to(x.dtype)
+    if n == 1:  # reshaping would drop the channels-last layout the filters run fastest in
+        return torch.nn.functional.conv2d(x, w, padding=padding)
     x = x.reshape(1, n * in_ch, *x.shape[2:])
-    x = torch.nn.functional.conv2d(x, w.reshape(n * out_ch, in_ch, kh, kw).to(x.dtype),
-                                   padding=padding, groups=n)
+    x = torch.nn.functional.conv2d(x, w, padding=padding, groups=n)
     return x.reshape(n, out_ch, *x.shape[2:])
 
 
@@ -249,8 +250,8 @@ class SynthesisInput(nn.Module):
 class SynthesisLayer(nn.Module):
     """Modulated conv followed by the filtered leaky ReLU; the last layer (ToRGB) is linear."""
 
-    def __init__(self, w_dim: int, spec: LayerSpec, use_radial_filters: bool = False,
-                 conv_clamp: float | None = 256, magnitude_ema_beta: float = 0.999) -> None:
+    def __init__(self, w_dim: int, spec: LayerSpec, conv_clamp: float | None = 256,
+                 magnitude_ema_beta: float = 0.999) -> None:
         super().__init__()
         self.spec = spec
         self.conv_clamp = conv_clamp
@@ -344,7 +345,7 @@ class SynthesisNetwork(nn.Module):
                 capture[name] = x
         if self.output_scale != 1:
             x = x * self.output_scale
-        return x.to(torch.float32)
+        return x.to(torch.float32).contiguous()
 
     def layer_resolutions(self) -> dict[str, int]:
         """Spatial size of every capturable output, in forward order (margins included)."""
