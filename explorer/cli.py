@@ -19,6 +19,7 @@ COMMAND_MODULES = {
     "generate": "explorer.commands",
     "train": "explorer.train.command",
     "dataset": "explorer.train.command",
+    "directions": "explorer.directions.command",
 }
 
 

@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
     p.add_argument("--translate", default="0,0", help="StyleGAN3 input translation X,Y")
     p.add_argument("--rotate", type=float, default=0.0, help="StyleGAN3 input rotation in degrees")
+    p.add_argument("--edit", action="append", default=[], metavar="SET:INDEX:STRENGTH[:ROWS]",
+                   help="direction edit in sigmas, e.g. pca:3:+2.0:0-5 (repeatable; SET is a set "
+                        "computed by `directions` for this model, or a .npz file)")
     p.add_argument("--out", required=True, help="output folder")
     add_device(p)
 
@@ -64,8 +67,13 @@ def run_generate(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     translate = parse_pair(args.translate, "--translate")
     model = explorer.load(args.checkpoint, device=resolve_device(args.device))
+    edits, library = (), None
+    if args.edit:
+        from explorer.directions import edits_from_args
+        edits, library = edits_from_args(model, args.edit)
     images = generate_images(model, seeds, psi=args.psi, cutoff=args.cutoff, class_idx=args.class_idx,
-                             noise_mode=args.noise_mode, translate=translate, rotate=args.rotate)
+                             noise_mode=args.noise_mode, translate=translate, rotate=args.rotate,
+                             edits=edits, directions=library)
     out = Path(args.out)
     for seed, img in zip(seeds, images):
         save_png(out / f"seed{seed:04d}.png", img)

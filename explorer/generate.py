@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 from explorer.errors import ExplorerError
+from explorer.latent.compose import DirectionLookup, apply_edits
+from explorer.latent.state import DirectionEdit
 from explorer.model import Model, to_uint8
 
 
@@ -39,6 +41,7 @@ def parse_pair(text: str, what: str) -> tuple[float, float]:
 def generate_images(model: Model, seeds: Sequence[int], psi: float = 1.0, cutoff: int | None = None,
                     class_idx: int | None = None, noise_mode: str = "const",
                     translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0,
+                    edits: Sequence[DirectionEdit] = (), directions: DirectionLookup | None = None,
                     batch_size: int = 8) -> np.ndarray:
     """uint8 images [N, H, W, C] for `seeds`, in the same order."""
     if cutoff is not None and not 0 <= cutoff <= model.num_ws:
@@ -50,7 +53,7 @@ def generate_images(model: Model, seeds: Sequence[int], psi: float = 1.0, cutoff
         chunk = seeds[start:start + batch_size]
         z = torch.cat([model.z_from_seed(s) for s in chunk])
         c = model.class_vector(class_idx, len(chunk))
-        ws = model.map(z, c, psi=psi, cutoff=cutoff)
+        ws = apply_edits(model, model.map(z, c, psi=psi, cutoff=cutoff), edits, directions)
         img = model.synthesize(ws, noise_mode=noise_mode, noise_seed=chunk[0],
                                translate=translate, rotate=rotate)
         out.append(to_uint8(img))

@@ -73,3 +73,16 @@ def test_errors_are_one_line_and_nonzero(args, message, tiny_checkpoint, tmp_pat
     assert code == 1
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
     assert "Traceback" not in err
+
+
+def test_generate_applies_direction_edits_to_their_rows(tiny_checkpoint, tmp_path):
+    cache = tmp_path / "cache"
+    assert main(["directions", str(tiny_checkpoint), "--method", "pca", "--samples", "2000",
+                 "--components", "4", "--cache-dir", str(cache), "--out", str(tmp_path / "pca.npz")]) == 0
+    plain, edited = tmp_path / "plain", tmp_path / "edited"
+    assert main(["generate", str(tiny_checkpoint), "--seeds", "2", "--out", str(plain)]) == 0
+    assert main(["generate", str(tiny_checkpoint), "--seeds", "2", "--out", str(edited),
+                 "--edit", f"{tmp_path / 'pca.npz'}:0:+3.0:0-5"]) == 0
+    a = np.asarray(Image.open(plain / "seed0002.png")).astype(int)
+    b = np.asarray(Image.open(edited / "seed0002.png")).astype(int)
+    assert np.abs(a - b).max() > 10

@@ -1,7 +1,7 @@
 """An LRU of mapped latents, so moving mixing, noise, edit or view controls never re-runs the mapping net.
 
-The composition mirrors `explorer.latent.compose.state_ws` step for step (the tests hold the two
-to bit-equality); only the per-source mapping is looked up here instead of recomputed.
+The composition is `explorer.latent.compose.state_ws` itself; only the per-source mapping is
+looked up here instead of recomputed.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from collections import OrderedDict
 
 import torch
 
-from explorer.errors import ExplorerError
-from explorer.latent.compose import DirectionLookup, mix_weights_tensor, source_ws
+from explorer.latent.compose import DirectionLookup, source_ws, state_ws
 from explorer.latent.state import LatentState
 from explorer.model import Model
 
@@ -52,18 +51,4 @@ class MappingCache:
     def state_ws(self, model: Model, state: LatentState,
                  directions: DirectionLookup | None = None) -> torch.Tensor:
         """The W+ [1, num_ws, w_dim] of `state`, equal to `compose.state_ws`. Do not modify it in place."""
-        ws = self.source_ws(model, state.seed, state.source_latent(), state)
-        if state.has_mixing:
-            ws_b = self.source_ws(model, state.mix_seed, state.mix_source_latent(), state)
-            weights = mix_weights_tensor(model, state.mix_weights)
-            ws = ws.lerp(ws_b, weights[None, :, None])
-        for edit in state.edits:
-            if edit.strength == 0:
-                continue
-            if directions is None:
-                raise ExplorerError(f"direction set {edit.direction_set!r} is not loaded")
-            vector, sigma = directions.direction(edit.direction_set, edit.index)
-            end = model.num_ws if edit.layer_end is None else edit.layer_end
-            ws = ws.clone()
-            ws[:, edit.layer_start:end] += (edit.strength * sigma) * vector.to(ws)
-        return ws
+        return state_ws(model, state, directions, source=self.source_ws)

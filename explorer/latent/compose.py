@@ -6,12 +6,12 @@ direction edits. Both mixing sources are truncated alike, as in the StyleGAN pap
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Iterable, Protocol
 
 import torch
 
 from explorer.errors import ExplorerError
-from explorer.latent.state import LatentState
+from explorer.latent.state import DirectionEdit, LatentState
 from explorer.model import Model
 
 
@@ -53,14 +53,13 @@ def mix_weights_tensor(model: Model, weights: tuple[float, ...]) -> torch.Tensor
     return w
 
 
-def state_ws(model: Model, state: LatentState, directions: DirectionLookup | None = None) -> torch.Tensor:
-    """The final W+ [1, num_ws, w_dim] that `state` describes."""
-    ws = source_ws(model, state.seed, state.source_latent(), state)
-    if state.has_mixing:
-        ws_b = source_ws(model, state.mix_seed, state.mix_source_latent(), state)
-        weights = mix_weights_tensor(model, state.mix_weights)
-        ws = ws.lerp(ws_b, weights[None, :, None])
-    for edit in state.edits:
+SourceFn = Callable[[Model, "int | None", object, LatentState], torch.Tensor]
+
+
+def apply_edits(model: Model, ws: torch.Tensor, edits: Iterable[DirectionEdit],
+                directions: DirectionLookup | None) -> torch.Tensor:
+    """Add each edit (strength in sigmas along a unit direction) to its W+ rows; works on a batch."""
+    for edit in edits:
         if edit.strength == 0:
             continue
         if directions is None:
@@ -70,3 +69,18 @@ def state_ws(model: Model, state: LatentState, directions: DirectionLookup | Non
         ws = ws.clone()
         ws[:, edit.layer_start:end] += (edit.strength * sigma) * vector.to(ws)
     return ws
+
+
+def state_ws(model: Model, state: LatentState, directions: DirectionLookup | None = None,
+             source: SourceFn = source_ws) -> torch.Tensor:
+    """The final W+ [1, num_ws, w_dim] that `state` describes.
+
+    `source` maps one source (seed or explicit latent) to truncated W+; the render thread passes
+    a cached version so that only the cheap steps run while a user drags mixing or edit sliders.
+    """
+    ws = source(model, state.seed, state.source_latent(), state)
+    if state.has_mixing:
+        ws_b = source(model, state.mix_seed, state.mix_source_latent(), state)
+        weights = mix_weights_tensor(model, state.mix_weights)
+        ws = ws.lerp(ws_b, weights[None, :, None])
+    return apply_edits(model, ws, state.edits, directions)

@@ -1,0 +1,167 @@
+"""Direction finding on CPU: how long PCA of W takes, and whether directions track real attributes.
+
+    python bench/directions.py [--checkpoint PATH] [--dataset DIR] [--samples 10000,100000]
+                               [--labelled-seeds 2000] [--threads 1]
+
+Timing: `fit_pca` (64 components) on N sampled w, split into mapping and fitting, against a
+baseline measured in the same run: the exact PCA (eigenvectors of the full covariance of the
+same samples). Reported: seconds, the ratio to the baseline and how well the incremental
+components agree with the exact ones (mean |cosine| of the top 16).
+
+Attributes (needs a model trained on labelled data, e.g. the shipped avatar model, and its
+dataset's manifest.json; found through the model's training run when --dataset is not given):
+generated seeds are labelled by a classifier trained on the dataset (explorer.directions.manifest),
+then for each attribute: the best |correlation| between the label and a top-10 PCA component, and
+the |correlation| between the label and the projection on the attribute's SVM direction (fitted
+on one half of the labelled seeds, measured on the other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import print_json_line, print_table  # noqa: E402
+import explorer  # noqa: E402
+from explorer.directions import LabelledLatents, fit_attributes, fit_pca  # noqa: E402
+from explorer.directions.manifest import manifest_labels  # noqa: E402
+from explorer.directions.sampling import FIT_STREAM, batch_sizes, sampled_w  # noqa: E402
+from explorer.model import Model  # noqa: E402
+from explorer.nets import build_generator  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_MODEL = REPO / "assets" / "model.safetensors"
+COMPONENTS = 64
+AGREEMENT_TOP = 16
+ATTRIBUTES = ("glasses", "earrings", "beard", "freckles", "hair_accessories")
+ATTRIBUTE_COLUMNS = ("attribute", "labelled", "positive", "classifier_acc", "best_pc", "pc_abs_r",
+                     "svm_abs_r", "svm_acc")
+
+
+def timing_model() -> tuple[Model, str]:
+    """The shipped model, else a random 64 px StyleGAN2 with FFHQ's mapping (z = w = 512, 8 layers)."""
+    if SHIPPED_MODEL.is_file():
+        return explorer.load(SHIPPED_MODEL), str(SHIPPED_MODEL.relative_to(REPO))
+    torch.manual_seed(0)
+    g = build_generator("stylegan2", dict(z_dim=512, w_dim=512, c_dim=0, img_resolution=64,
+                                          mapping_kwargs=dict(num_layers=8), channel_base=2048,
+                                          channel_max=64))
+    return Model(g, None, format="random"), "random 64px StyleGAN2, 512-d 8-layer mapping"
+
+
+def exact_pca(model: Model, samples: int) -> tuple[np.ndarray, float, float]:
+    """(components [w_dim, w_dim] strongest first, sampling seconds, fitting seconds) on the same w."""
+    t0 = time.perf_counter()
+    w = np.concatenate(list(sampled_w(model, batch_sizes(samples, 4096, COMPONENTS), 0, FIT_STREAM)))
+    t1 = time.perf_counter()
+    x = w.astype(np.float64) - w.mean(0)
+    _, vectors = np.linalg.eigh(x.T @ x / len(x))
+    t2 = time.perf_counter()
+    return vectors[:, ::-1].T, t1 - t0, t2 - t1
+
+
+def time_pca(model: Model, samples: int) -> dict:
+    phases: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def report(p) -> None:
+        phases[p.message] = time.perf_counter() - start
+
+    s = fit_pca(model, components=COMPONENTS, samples=samples, sigma_samples=10_000, report=report)
+    total = time.perf_counter() - start
+    exact, map_s, eig_s = exact_pca(model, samples)
+    k = min(AGREEMENT_TOP, s.count)
+    agreement = float(np.mean(np.abs(np.sum(s.vectors[:k] * exact[:k], axis=1))))
+    fit_phase = phases["fitting PCA"]
+    return {"samples": samples, "pca_s": round(total, 2), "map_s": round(map_s, 2),
+            "ipca_fit_s": round(max(fit_phase - map_s, 0.0), 2),
+            "sigma_s": round(total - fit_phase, 2), "exact_s": round(map_s + eig_s, 2),
+            "vs_exact": round(total / (map_s + eig_s), 2), f"top{k}_cos": round(agreement, 4)}
+
+
+def dataset_for(model: Model, given: str | None) -> Path | None:
+    """--dataset, else the data folder of the run that trained the model (from its provenance)."""
+    if given:
+        return Path(given)
+    run = model.info.extra.get("run") if isinstance(model.info.extra, dict) else None
+    try:
+        data = json.loads((Path(run) / "config.json").read_text())["data"] if run else None
+    except (OSError, ValueError, KeyError):
+        return None
+    return Path(data) if data and (Path(data) / "manifest.json").is_file() else None
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float:
+    return float(abs(np.corrcoef(x, y)[0, 1])) if x.std() > 0 and y.std() > 0 else 0.0
+
+
+def attribute_rows(model: Model, dataset: Path, seeds: int) -> list[dict]:
+    data = manifest_labels(model, dataset, ATTRIBUTES, count=seeds)
+    pca = fit_pca(model, components=10, samples=20_000, sigma_samples=1000)
+    half = len(data.w) // 2
+    rows = []
+    for a in ATTRIBUTES:
+        y = data.labels[a]
+        known = ~np.isnan(y)
+        pc_r = [correlation(data.w[known] @ v, y[known]) for v in pca.vectors]
+        row = {"attribute": a, "labelled": int(known.sum()), "positive": int(np.nansum(y)),
+               "classifier_acc": round(data.metadata["classifier_accuracy"][a], 3),
+               "best_pc": int(np.argmax(pc_r)), "pc_abs_r": round(max(pc_r), 3)}
+        train = LabelledLatents(w=data.w[:half], labels={a: y[:half]})
+        test = known.copy()
+        test[:half] = False
+        try:
+            s = fit_attributes(model, train, sigma_samples=1000)
+            row["svm_abs_r"] = round(correlation(data.w[test] @ s.vectors[0], y[test]), 3)
+            row["svm_acc"] = s.metadata["accuracy"][a]
+        except explorer.ExplorerError:  # too few of one label among the confident ones
+            row["svm_abs_r"] = "n/a (one label only)"
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=None,
+                   help="model for the attribute part (default: the shipped one)")
+    p.add_argument("--dataset", default=None, help="folder with the training set's manifest.json")
+    p.add_argument("--samples", default="10000,100000", help="PCA sample counts to time")
+    p.add_argument("--labelled-seeds", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        model, label = timing_model()
+        fit_pca(model, components=4, samples=200, sigma_samples=10)  # imports scikit-learn: untimed
+        print(f"PCA timing on {label}, {args.threads} thread(s), {COMPONENTS} components")
+        timing = [time_pca(model, int(n)) for n in args.samples.split(",")]
+        print_table(timing, list(timing[0]))
+        attributes: list[dict] | str
+        checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED_MODEL
+        if not checkpoint.is_file():
+            attributes = f"skipped: no trained model at {checkpoint} (pass --checkpoint)"
+        else:
+            labelled = explorer.load(checkpoint)
+            dataset = dataset_for(labelled, args.dataset)
+            if dataset is None:
+                attributes = "skipped: no dataset manifest found for the model (pass --dataset)"
+            else:
+                print(f"\nattribute directions on {checkpoint.name}, labels from {dataset}")
+                attributes = attribute_rows(labelled, dataset, args.labelled_seeds)
+                print_table(attributes, ATTRIBUTE_COLUMNS)
+        if isinstance(attributes, str):
+            print(f"\nattributes: {attributes}")
+    print_json_line("directions", {"model": label, "threads": args.threads, "pca": timing,
+                                   "attributes": attributes})
+
+
+if __name__ == "__main__":
+    main()

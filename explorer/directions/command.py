@@ -1,0 +1,116 @@
+"""`stylegan-explorer directions CKPT --method pca|sefa|kmeans|svm`: compute, cache and export a set.
+
+The set is cached for the model (so the app and `generate --edit` find it by name) and, with
+--out, also written as a .npz to share. Progress prints every tenth of the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from explorer.devices import DEVICE_CHOICES
+from explorer.directions.directionset import METHODS, DirectionSet
+from explorer.engine.jobs import Progress
+
+SHOWN_DIRECTIONS = 10
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "directions", help="find latent directions to edit with (PCA, SeFa, k-means, attribute SVM)",
+        description="Compute a direction set for a model and cache it under its content hash; "
+                    "edits then refer to it by name (generate --edit NAME:INDEX:STRENGTH[:LAYERS]).")
+    p.add_argument("checkpoint")
+    p.add_argument("--method", required=True, choices=METHODS,
+                   help="pca: GANSpace; sefa: closed-form from style weights; kmeans: centres of W; "
+                        "svm: InterFaceGAN attribute directions from --labels")
+    p.add_argument("--name", default="", help="set name (default: the method's name)")
+    p.add_argument("--samples", type=int, default=100_000, help="w samples to fit on (default %(default)s)")
+    p.add_argument("--components", type=int, default=None,
+                   help="directions to keep, or clusters for kmeans (default 64; 16 for kmeans)")
+    p.add_argument("--sigma-samples", type=int, default=10_000,
+                   help="fresh w samples measuring each direction's sigma (default %(default)s)")
+    p.add_argument("--layers", default=None,
+                   help="W+ rows A-B (inclusive) or coarse/middle/fine: what SeFa factorises and "
+                        "what edits touch by default (default: all)")
+    p.add_argument("--labels", default="",
+                   help="svm: a CSV (seed or latent column + attribute columns) or a dataset folder "
+                        "with manifest.json")
+    p.add_argument("--attribute", action="append", default=[],
+                   help="svm: attribute to learn (repeatable; default every CSV column). With a "
+                        "manifest: NAME (present or not) or NAME=VALUE")
+    p.add_argument("--condition", action="append", default=[],
+                   help="svm: make the other directions orthogonal to this attribute's (repeatable)")
+    p.add_argument("--labelled-seeds", type=int, default=2000,
+                   help="svm with a manifest: generated seeds its classifier labels (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
+    p.add_argument("--class", dest="class_idx", type=int, default=None,
+                   help="class for conditional models (default: classes drawn at random)")
+    p.add_argument("--cache-dir", default=None, help="direction cache folder (default: the user cache)")
+    p.add_argument("--out", default=None, help="also export the set to this .npz file")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                   help="where to run the mapping network (auto: cuda, else mps, else cpu)")
+    return p
+
+
+class ProgressPrinter:
+    """A `report` callback printing a line whenever progress crosses another tenth or the phase changes."""
+
+    def __init__(self) -> None:
+        self.printed = 0
+        self._last: tuple[int, str] | None = None
+
+    def __call__(self, p: Progress) -> None:
+        key = (int(10 * p.fraction), p.message)
+        if key != self._last:
+            self._last = key
+            self.printed += 1
+            print(f"{100 * p.fraction:5.1f}%  {p.message}", flush=True)
+
+
+def describe(s: DirectionSet) -> list[str]:
+    start, end = s.layer_range
+    rows = "all W+ rows" if (start, end) == (0, None) else (
+        f"W+ rows {start}-" if end is None else f"W+ rows {start}-{end - 1}")
+    lines = [f"{s.name}: {s.count} {s.method} directions, w_dim {s.w_dim}, edits {rows} by default"]
+    for i in range(min(s.count, SHOWN_DIRECTIONS)):
+        ev = "" if s.explained_variance is None else f"  explained {100 * s.explained_variance[i]:5.2f}%"
+        lines.append(f"  {i:>3}  {s.labels[i]:<24} sigma {s.sigmas[i]:.4f}{ev}")
+    if s.count > SHOWN_DIRECTIONS:
+        lines.append(f"  ... {s.count - SHOWN_DIRECTIONS} more")
+    accuracy = s.metadata.get("accuracy")
+    if accuracy:
+        lines.append("  SVM held-out accuracy: " + ", ".join(
+            f"{a} {'n/a' if v is None else f'{100 * v:.1f}%'}" for a, v in accuracy.items()))
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    import explorer
+    from explorer.devices import resolve_device
+    from explorer.directions.cache import DirectionCache
+    from explorer.directions.compute import DirectionSpec, cached_direction_set
+    from explorer.directions.directionset import save_direction_set
+    from explorer.directions.layers import parse_layer_range
+
+    model = explorer.load(args.checkpoint, device=resolve_device(args.device))
+    components = args.components or (16 if args.method == "kmeans" else 64)
+    layers = (0, None) if args.layers is None else parse_layer_range(args.layers, model)
+    spec = DirectionSpec(method=args.method, name=args.name, samples=args.samples,
+                         components=components, sigma_samples=args.sigma_samples, seed=args.seed,
+                         class_idx=args.class_idx, layers=layers, labels=args.labels,
+                         attributes=tuple(args.attribute), condition=tuple(args.condition),
+                         labelled_seeds=args.labelled_seeds)
+    cache = DirectionCache(args.cache_dir)
+    print(f"{args.method} directions for {Path(args.checkpoint).name} "
+          f"(model {model.info.content_hash})", flush=True)
+    printer = ProgressPrinter()
+    s = cached_direction_set(model, spec, cache, report=printer)
+    print("\n".join(describe(s)))
+    where = cache.path(s.model_hash, s.name)
+    print(f"cached as {where}" if printer.printed else f"reused the cached set {where}")
+    if args.out:
+        save_direction_set(s, args.out)
+        print(f"exported to {args.out}")
+    return 0
