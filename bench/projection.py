@@ -149,16 +149,16 @@ def main() -> None:
     print_table(rows, ["method", "loss", "steps", "group", "images", "psnr", "ssim", "dfeat",
                        "steps_run", "s_per_step", "setup_s"])
     verdict = {}
-    base = {(x["group"]): x for x in rows if x["method"] == "nvlabs" and x["steps"] == max(
-        c.steps for m, _, c in runs if m == "nvlabs")}
-    for x in rows:
-        if x["method"] == "ours" and x["loss"] == losses[0] and x["steps"] == 250 and x["group"] in base:
-            b = base[x["group"]]
-            verdict[x["group"]] = dict(psnr_gain_db=round(x["psnr"] - b["psnr"], 2),
-                                       ssim_gain=round(x["ssim"] - b["ssim"], 4),
-                                       ours250_matches_baseline=x["psnr"] >= b["psnr"] and x["ssim"] >= b["ssim"])
-    for group, v in verdict.items():
-        print(f"{group}: ours@250 vs nvlabs@{max(c.steps for m, _, c in runs if m == 'nvlabs')}: {v}")
+    baseline_steps = [c.steps for m, _, c in runs if m == "nvlabs"]
+    if baseline_steps:
+        base = {x["group"]: x for x in rows if x["method"] == "nvlabs" and x["steps"] == max(baseline_steps)}
+        for x in rows:
+            if x["method"] == "ours" and x["loss"] == losses[0] and x["steps"] == 250 and x["group"] in base:
+                b = base[x["group"]]
+                verdict[x["group"]] = dict(psnr_gain_db=round(x["psnr"] - b["psnr"], 2),
+                                           ssim_gain=round(x["ssim"] - b["ssim"], 4),
+                                           ours250_matches_baseline=x["psnr"] >= b["psnr"] and x["ssim"] >= b["ssim"])
+                print(f"{x['group']}: ours@250 vs nvlabs@{max(baseline_steps)}: {verdict[x['group']]}")
     print_json_line("projection", {"checkpoint": str(checkpoint), "threads": args.threads,
                                    "rows": rows, "verdict": verdict})
 

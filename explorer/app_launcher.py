@@ -104,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: could not open the window: {e}", file=sys.stderr)
             return NO_DISPLAY_EXIT
     finally:
+        ctl.close()
         engine.stop()
     if screenshot is not None:
         if window.screenshot_failed:

@@ -20,6 +20,7 @@ COMMAND_MODULES = {
     "train": "explorer.train.command",
     "dataset": "explorer.train.command",
     "directions": "explorer.directions.command",
+    "project": "explorer.project.command",
 }
 
 

@@ -7,4 +7,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[app,test,avatars]"
+.venv/bin/python -m pip install -q -e ".[app,test,avatars,imagenet]"

@@ -32,7 +32,11 @@ from PIL import Image  # noqa: E402
 
 from explorer.app.controller import AppController  # noqa: E402
 from explorer.app.image_view import ImageView  # noqa: E402
+from explorer.app.settings import Settings  # noqa: E402
 from explorer.app.window import ExplorerWindow, WindowOptions  # noqa: E402
+from explorer.directions import DirectionCache  # noqa: E402
+from explorer.engine import RenderThread  # noqa: E402
+from explorer.latent.state import LatentState  # noqa: E402
 
 TestBody = Callable[["imgui.test_engine.TestContext", ExplorerWindow], None]
 
@@ -76,6 +80,29 @@ def gui_display():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture
+def make_app(gui_display, tmp_path):
+    """make(model, state) -> an AppController on a started CPU render thread, loading `model`.
+
+    Settings, saved images and direction sets all go under the test's tmp_path."""
+    apps: list[AppController] = []
+
+    def make(model, state: LatentState = LatentState(seed=3)) -> AppController:
+        engine = RenderThread(device="cpu")
+        engine.start()
+        settings = Settings.load(tmp_path / "config")
+        settings.save_dir = str(tmp_path / "saved")
+        ctl = AppController(engine, settings, state, direction_cache=DirectionCache(tmp_path / "directions"))
+        apps.append(ctl)
+        ctl.load_model(model)
+        return ctl
+
+    yield make
+    for ctl in apps:
+        ctl.close()
+        ctl.engine.stop()
 
 
 def run_app_test(ctl: AppController, test: TestBody, size: tuple[int, int] = (1100, 760),

@@ -3,8 +3,8 @@
 import numpy as np
 from PIL import Image
 
-from explorer.app.dropped_files import (PROJECTION_COMING, LoadCheckpoint, LoadLatent, Rejected,
-                                        RestoreState, classify_dropped_file)
+from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, ProjectImage, Rejected, RestoreState,
+                                        classify_dropped_file)
 from explorer.app.session import save_image
 from explorer.latent.state import LatentState
 
@@ -19,12 +19,11 @@ def test_saved_png_restores_its_state(tmp_path):
     assert isinstance(action, LoadLatent) and action.latent.shape == (2, 3)
 
 
-def test_other_images_are_for_projection_later(tmp_path):
+def test_other_images_are_projection_targets(tmp_path):
     for name, fmt in (("photo.jpg", "JPEG"), ("photo.png", "PNG"), ("renamed.bin", "PNG")):
         path = tmp_path / name
         Image.new("RGB", (8, 8), (10, 20, 30)).save(path, format=fmt)
-        action = classify_dropped_file(path)
-        assert isinstance(action, Rejected) and PROJECTION_COMING in action.message
+        assert classify_dropped_file(path) == ProjectImage(path)
 
 
 def test_checkpoints_are_sniffed_not_named(tmp_path):

@@ -19,40 +19,18 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.gui_harness import (assert_screen_equals, focus, gui_display, run_app_test,  # noqa: F401
-                               screen_picture, wait_for_current_picture, wait_frames_until)
+from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_app,  # noqa: F401
+                               run_app_test, screen_picture, wait_for_current_picture, wait_frames_until)
 from imgui_bundle import imgui  # noqa: E402,I001  (gui_harness skips the module without imgui_bundle)
 
 import explorer
-from explorer.app.controller import AppController
 from explorer.app.session import read_png_state
-from explorer.app.settings import Settings
-from explorer.engine import RenderThread, mixing_grid, noise_variance, render_state
+from explorer.engine import mixing_grid, noise_variance, render_state
 from explorer.latent.state import LatentState
 from explorer.model import Model
 from explorer.nets import build_generator
 from tests.conftest import REPO_ROOT
 from tests.test_app_controller import tiny_model
-
-
-@pytest.fixture
-def make_app(gui_display, tmp_path):
-    """make(model, state) -> an AppController on a started CPU render thread, loading `model`."""
-    engines = []
-
-    def make(model, state: LatentState = LatentState(seed=3)) -> AppController:
-        engine = RenderThread(device="cpu")
-        engine.start()
-        engines.append(engine)
-        settings = Settings.load(tmp_path / "config")
-        settings.save_dir = str(tmp_path / "saved")
-        ctl = AppController(engine, settings, state)
-        ctl.load_model(model)
-        return ctl
-
-    yield make
-    for engine in engines:
-        engine.stop()
 
 
 def test_psi_slider_and_undo_change_the_pixels(make_app, tmp_path):

@@ -4,6 +4,10 @@ Panels read `AppController` and call its methods; the window calls `poll()` once
 `end_frame()` after drawing. Nothing here touches imgui or OpenGL, and nothing blocks on the
 render thread, so it is unit-tested headless with a real engine. Paths dropped on the window may
 arrive from another thread (GLFW's callback, or a test), so they go through a deque.
+
+The bigger features keep their logic in objects of their own that the controller owns:
+`directions` (direction sets and slider edits), `training` (the trainer process and its run
+folder) and `projection` (inverting dropped images). Jobs they start end in their own handlers.
 """
 
 from __future__ import annotations
@@ -12,16 +16,22 @@ import random
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from explorer.app.dropped_files import LoadCheckpoint, LoadLatent, Rejected, RestoreState, classify_dropped_file
+from explorer.app.direction_sets import COMPUTE_KIND, STRIP_KIND, DirectionSets
+from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, ProjectImage, Rejected, RestoreState,
+                                        classify_dropped_file)
 from explorer.app.history import History
+from explorer.app.projections import PROJECTION_KIND, Projections
 from explorer.app.session import SavedImage, load_latent, save_image, save_latent
 from explorer.app.settings import Settings
+from explorer.app.train_runs import STOP_KIND, TrainRuns
+from explorer.directions import DirectionCache
 from explorer.engine import ErrorEvent, Frame, JobFinished, JobHandle, ModelLoaded, RenderThread
 from explorer.errors import ExplorerError
+from explorer.latent.compose import DirectionLookup
 from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model, ModelInfo
 
@@ -90,7 +100,8 @@ def dragged_transform(translate: tuple[float, float], rotate: float, drag: tuple
 class AppController:
     """Owns the edited `LatentState` and its history; talks to the `RenderThread`."""
 
-    def __init__(self, engine: RenderThread, settings: Settings, state: LatentState | None = None) -> None:
+    def __init__(self, engine: RenderThread, settings: Settings, state: LatentState | None = None,
+                 direction_cache: DirectionCache | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.state = state or LatentState()
@@ -109,6 +120,13 @@ class AppController:
         self._submitted: LatentState | None = None
         self._rng = random.Random()
         self._result_versions = 0
+        self.directions = DirectionSets(self, direction_cache)
+        self.training = TrainRuns(self)
+        self.projection = Projections(self)
+        # Jobs whose end a feature handles itself (by kind); the rest end in `_job_finished`.
+        self._job_handlers: dict[str, Callable[[JobHandle], None]] = {
+            COMPUTE_KIND: self.directions.computed, STRIP_KIND: self.directions.strip_finished,
+            STOP_KIND: self.training.stopped, PROJECTION_KIND: self.projection.finished}
 
     # --- models ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | Model) -> None:
@@ -175,11 +193,20 @@ class AppController:
                 self._job_finished(event.handle)
         while self._dropped:
             self.open_path(self._dropped.popleft())
+        self.training.poll()
         frame = self.frame = self.engine.latest_frame()
         failed = self.status.failed_state
         if failed is not None and frame is not None and frame.state == self.state != failed:
             self.status = Status()  # the failure is no longer what is on screen
         return frame
+
+    def close(self) -> None:
+        """The app is closing: stop watching folders and cancel jobs (the engine is stopped apart)."""
+        self.training.close()
+        if self.projection.run is not None:
+            self.projection.run.stop()  # a paused projection must wake up to end
+        for handle in self.jobs.values():
+            handle.cancel()
 
     def is_busy(self) -> bool:
         """True while a render, a load or a job is under way (the UI then must not idle)."""
@@ -199,7 +226,8 @@ class AppController:
         self.model_label = Path(event.source).name if is_file else event.source
         self.loading = None
         self.results.clear()
-        fitted = fit_state_to_model(self.state, event.info)
+        self.directions.model_loaded(event.info)
+        fitted = self.directions.fit_edits(fit_state_to_model(self.state, event.info))
         self.history.reset(fitted, "start" if first else f"model {self.model_label}")
         self._submitted = None
         self.set_state(fitted)
@@ -217,7 +245,8 @@ class AppController:
         self._dropped.extend(str(p) for p in paths)
 
     def open_path(self, path: str | Path) -> None:
-        """Open whatever `path` holds: a checkpoint, a saved PNG, a W+ .npz, or say why not."""
+        """Open whatever `path` holds: a checkpoint, a saved PNG, a W+ .npz, an image to project,
+        or say why not."""
         action = classify_dropped_file(path)
         if isinstance(action, LoadCheckpoint):
             self.load_model(action.path)
@@ -233,6 +262,8 @@ class AppController:
                                 error=True)
         elif isinstance(action, LoadLatent):
             self.use_latent(action.latent, action.path.name)
+        elif isinstance(action, ProjectImage):
+            self.projection.start(action.path)
         elif isinstance(action, Rejected):
             self.set_status(action.message, error=True)
 
@@ -268,10 +299,11 @@ class AppController:
             self.set_status("nothing to save yet: wait for the picture", error=True)
             return
         folder, state, rgba = Path(self.settings.save_dir), frame.state, frame.rgba
+        library = self.directions.library
 
         def job(report, cancelled) -> SavedImage:
-            return save_image(folder, rgba, state, self._final_ws(state))
-        self._start_job("save", self.engine.run_job("save image", job))
+            return save_image(folder, rgba, state, self._final_ws(state, library))
+        self.track_job("save", self.engine.run_job("save image", job))
 
     def set_save_dir(self, folder: str) -> None:
         """Where saved images go (remembered in the settings file)."""
@@ -283,34 +315,36 @@ class AppController:
 
     def save_latent(self, path: str | Path) -> None:
         """Write the current state's final W+ to `path` (.npz, key `w`)."""
-        state = self.state
+        state, library = self.state, self.directions.library
 
         def job(report, cancelled) -> Path:
-            return save_latent(path, self._final_ws(state))
-        self._start_job("latent", self.engine.run_job("save latent", job))
+            return save_latent(path, self._final_ws(state, library))
+        self.track_job("latent", self.engine.run_job("save latent", job))
 
-    def _final_ws(self, state: LatentState) -> np.ndarray:
-        """Runs on a job thread: the W+ that `state` renders from, as float32 [1, num_ws, w_dim]."""
+    def _final_ws(self, state: LatentState, directions: DirectionLookup) -> np.ndarray:
+        """Runs on a job thread: the W+ that `state` renders from (direction edits included),
+        as float32 [1, num_ws, w_dim]."""
         from explorer.latent.compose import state_ws
         with self.engine.borrow_model() as model:
-            return state_ws(model, state).detach().cpu().float().numpy()
+            return state_ws(model, state, directions).detach().cpu().float().numpy()
 
     # --- background pictures ---------------------------------------------------------------------
     def start_mixing_grid(self, row_seeds: list[int], col_seeds: list[int], weights: tuple[float, ...]) -> None:
         s = self.state
-        self._start_job("grid", self.engine.start_mixing_grid(
+        self.track_job("grid", self.engine.start_mixing_grid(
             row_seeds, col_seeds, weights, psi=s.psi, cutoff=s.cutoff, class_idx=s.class_idx,
             noise_mode=s.noise_mode, noise_seed=s.noise_seed))
 
     def start_noise_variance(self, samples: int) -> None:
-        self._start_job("variance", self.engine.start_noise_variance(self.state, samples))
+        self.track_job("variance", self.engine.start_noise_variance(self.state, samples))
 
     def cancel_job(self, kind: str) -> None:
         handle = self.jobs.get(kind)
         if handle is not None:
             handle.cancel()
 
-    def _start_job(self, kind: str, handle: JobHandle) -> None:
+    def track_job(self, kind: str, handle: JobHandle) -> None:
+        """Follow a job until it ends; a newer job of the same kind cancels the older one."""
         old = self.jobs.get(kind)
         if old is not None:
             old.cancel()
@@ -321,10 +355,10 @@ class AppController:
         if kind is None:
             return  # replaced by a newer job of the same kind
         del self.jobs[kind]
-        if handle.status == "failed":
-            self.set_status(f"{handle.name} failed: {handle.error}", error=True)
-        elif handle.status == "cancelled":
-            self.set_status(f"{handle.name} cancelled")
+        if kind in self._job_handlers:
+            self._job_handlers[kind](handle)
+        elif handle.status != "done":
+            self.report_job_end(handle)
         elif kind == "save":
             self.last_saved = handle.result
             self.set_status(f"saved {handle.result.png}")
@@ -334,6 +368,13 @@ class AppController:
             self._result_versions += 1
             self.results[kind] = JobResult(self._result_versions, handle.result)
             self.set_status(f"{handle.name} ready")
+
+    def report_job_end(self, handle: JobHandle) -> None:
+        """The status line for a job that failed or was cancelled."""
+        if handle.status == "failed":
+            self.set_status(f"{handle.name} failed: {handle.error}", error=True)
+        elif handle.status == "cancelled":
+            self.set_status(f"{handle.name} cancelled")
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status = Status(text, error)

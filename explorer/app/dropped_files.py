@@ -1,8 +1,7 @@
 """What to do with a file the user drops on the window (or opens by path), decided by its content.
 
-One of our PNGs restores its state; any other image will become a projection target (a later
-version adds projection; for now the user is told so); a W+ .npz becomes the latent; a checkpoint
-is loaded; anything else gets a one-line reason.
+One of our PNGs restores its state; any other image becomes a projection target; a W+ .npz
+becomes the latent; a checkpoint is loaded; anything else gets a one-line reason.
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ from PIL import Image
 
 from explorer.errors import ExplorerError
 from explorer.latent.state import LatentState
-
-PROJECTION_COMING = "projecting images into the latent space comes in a later version"
-
 
 @dataclass(frozen=True)
 class RestoreState:
@@ -39,6 +35,13 @@ class LoadCheckpoint:
 
 
 @dataclass(frozen=True)
+class ProjectImage:
+    """Any other picture: find the latent that draws it."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
 class Rejected:
     """Nothing to do; `message` says why, in one line for the status bar."""
 
@@ -46,7 +49,7 @@ class Rejected:
     message: str
 
 
-DropAction = RestoreState | LoadLatent | LoadCheckpoint | Rejected
+DropAction = RestoreState | LoadLatent | LoadCheckpoint | ProjectImage | Rejected
 
 
 def _is_npz_latent(path: Path) -> bool:
@@ -84,7 +87,7 @@ def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
     except ExplorerError as e:
         return Rejected(path, str(e))
     if _is_image(path):
-        return Rejected(path, f"{path.name} is an image without a saved state: {PROJECTION_COMING}")
+        return ProjectImage(path)
     try:
         sniff_format(path)
     except ExplorerError:

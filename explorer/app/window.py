@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from imgui_bundle import hello_imgui, imgui
+from imgui_bundle import hello_imgui, imgui, implot
 
 from explorer.app.controller import AppController
 from explorer.app.image_view import ZOOM_MODES, ImageView
 from explorer.app.panels import Panel
+from explorer.app.panels.directions import DirectionsPanel
 from explorer.app.panels.history import HistoryPanel
 from explorer.app.panels.latent import LatentPanel
 from explorer.app.panels.layers import LayersPanel
@@ -25,6 +26,8 @@ from explorer.app.panels.mixing import MixingPanel
 from explorer.app.panels.model import ModelPanel
 from explorer.app.panels.noise import NoisePanel
 from explorer.app.panels.performance import PerformancePanel
+from explorer.app.panels.projection import ProjectionPanel
+from explorer.app.panels.train import TrainPanel
 from explorer.app.panels.transform import TransformPanel
 from explorer.app.panels.truncation import TruncationPanel
 from explorer.app.style import ERROR_COLOR
@@ -53,13 +56,18 @@ class ExplorerWindow:
         self.performance = PerformancePanel()
         self.mixing = MixingPanel()
         self.noise = NoisePanel()
+        self.directions = DirectionsPanel()
+        self.train = TrainPanel()
+        self.projection = ProjectionPanel()
         self.panels: list[Panel] = [ModelPanel(), LatentPanel(), TruncationPanel(), self.mixing, self.noise,
-                                    TransformPanel(), LayersPanel(), self.performance, HistoryPanel()]
+                                    TransformPanel(), self.directions, self.projection, self.train,
+                                    LayersPanel(), self.performance, HistoryPanel()]
         self.ui_frames = 0
         self.frames_current_shown = 0  # consecutive UI frames that showed the current state's picture
         self.screenshot_failed: str | None = None
         self._save_dir_text = ctl.settings.save_dir
         self._architecture: str | None = None
+        self._projection_shown: object = None
         self._started = time.perf_counter()
 
     # --- runner setup ----------------------------------------------------------------------------
@@ -93,7 +101,7 @@ class ExplorerWindow:
         p.callbacks.show_gui = self._show_gui
         p.callbacks.show_menus = self._show_menus
         p.callbacks.show_status = self._show_status
-        p.callbacks.post_init = self._install_drop_callback
+        p.callbacks.post_init = self._post_init
         p.callbacks.before_imgui_render = self._end_frame
         p.callbacks.before_exit = self._release_gl
         return p
@@ -112,6 +120,7 @@ class ExplorerWindow:
     def _dockable_windows(self) -> list[hello_imgui.DockableWindow]:
         places = {"Model": "Controls", "Latent": "Controls", "Truncation": "ControlsMiddle",
                   "Style mixing": "ControlsLower", "Noise": "ControlsLower", "Transform": "ControlsLower",
+                  "Directions": "Inspect", "Projection": "Inspect", "Train": "Inspect",
                   "Layers": "Inspect", "Performance": "Inspect", "History": "Inspect"}
         windows = [self._dockable(IMAGE_WINDOW, "MainDockSpace", self._image_window, closable=False)]
         for panel in self.panels:
@@ -129,10 +138,16 @@ class ExplorerWindow:
     def _panel_gui(self, panel: Panel) -> Callable[[], None]:
         return lambda: panel.draw(self.ctl)
 
+    def _post_init(self) -> None:
+        self._install_drop_callback()
+        implot.create_context()  # the plots' own context (hello_imgui.run does not make one)
+
     def _release_gl(self) -> None:
-        """GL objects go while the context still exists."""
-        for view in (self.image_view, self.mixing.grid_view, self.noise.variance_view):
+        """GL objects go while the context still exists; the plot context goes before ImGui's."""
+        for view in (self.image_view, self.mixing.grid_view, self.noise.variance_view,
+                     self.directions.strip_view, self.train.sample_view, self.projection.view):
             view.release()
+        implot.destroy_context()
 
     # --- GLFW drop callback ----------------------------------------------------------------------
     def on_drop(self, window: Any, paths: list[str]) -> None:
@@ -153,6 +168,7 @@ class ExplorerWindow:
         self.image_view.show(frame)
         self._shortcuts()
         self._sync_transform_window()
+        self._show_new_projection()
         self.mixing.draw_windows(self.ctl)
         self.noise.draw_windows(self.ctl)
         hello_imgui.get_runner_params().fps_idling.enable_idling = not self.ctl.is_busy()
@@ -183,6 +199,15 @@ class ExplorerWindow:
             if window is not None:
                 window.is_visible = arch == "stylegan3"
                 window.include_in_view_menu = arch == "stylegan3"
+
+    def _show_new_projection(self) -> None:
+        """A dropped image starts a projection: bring its panel to the front."""
+        run = self.ctl.projection.run
+        if run is not None and run is not self._projection_shown:
+            self._projection_shown = run
+            window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name("Projection")
+            if window is not None:
+                window.focus_window_at_next_frame = True
 
     def _image_window(self) -> None:
         ctl = self.ctl

@@ -1,0 +1,198 @@
+"""Directions panel: compute / import / export direction sets, and move along them with sliders.
+
+Each slider is one `DirectionEdit` in the state (strength in sigmas, on its own W+ rows); the
+selected direction shows its row range with coarse / middle / fine presets and a preview strip
+from -3 to +3 sigma, and sets that have them plot their explained variance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from imgui_bundle import imgui, implot
+
+from explorer.app.controller import AppController
+from explorer.app.direction_edits import MAX_STRENGTH, LayerRange, half_open, row_range
+from explorer.app.direction_sets import COMPUTE_KIND, STRIP_STRENGTHS, DirectionSets
+from explorer.app.image_view import ImageView
+from explorer.directions import DirectionSet
+
+METHODS = ("pca", "sefa", "kmeans")  # svm needs a label file: the CLI's job
+DEFAULT_SAMPLES = 100_000
+DEFAULT_COMPONENTS = {"pca": 64, "sefa": 64, "kmeans": 16}
+
+
+class DirectionsPanel:
+    title = "Directions"
+
+    def __init__(self) -> None:
+        self.method = 0
+        self.samples = DEFAULT_SAMPLES
+        self.components = DEFAULT_COMPONENTS["pca"]
+        self.path = ""
+        self.shown = 10                                        # sliders on screen
+        self.selected = 0                                      # the direction with the strip
+        self.layers: dict[tuple[str, int], LayerRange] = {}    # ranges of sliders at 0
+        self.strip_view = ImageView("fit")
+
+    def draw(self, ctl: AppController) -> None:
+        info = ctl.model_info
+        if info is None:
+            imgui.text_disabled("no model loaded")
+            return
+        ds = ctl.directions
+        self._set_choice(ds)
+        self._compute(ctl, ds)
+        self._files(ds)
+        s = ds.current_set()
+        if s is None:
+            imgui.text_wrapped("No direction set for this model yet: compute one above, or import a .npz.")
+            return
+        self._sliders(ctl, ds, s, info.num_ws)
+        self._selected(ctl, ds, s, info.num_ws)
+        self._explained_variance(s)
+
+    # --- sets ------------------------------------------------------------------------------------
+    def _set_choice(self, ds: DirectionSets) -> None:
+        names = ds.names()
+        if not names:
+            return
+        imgui.set_next_item_width(-imgui.calc_text_size("Delete").x - 24)
+        if imgui.begin_combo("##set", ds.current or ""):
+            for name in names:
+                if imgui.selectable(name, name == ds.current)[0]:
+                    ds.select(name)
+                    self.selected = 0
+            imgui.end_combo()
+        imgui.same_line()
+        if imgui.button("Delete"):
+            imgui.open_popup("delete set")
+        if imgui.begin_popup("delete set"):
+            imgui.text(f"Delete {ds.current} from this model's cache?")
+            if imgui.button("Delete it") and ds.current is not None:
+                ds.remove(ds.current)
+                imgui.close_current_popup()
+            imgui.same_line()
+            if imgui.button("Keep it"):
+                imgui.close_current_popup()
+            imgui.end_popup()
+
+    def _compute(self, ctl: AppController, ds: DirectionSets) -> None:
+        imgui.separator_text("compute")
+        imgui.set_next_item_width(80)
+        changed, self.method = imgui.combo("method", self.method, list(METHODS))
+        if changed:
+            self.components = DEFAULT_COMPONENTS[METHODS[self.method]]
+        method = METHODS[self.method]
+        imgui.set_next_item_width(60)
+        _, self.components = imgui.input_int("clusters" if method == "kmeans" else "components",
+                                             self.components, 0)
+        self.components = min(max(self.components, 1), 512)
+        if method != "sefa":  # SeFa reads the weights; it samples nothing
+            imgui.same_line()
+            imgui.set_next_item_width(80)
+            _, self.samples = imgui.input_int("samples", self.samples, 0)
+            self.samples = min(max(self.samples, 100), 10_000_000)
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("w samples to fit on; fewer is quicker and rougher")
+        progress = ds.compute_progress()
+        if progress is None:
+            if imgui.button(f"Compute {method}"):
+                ds.start_compute(method, self.samples, self.components)
+        else:
+            imgui.progress_bar(progress.fraction, (-80, 0), progress.message or "starting")
+            imgui.same_line()
+            if imgui.button("Cancel##directions"):
+                ctl.cancel_job(COMPUTE_KIND)
+
+    def _files(self, ds: DirectionSets) -> None:
+        imgui.set_next_item_width(-imgui.calc_text_size("ImportExport").x - 40)
+        _, self.path = imgui.input_text_with_hint("##directions file", "directions.npz", self.path)
+        imgui.same_line()
+        if imgui.button("Import") and self.path.strip():
+            ds.import_set(self.path.strip())
+        imgui.same_line()
+        imgui.begin_disabled(ds.current is None)
+        if imgui.button("Export") and self.path.strip() and ds.current is not None:
+            ds.export_set(ds.current, self.path.strip())
+        imgui.end_disabled()
+
+    # --- sliders ---------------------------------------------------------------------------------
+    def layers_of(self, ds: DirectionSets, s: DirectionSet, index: int) -> LayerRange:
+        """The edit's rows when the slider is off 0, else what the panel remembers (the set's own)."""
+        return ds.edit_layers(s.name, index) or self.layers.get((s.name, index), s.layer_range)
+
+    def _sliders(self, ctl: AppController, ds: DirectionSets, s: DirectionSet, num_ws: int) -> None:
+        imgui.separator_text(f"{s.count} {s.method} directions (strength in sigma)")
+        imgui.set_next_item_width(90)
+        _, self.shown = imgui.input_int("sliders", self.shown)
+        self.shown = min(max(self.shown, 1), s.count)
+        imgui.same_line()
+        if imgui.button("Reset all"):
+            ds.reset_all()
+        others = sum(1 for e in ctl.state.edits if e.direction_set != s.name)
+        if others:
+            imgui.text_disabled(f"(+{others} edits from other sets)")
+        self.selected = min(self.selected, s.count - 1)
+        for i in range(min(self.shown, s.count)):
+            if imgui.radio_button(f"##sel{i}", i == self.selected):
+                self.selected = i
+            imgui.same_line()
+            first, last = row_range(self.layers_of(ds, s, i), num_ws)
+            imgui.set_next_item_width(-imgui.calc_text_size("rows 00-00 x").x - 24)
+            changed, value = imgui.slider_float(f"{s.labels[i]}##{i}", ds.strength(s.name, i),
+                                                -MAX_STRENGTH, MAX_STRENGTH, "%+.2f")
+            if changed:
+                ds.set_strength(s.name, i, value, self.layers_of(ds, s, i))
+                self.selected = i
+            imgui.same_line()
+            imgui.text_disabled(f"rows {first}-{last}")
+            imgui.same_line()
+            if imgui.small_button(f"x##reset{i}"):
+                ds.set_strength(s.name, i, 0.0, self.layers_of(ds, s, i))
+
+    def _selected(self, ctl: AppController, ds: DirectionSets, s: DirectionSet, num_ws: int) -> None:
+        i = self.selected
+        layers = self.layers_of(ds, s, i)
+        first, last = row_range(layers, num_ws)
+        res = ds.row_resolutions or [0] * num_ws
+        imgui.separator_text(f"{s.labels[i]}: W+ rows {first}-{last} ({res[first]}-{res[last]} px)")
+        new = None
+        for name, (start, end) in ds.presets.items():
+            if imgui.button(name):
+                new = half_open(start, end - 1, num_ws)
+            imgui.same_line()
+        if imgui.button("all rows"):
+            new = (0, None)
+        changed_a, a = imgui.slider_int("first row", first, 0, num_ws - 1, f"%d ({res[first]} px)")
+        changed_b, b = imgui.slider_int("last row", last, 0, num_ws - 1, f"%d ({res[last]} px)")
+        if changed_a:
+            new = half_open(a, max(a, last), num_ws)
+        elif changed_b:
+            new = half_open(min(first, b), b, num_ws)
+        if new is not None and new != layers:
+            self.layers[(s.name, i)] = new
+            ds.set_layers(s.name, i, new)
+            layers = new
+        if not imgui.is_any_item_active():  # not while a slider is being dragged
+            ds.request_strip(s.name, i, layers)
+        strip = ds.strip
+        if strip is not None and (strip.key.set_name, strip.key.index) == (s.name, i):
+            imgui.text_disabled(f"{STRIP_STRENGTHS[0]:+g} ... {STRIP_STRENGTHS[-1]:+g} sigma")
+            self.strip_view.show_array(("strip", strip.version), strip.rgba)
+            height = imgui.get_content_region_avail().x * strip.rgba.shape[0] / strip.rgba.shape[1]
+            if imgui.begin_child("strip", imgui.ImVec2(-1, min(height, 160) + 4)):
+                self.strip_view.draw()
+            imgui.end_child()
+
+    @staticmethod
+    def _explained_variance(s: DirectionSet) -> None:
+        if s.explained_variance is None:
+            return
+        share = np.asarray(s.explained_variance, dtype=np.float64) * 100
+        imgui.text_disabled(f"explained variance: {share.sum():.1f}% in {s.count} directions")
+        if implot.begin_plot("##explained variance", imgui.ImVec2(-1, 170)):
+            fit = implot.AxisFlags_.auto_fit
+            implot.setup_axes("direction", "%", fit, fit)
+            implot.plot_bars("share", share)
+            implot.plot_line("cumulative", np.cumsum(share))
+            implot.end_plot()

@@ -1,0 +1,127 @@
+"""Projection panel: the dropped image beside its reconstruction, live, and what to do with the latent."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from imgui_bundle import imgui, implot
+
+from explorer.app.controller import MAX_SEED, AppController
+from explorer.app.durations import format_duration
+from explorer.app.image_view import ImageView
+from explorer.app.projections import ProjectionRun, Projections
+from explorer.project.config import SPACES
+
+
+class ProjectionPanel:
+    title = "Projection"
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.refine_steps = 100
+        self.seed_b = 1
+        self.view = ImageView("fit")
+
+    def draw(self, ctl: AppController) -> None:
+        if ctl.model_info is None:
+            imgui.text_disabled("no model loaded")
+            return
+        projection = ctl.projection
+        self._settings(projection)
+        run = projection.run
+        if run is None:
+            return
+        imgui.separator_text(run.name)
+        if run.loaded is not None:
+            (left, top, right, bottom), (w, h) = run.loaded.crop_box, run.loaded.source_size
+            imgui.text_disabled(f"target: crop ({left}, {top})-({right}, {bottom}) of {w} x {h}  |  "
+                                "reconstruction")
+        if run.picture is not None:
+            self.view.show_array(("projection", run.serial, run.picture_version), run.picture)
+            height = imgui.get_content_region_avail().x * run.picture.shape[0] / run.picture.shape[1]
+            if imgui.begin_child("projection picture", imgui.ImVec2(-1, min(height, 300) + 4)):
+                self.view.draw()
+            imgui.end_child()
+        if projection.busy:
+            self._progress(run)
+        elif run.projector is not None:
+            imgui.set_next_item_width(100)
+            _, self.refine_steps = imgui.input_int("steps##refine", self.refine_steps, 0)
+            self.refine_steps = min(max(self.refine_steps, 1), 100_000)
+            imgui.same_line()
+            if imgui.button("Refine more"):
+                projection.refine(self.refine_steps)
+        self._loss_curve(run)
+        if run.result is not None and not projection.busy:
+            self._use(ctl, projection)
+
+    def _settings(self, projection: Projections) -> None:
+        imgui.text_wrapped("Drop an image on the window to find the latent that draws it.")
+        imgui.set_next_item_width(-imgui.calc_text_size("Project").x - 24)
+        _, self.path = imgui.input_text_with_hint("##image", "or type an image path", self.path)
+        imgui.same_line()
+        if imgui.button("Project") and self.path.strip():
+            projection.start(self.path.strip())
+        c = projection.config
+        imgui.set_next_item_width(100)
+        _, steps = imgui.input_int("steps", c.steps, 0)
+        imgui.same_line()
+        imgui.set_next_item_width(70)
+        _, space = imgui.combo("space", SPACES.index(c.space), [s.upper() for s in SPACES])
+        imgui.set_next_item_width(160)
+        _, loss = imgui.input_text("loss", c.loss)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("default, or a '+' list of l1, mse, msssim, dfeat, imagenet (each *weight)")
+        projection.config = dataclasses.replace(c, steps=min(max(steps, 1), 100_000), space=SPACES[space],
+                                                loss=loss.strip() or "default")
+
+    @staticmethod
+    def _progress(run: ProjectionRun) -> None:
+        fraction = run.step / run.total if run.total else 0.0
+        left = run.seconds_left
+        overlay = f"{run.step} / {run.total}" + (f", {format_duration(left)} left" if left is not None else "")
+        imgui.progress_bar(fraction, (-1, 0), overlay)
+        loss = f"  loss {run.losses[-1]:.4f}" if run.losses else ""
+        imgui.text(f"{run.message}{loss}")
+        if imgui.button("Resume" if run.paused else "Pause"):
+            if run.paused:
+                run.resume()
+            else:
+                run.pause()
+        imgui.same_line()
+        if imgui.button("Stop"):
+            run.stop()
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("finish now and use the best latent so far")
+
+    @staticmethod
+    def _loss_curve(run: ProjectionRun) -> None:
+        losses = np.asarray(list(run.losses), dtype=np.float64)
+        if len(losses) < 2:
+            return
+        if implot.begin_plot("##projection loss", imgui.ImVec2(-1, 150)):
+            fit = implot.AxisFlags_.auto_fit
+            implot.setup_axes("step", "loss", fit, fit)
+            implot.plot_line("loss", losses)
+            implot.end_plot()
+
+    def _use(self, ctl: AppController, projection: Projections) -> None:
+        result = projection.run.result
+        imgui.text(f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.3f}, {result.steps} steps in "
+                   f"{result.space.upper()}")
+        if imgui.button("Use as A"):
+            projection.use_result()
+        imgui.same_line()
+        if imgui.button("Use as B"):
+            projection.use_as_mix_source()
+        if ctl.state.mix_seed is not None:
+            self.seed_b = ctl.state.mix_seed
+        imgui.set_next_item_width(100)
+        changed, seed = imgui.input_int("seed B", self.seed_b)
+        if changed:
+            self.seed_b = min(max(seed, 0), MAX_SEED)
+        if imgui.button("coarse from projection, fine from seed B"):
+            projection.mix_with_seed(True, self.seed_b)
+        if imgui.button("coarse from seed B, fine from projection"):
+            projection.mix_with_seed(False, self.seed_b)

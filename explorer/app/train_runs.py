@@ -1,0 +1,157 @@
+"""The Train panel's logic: start the trainer as a separate process, watch its folder, load snapshots.
+
+The trainer never shares memory with the app (see `explorer.train.monitor`): the app starts it,
+reads what it writes, and asks it to stop with SIGINT, which makes it write a final snapshot.
+Stopping waits for the process on a job thread, so the UI never blocks; closing the app leaves
+a running trainer alone (watch its folder again later). Loading a snapshot goes through the
+ordinary model load, which keeps seed, psi and mixing of the state on screen.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from explorer.app.run_watcher import RunView, RunWatcher
+from explorer.engine import JobHandle
+from explorer.errors import ExplorerError
+from explorer.train.monitor import TRAINER_COMMAND, TrainerProcess
+from explorer.train.run_folder import RunFolder
+
+if TYPE_CHECKING:
+    from explorer.app.controller import AppController
+
+STOP_KIND = "train-stop"
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What the panel's fields ask for; `extra` is any further `train` flags, shell-quoted."""
+
+    data: str
+    run_dir: str
+    resolution: int = 64
+    kimg: float = 50.0
+    batch: int = 8
+    snap_kimg: float = 2.0
+    extra: str = ""
+
+    def args(self, resume: bool) -> list[str]:
+        """The `train` command line after `--out RUN`."""
+        try:
+            extra = shlex.split(self.extra)
+        except ValueError as e:
+            raise ExplorerError(f"could not read the extra flags: {e}") from e
+        sample_kimg = max(self.snap_kimg / 2, 0.001)  # a new grid at least twice per snapshot
+        args = ["--resume"] if resume else ["--data", str(Path(self.data).expanduser())]
+        return [*args, "--resolution", str(self.resolution), "--kimg", f"{self.kimg:g}",
+                "--batch", str(self.batch), "--snap", f"{self.snap_kimg:g}",
+                "--sample-every", f"{sample_kimg:g}", "--tick", f"{min(sample_kimg, 4.0):g}", *extra]
+
+
+def default_request(device: str) -> TrainRequest:
+    """Defaults a first run can finish: small and short on a CPU, NVIDIA's sizes on a GPU."""
+    if device.startswith("cuda"):
+        return TrainRequest(data="", run_dir="", resolution=256, kimg=5000, batch=32, snap_kimg=100)
+    return TrainRequest(data="", run_dir="", extra="--cbase 4096 --cmax 128 --z-dim 128 --map 4")
+
+
+class TrainRuns:
+    """Owned by `AppController` (as `ctl.training`); `poll` runs once per UI frame."""
+
+    def __init__(self, ctl: "AppController") -> None:
+        self.ctl = ctl
+        self.trainer: TrainerProcess | None = None
+        self.watcher: RunWatcher | None = None
+        self.follow = False
+        self.command: Sequence[str] = TRAINER_COMMAND
+        self.env: dict[str, str] | None = None
+        self.exit_code: int | None = None  # of the trainer this app started, once it ended
+        self._asked: Path | None = None    # the newest snapshot this object asked to load
+
+    @property
+    def view(self) -> RunView:
+        return self.watcher.view if self.watcher is not None else RunView()
+
+    @property
+    def running(self) -> bool:
+        return self.trainer is not None and self.trainer.running
+
+    def has_run(self, run_dir: str) -> bool:
+        """Whether the folder holds snapshots, i.e. Start would be refused and Resume is meant."""
+        return bool(run_dir.strip()) and RunFolder(run_dir).newest_snapshot() is not None
+
+    def start(self, request: TrainRequest) -> None:
+        """Start (or resume, if the folder has snapshots) a trainer on `request`."""
+        if self.running:
+            self.ctl.set_status("a trainer is already running: stop it first", error=True)
+            return
+        resume = self.has_run(request.run_dir)
+        try:
+            if not request.run_dir.strip():
+                raise ExplorerError("choose a run folder for the snapshots")
+            if not resume and not Path(request.data).expanduser().exists():
+                raise ExplorerError(f"no such data folder or zip: {request.data or '(empty)'}")
+            run_dir = Path(request.run_dir).expanduser()
+            self.trainer = TrainerProcess.start(run_dir, request.args(resume), self.command, self.env)
+        except (ExplorerError, OSError) as e:
+            self.ctl.set_status(str(e), error=True)
+            return
+        self.exit_code = None
+        self.watch(str(run_dir))
+        self.ctl.set_status(f"{'resuming' if resume else 'started'} training in {run_dir}")
+
+    def watch(self, run_dir: str) -> None:
+        """Follow a run folder (one this app started, or any other)."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.watcher = RunWatcher(Path(run_dir).expanduser()).start()
+        self._asked = None
+
+    def stop(self) -> None:
+        """Ask the trainer to finish its step, write a final snapshot and exit (waited on a job thread)."""
+        trainer = self.trainer
+        if trainer is None or not trainer.running:
+            return
+
+        def job(report, cancelled) -> int:
+            return trainer.stop()
+        self.ctl.track_job(STOP_KIND, self.ctl.engine.run_job("stop trainer", job))
+        self.ctl.set_status("stopping the trainer after this step ...")
+
+    def stopped(self, handle: JobHandle) -> None:
+        """JobFinished of the stop job; `poll` reports the exit itself."""
+        if handle.status == "failed":
+            self.ctl.report_job_end(handle)
+
+    def load_newest(self) -> None:
+        snapshot = self.view.newest_snapshot
+        if snapshot is None:
+            self.ctl.set_status("no snapshot yet", error=True)
+            return
+        self._asked = snapshot
+        self.ctl.load_model(snapshot)
+
+    def poll(self) -> None:
+        """Notice the trainer's exit, and in follow mode load each new snapshot."""
+        trainer = self.trainer
+        if trainer is not None and self.exit_code is None and not trainer.running:
+            self.exit_code = trainer.process.returncode
+            if self.watcher is not None:
+                self.watcher.refresh()  # the final snapshot and state, before anyone looks
+            if self.exit_code == 0:
+                self.ctl.set_status(f"the trainer {self.view.state} at {self.view.kimg:.3f} kimg")
+            else:
+                tail = [line for line in trainer.log_tail(5) if line.strip()]
+                self.ctl.set_status(f"the trainer exited with code {self.exit_code}"
+                                    + (f": {tail[-1].strip()}" if tail else ""), error=True)
+        snapshot = self.view.newest_snapshot
+        if self.follow and snapshot is not None and snapshot != self._asked and self.ctl.loading is None:
+            self.load_newest()
+
+    def close(self) -> None:
+        """Stop watching (the app is closing); a running trainer carries on by design."""
+        if self.watcher is not None:
+            self.watcher.stop()

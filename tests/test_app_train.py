@@ -1,0 +1,132 @@
+"""The Train panel: a real trainer process on a tiny folder, watched, stopped and followed.
+
+The watcher and the command line it builds are tested headless; the GUI test starts a run
+from the panel, sees progress, curves and samples, stops it, and checks that the final
+snapshot is on screen with the seed and psi it had before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_app,  # noqa: F401
+                               run_app_test, screen_picture, wait_for_current_picture, wait_frames_until)
+
+import explorer
+from explorer.app.run_watcher import MetricsTail, RunWatcher
+from explorer.app.train_runs import TrainRequest, default_request
+from explorer.engine import render_state
+from explorer.fileio import save_png
+from explorer.latent.state import LatentState
+from explorer.train.run_folder import RunFolder
+from tests.test_app_controller import tiny_model
+from tests.test_train_support import make_shapes_folder, subprocess_env
+
+
+def test_metrics_are_read_incrementally(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    tail = MetricsTail(path)
+    assert len(tail.read()["kimg"]) == 0  # no file yet
+    path.write_text(json.dumps({"kimg": 0.1, "loss_G": 1.0, "loss_D": 2.0}) + "\n" + '{"kimg": 0.2, "lo')
+    curves = tail.read()
+    assert curves["kimg"].tolist() == [0.1] and curves["loss_D"].tolist() == [2.0]
+    with open(path, "a") as f:  # the torn line is completed
+        f.write('ss_G": 3.0}\n')
+    curves = tail.read()
+    assert curves["kimg"].tolist() == [0.1, 0.2] and np.isnan(curves["loss_D"][1])
+    path.write_text(json.dumps({"kimg": 0.1, "loss_G": 5.0}) + "\n")  # rewritten by a resume
+    assert tail.read()["loss_G"].tolist() == [5.0]
+
+
+def test_watcher_reads_state_samples_and_snapshots(tmp_path):
+    run = RunFolder(tmp_path / "run")
+    watcher = RunWatcher(run.path)
+    assert watcher.refresh().state == "absent"
+    run.path.mkdir()
+    run.write_status(state="running", kimg=0.5, total_kimg=2.0, sec_per_kimg=10.0)  # our own pid: alive
+    grid = np.full((8, 12, 3), 200, np.uint8)
+    save_png(run.sample_path(500), grid)
+    run.snapshots_dir.mkdir()
+    run.snapshot_path(500).write_bytes(b"x")
+    view = watcher.refresh()
+    assert (view.state, view.fraction, view.seconds_left) == ("running", 0.25, 15.0)
+    assert view.sample.shape == (8, 12, 4) and view.newest_snapshot == run.snapshot_path(500)
+    assert watcher.refresh().sample is view.sample  # decoded once
+    status = json.loads(run.status_path.read_text())
+    status["pid"] = 2**22 + 12345  # no such process: the trainer died without saying so
+    run.status_path.write_text(json.dumps(status))
+    assert watcher.refresh().state == "dead"
+
+
+def test_request_becomes_train_flags():
+    r = TrainRequest(data="~/faces", run_dir="/runs/a", resolution=32, kimg=10, batch=4, snap_kimg=1,
+                     extra="--cbase 512 --device 'cpu'")
+    args = r.args(resume=False)
+    assert args[:2] == ["--data", os.path.expanduser("~/faces")]
+    assert args[2:] == ["--resolution", "32", "--kimg", "10", "--batch", "4", "--snap", "1",
+                        "--sample-every", "0.5", "--tick", "0.5", "--cbase", "512", "--device", "cpu"]
+    assert r.args(resume=True)[0] == "--resume"
+    assert "--cbase" in default_request("cpu").extra and default_request("cuda:0").resolution == 256
+
+
+TINY_FLAGS = "--z-dim 16 --map 1 --cbase 128 --cmax 16 --workers 0 --device cpu --aug none"
+
+
+def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
+    data = make_shapes_folder(tmp_path / "data", count=16, size=16)
+    run_dir = tmp_path / "run"
+    ctl = make_app(tiny_model(seed=31), LatentState(seed=5, psi=0.7))
+    ctl.training.env = subprocess_env()  # one thread for the child: the test machines are small
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        focus(ctx, "Train")
+        ctx.set_ref("//Train")
+        ctx.item_input_value("data folder", str(data))
+        ctx.item_input_value("run folder", str(run_dir))
+        ctx.item_input_value("resolution", 16)
+        ctx.item_input_value("batch", 4)
+        ctx.item_input_value("kimg", 1000.0)
+        ctx.item_input_value("snapshot every (kimg)", 0.032)
+        ctx.item_input_value("more flags", f"{TINY_FLAGS} --cache-dir {tmp_path / 'cache'}")
+        ctx.item_check("follow")
+        ctx.item_click("Start")
+        training = ctl.training
+        assert training.running, ctl.status.text
+
+        def progressing() -> bool:
+            view = training.view
+            assert training.running, "\n".join(training.trainer.log_tail(20))
+            return (view.state == "running" and view.kimg > 0 and len(view.curves["kimg"]) >= 2
+                    and view.sample is not None and window.train.sample_view.rect is not None)
+        wait_frames_until(ctx, progressing, 60, "training progress")
+        snapshots = RunFolder(run_dir).snapshots_dir
+        wait_frames_until(ctx, lambda: ctl.model_source.startswith(str(snapshots)), 60, "a followed snapshot")
+        assert (ctl.state.seed, ctl.state.psi) == (5, 0.7)
+        ctx.item_click("Stop")
+        wait_frames_until(ctx, lambda: training.exit_code is not None, 60, "the trainer to exit")
+        assert training.exit_code == 0 and training.view.state == "stopped"
+        final = RunFolder(run_dir).newest_snapshot()
+        assert training.view.newest_snapshot == final
+        wait_frames_until(ctx, lambda: ctl.model_source == str(final) and ctl.loading is None, 30,
+                          "the final snapshot")
+        wait_for_current_picture(ctx, window)
+        assert (ctl.state.seed, ctl.state.psi) == (5, 0.7)
+        model = explorer.load(final)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(model, ctl.state).rgba)
+        # The newest sample grid is on screen as written.
+        view = window.train.sample_view
+        wait_frames_until(ctx, lambda: view.key == ("sample", training.view.sample_path), what="the last grid")
+        ctx.yield_(2)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), training.view.sample, view=view)
+
+    try:
+        run_app_test(ctl, test)
+    finally:
+        trainer = ctl.training.trainer
+        if trainer is not None and trainer.running:
+            trainer.process.kill()
+            trainer.wait(10)
