@@ -6,11 +6,17 @@ themselves here once they have been compiled and loaded, so callers never import
 
 from __future__ import annotations
 
-from typing import Callable
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
 _fused_kernels: dict[str, Callable] = {}
+
+# Per-thread switch set by `reference_only`. Thread-local so that a benchmark or a kernel's own
+# fallback in one thread never changes what another thread (the renderer, say) runs.
+_local = threading.local()
 
 
 def register_fused(op_name: str, kernel: Callable) -> None:
@@ -20,6 +26,21 @@ def register_fused(op_name: str, kernel: Callable) -> None:
 
 def fused_kernel(op_name: str, x: torch.Tensor) -> Callable | None:
     """The fused kernel for `op_name` when `x` lives on CUDA and one is loaded, else None."""
-    if x.device.type != "cuda":
+    if x.device.type != "cuda" or getattr(_local, "reference_only", False):
         return None
     return _fused_kernels.get(op_name)
+
+
+@contextmanager
+def reference_only() -> Iterator[None]:
+    """Within the block, in this thread, every op runs its PyTorch reference, even on CUDA.
+
+    Fused kernels use it to fall back for arguments they do not handle; benchmarks and tests use
+    it to run the reference on the same device as the kernels.
+    """
+    previous = getattr(_local, "reference_only", False)
+    _local.reference_only = True
+    try:
+        yield
+    finally:
+        _local.reference_only = previous

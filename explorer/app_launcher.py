@@ -95,6 +95,9 @@ def _run(args: argparse.Namespace) -> int:
                             layout_ini=None if screenshot else user_config_dir() / "layout.ini")
     window = ExplorerWindow(ctl, options)
     engine.start()
+    if engine.device.startswith("cuda"):
+        from cuda_ops import fused
+        ctl.set_status(str(fused.start_build()))  # kernels compile in the background; the reference runs meanwhile
     try:
         source = args.checkpoint or default_model_source()
         ctl.load_model(Path(source).expanduser() if source else random_model())

@@ -4,37 +4,38 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, PngImagePlugin
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> None:
+    """Call `write(temp_path)` on a temp file beside `path`, fsync, then rename it over `path`.
 
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temp file in the destination folder, fsync, then rename over `path`."""
-    path = Path(path)
+    A crash or error at any point leaves the previous file (if any) untouched and no temp file.
+    The temp file is made with plain `open`, so the result gets the usual umask permissions.
+    """
+    path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    with open(tmp, "xb"):
+        pass
     try:
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide saved images from others
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        write(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Replace `path` with `data` atomically."""
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:

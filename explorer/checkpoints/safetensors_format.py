@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -20,6 +19,7 @@ from safetensors.torch import save_file
 
 from explorer.checkpoints.assemble import discriminator_from_state, generator_from_state
 from explorer.errors import CheckpointError
+from explorer.fileio import write_atomically
 from explorer.model import Model
 
 FORMAT = "stylegan-explorer .safetensors"
@@ -43,26 +43,6 @@ def save_checkpoint(path: str | os.PathLike[str],
     header.update(format=FORMAT_TAG, format_version=str(FORMAT_VERSION),
                   groups=json.dumps(sorted(tensors_by_group)))
     write_atomically(Path(path), lambda tmp: save_file(flat, str(tmp), metadata=header))
-
-
-def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call `write(temp_path)` on a temp file beside `path`, then rename it over `path`.
-
-    A crash or error at any point leaves the previous file (if any) untouched and no temp file.
-    The temp file is created with plain `open` so the result gets the usual umask permissions.
-    """
-    path = path.resolve()
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    with open(tmp, "xb"):
-        pass
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, str]]:

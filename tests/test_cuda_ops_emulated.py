@@ -1,0 +1,124 @@
+"""The CUDA kernels' code, run on CPU by the emulator (cuda_ops/csrc/emulate.cpp).
+
+The emulator compiles the same block and element functions as the .cu files with a host C++
+compiler and runs each thread block's work on one CPU thread, with shared memory poisoned with
+NaN and bounds-checked. These tests push every case of test_cuda_ops.py through it, so the
+kernels' index arithmetic, tiling, fallbacks and autograd rules are checked without a GPU. What
+they cannot check is what only a GPU has: races between threads of a block, launch limits.
+
+Opt-in, since compiling the emulator takes a minute or two:
+
+    EXPLORER_TEST_EMULATOR=1 .venv/bin/python -m pytest tests/test_cuda_ops_emulated.py
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from cuda_ops import fused
+from tests.test_cuda_ops import (BIAS_ACT_CASES, DTYPES, FLRELU_CASES, UPFIRDN_CASES, case_id,
+                                 make_filter, run_bias_act_case, run_filtered_lrelu_case,
+                                 run_upfirdn2d_case)
+
+pytestmark = pytest.mark.skipif(os.environ.get("EXPLORER_TEST_EMULATOR") != "1",
+                                reason="opt-in: set EXPLORER_TEST_EMULATOR=1 (compiles a C++ extension)")
+
+
+@pytest.fixture(autouse=True)
+def _one_cpu_thread():
+    """These tests use tiny tensors; with several threads on a busy machine, thread hand-offs
+    cost far more than the arithmetic (observed: 100x slower on 2 shared cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def emu() -> fused.FusedOps:
+    return fused.FusedOps(fused.load_emulator())
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("case", BIAS_ACT_CASES, ids=case_id)
+def test_emulated_bias_act(emu, case, dtype) -> None:
+    run_bias_act_case(emu, "cpu", dtype, case)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "strided"])
+@pytest.mark.parametrize("case", [c for c in BIAS_ACT_CASES if len(c[0]) == 4], ids=case_id)
+def test_emulated_bias_act_layouts(emu, case, layout) -> None:
+    run_bias_act_case(emu, "cpu", torch.float64, case, layout=layout)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("case", UPFIRDN_CASES, ids=case_id)
+def test_emulated_upfirdn2d(emu, case, dtype) -> None:
+    run_upfirdn2d_case(emu, "cpu", dtype, case, second_order=dtype == torch.float64)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "strided"])
+@pytest.mark.parametrize("case", UPFIRDN_CASES, ids=case_id)
+def test_emulated_upfirdn2d_layouts(emu, case, layout) -> None:
+    run_upfirdn2d_case(emu, "cpu", torch.float64, case, layout=layout)
+
+
+@pytest.mark.parametrize("smem_limit", [1, 1024, 3000])
+@pytest.mark.parametrize("case", UPFIRDN_CASES, ids=case_id)
+def test_emulated_upfirdn2d_small_shared_memory(emu, case, smem_limit) -> None:
+    """1 byte: the direct path. 1-3 KiB: small tiles, so many tile borders."""
+    ops = fused.FusedOps(emu.module, smem_limit=smem_limit)
+    run_upfirdn2d_case(ops, "cpu", torch.float64, case)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("case", FLRELU_CASES, ids=case_id)
+def test_emulated_filtered_lrelu(emu, case, dtype) -> None:
+    run_filtered_lrelu_case(emu, "cpu", dtype, case)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "strided"])
+@pytest.mark.parametrize("case", FLRELU_CASES, ids=case_id)
+def test_emulated_filtered_lrelu_layouts(emu, case, layout) -> None:
+    run_filtered_lrelu_case(emu, "cpu", torch.float64, case, layout=layout)
+
+
+@pytest.mark.parametrize("smem_limit", [1, 4096, 9000])
+@pytest.mark.parametrize("case", FLRELU_CASES, ids=case_id)
+def test_emulated_filtered_lrelu_small_shared_memory(emu, case, smem_limit) -> None:
+    """1 byte: no tile fits, the op composes upfirdn2d and bias_act. 4-9 KiB: small tiles."""
+    ops = fused.FusedOps(emu.module, smem_limit=smem_limit)
+    run_filtered_lrelu_case(ops, "cpu", torch.float64, case)
+
+
+def test_typical_stylegan_calls_take_the_tiled_path(emu) -> None:
+    m = emu.module
+    x = torch.zeros(4, 512, 32, 32)
+    sg2 = make_filter("sg2", torch.Generator())
+    tiled, th, tw, smem = m.upfirdn2d_plan(x, sg2, 2, 2, 1, 1, 2, 1, 2, 1, 0)  # upsample2d
+    assert tiled == 1 and (th, tw) == (32, 32) and smem <= 48 * 1024
+    tiled, th, tw, smem = m.upfirdn2d_plan(x, sg2, 1, 1, 2, 2, 1, 1, 1, 1, 0)  # downsample2d
+    assert tiled == 1 and (th, tw) == (16, 16)
+    long = make_filter("1d24", torch.Generator())
+    tiled, *_ = m.upfirdn2d_plan(x, long, 4, 4, 1, 1, 12, 11, 12, 11, 0)
+    assert tiled == 1
+    # A filtered_lrelu of a 256-px StyleGAN3 layer fits too (None would mean: composed).
+    x = torch.randn(1, 2, 148, 148)
+    f = make_filter("1d12", torch.Generator())
+    y = m.filtered_lrelu(x, f, f, None, 2, 2, 11, 10, 11, 10, 1.4, 0.2, 256.0, False, 0)
+    assert y is not None and y.shape == (1, 2, 148, 148)
+
+
+
+def test_emulated_autocast_result_dtypes_follow_the_reference(emu) -> None:
+    from tests.test_cuda_ops import _autocast_dtypes
+
+    for ours, ref in _autocast_dtypes(emu, "cpu", torch.bfloat16):
+        assert ours == ref
+
+
+def test_emulated_kernels_pass_the_loader_self_test(emu) -> None:
+    fused.self_test(emu, "cpu")
