@@ -23,3 +23,14 @@ def fixtures_dir() -> Path:
     if not FIXTURES_DIR.is_dir():
         pytest.skip(f"reference fixtures not found at {FIXTURES_DIR}")
     return FIXTURES_DIR
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny nets run fastest single-threaded: on 2 shared cores, thread hand-offs cost far more
+    than the arithmetic (observed up to 100x slower). Restored when the module ends."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -31,6 +31,8 @@ from cuda_ops.bias_act import bias_act
 from cuda_ops.filtered_lrelu import filtered_lrelu, filtered_lrelu_ref
 from cuda_ops.upfirdn2d import filter_taps, setup_filter, upfirdn2d
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SQRT2 = math.sqrt(2)
 
 # Forward: max error relative to the largest reference value. Gradients: relative L2 error (a
@@ -39,16 +41,6 @@ SQRT2 = math.sqrt(2)
 FWD_TOL = {torch.float64: 1e-10, torch.float32: 2e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
 GRAD_TOL = {torch.float64: 1e-10, torch.float32: 3e-5, torch.float16: 6e-3, torch.bfloat16: 4e-2}
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
-
-
-@pytest.fixture(autouse=True)
-def _one_cpu_thread():
-    """These tests use tiny tensors; with several threads on a busy machine, thread hand-offs
-    cost far more than the arithmetic (observed: 100x slower on 2 shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------ case runners

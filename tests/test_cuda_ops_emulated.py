@@ -23,18 +23,11 @@ from tests.test_cuda_ops import (BIAS_ACT_CASES, DTYPES, FLRELU_CASES, UPFIRDN_C
                                  make_filter, run_bias_act_case, run_filtered_lrelu_case,
                                  run_upfirdn2d_case)
 
-pytestmark = pytest.mark.skipif(os.environ.get("EXPLORER_TEST_EMULATOR") != "1",
-                                reason="opt-in: set EXPLORER_TEST_EMULATOR=1 (compiles a C++ extension)")
-
-
-@pytest.fixture(autouse=True)
-def _one_cpu_thread():
-    """These tests use tiny tensors; with several threads on a busy machine, thread hand-offs
-    cost far more than the arithmetic (observed: 100x slower on 2 shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [
+    pytest.mark.skipif(os.environ.get("EXPLORER_TEST_EMULATOR") != "1",
+                       reason="opt-in: set EXPLORER_TEST_EMULATOR=1 (compiles a C++ extension)"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +103,6 @@ def test_typical_stylegan_calls_take_the_tiled_path(emu) -> None:
     f = make_filter("1d12", torch.Generator())
     y = m.filtered_lrelu(x, f, f, None, 2, 2, 11, 10, 11, 10, 1.4, 0.2, 256.0, False, 0)
     assert y is not None and y.shape == (1, 2, 148, 148)
-
 
 
 def test_emulated_autocast_result_dtypes_follow_the_reference(emu) -> None:

@@ -26,6 +26,8 @@ from explorer.model import Model
 from explorer.nets import build_generator
 from explorer.project.latentfile import save_projected_w
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SAMPLES = 5000
 SIGMA_SAMPLES = 2000
 
@@ -50,14 +52,6 @@ class MappingCounter:
 
     def close(self) -> None:
         self._handle.remove()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

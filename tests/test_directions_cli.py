@@ -25,13 +25,7 @@ from explorer.latent.state import DirectionEdit, LatentState
 from explorer.model import Model
 from tests.test_directions import tiny_model
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

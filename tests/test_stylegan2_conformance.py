@@ -21,18 +21,11 @@ from explorer.nets.discriminator import StyleGAN2Discriminator
 from explorer.nets.stylegan2 import StyleGAN2Generator
 from tests.conftest import FIXTURES_DIR, fixture_names
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 IMG_ATOL = 1e-4
 WS_ATOL = 1e-5
 SG2_CLASSES = ("networks.Generator", "networks_stylegan2.Generator")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets run fastest single-threaded (and avoid thread contention on busy CI hosts)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _config(name: str) -> dict[str, Any]:

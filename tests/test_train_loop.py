@@ -19,15 +19,7 @@ from explorer.train.snapshot import load_snapshot
 from tests.test_train_support import make_shapes_folder, tiny_config
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_train_snapshot_load_and_resume(tmp_path: Path, one_thread, capsys) -> None:
+def test_train_snapshot_load_and_resume(tmp_path: Path, one_torch_thread, capsys) -> None:
     data = make_shapes_folder(tmp_path / "data", count=16)
     cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache")
     run = train(cfg, log=lambda line: None).run
@@ -77,7 +69,7 @@ def test_train_snapshot_load_and_resume(tmp_path: Path, one_thread, capsys) -> N
     assert "D_opt" in resumed.groups and any(k.endswith("@exp_avg") for k in resumed.groups["G_opt"])
 
 
-def test_conditional_training_on_labels(tmp_path: Path, one_thread) -> None:
+def test_conditional_training_on_labels(tmp_path: Path, one_torch_thread) -> None:
     data = make_shapes_folder(tmp_path / "data", count=8)
     (data / "dataset.json").write_text(json.dumps({"labels": [[f"img{i:03d}.png", i % 2] for i in range(8)]}))
     cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache", cond=True, kimg=0.016,
