@@ -63,6 +63,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="data loader processes (default 2)")
     p.add_argument("--cache-dir", dest="cache_dir", help="where preprocessed datasets are kept")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    p.add_argument("--time-budget", dest="time_budget", type=parse_duration, metavar="DURATION",
+                   help="stop cleanly, with a final snapshot, after this much wall-clock time "
+                   "(e.g. 90s, 8m, 2h30m; plain numbers are seconds)")
 
     d = subparsers.add_parser("dataset", help="build or preprocess training datasets")
     dsub = d.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
@@ -77,6 +80,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--resolution", type=int)
     r.add_argument("--cache-dir", dest="cache_dir")
     r.add_argument("--workers", type=int, default=1)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "90", "90s", "8m", "1h30m" or "1.5h"; argparse shows the ValueError as a usage error."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    rest, total = text.strip().lower(), 0.0
+    try:
+        if rest and rest[-1].isdigit():
+            total, rest = float(rest), ""
+        while rest:
+            end = next(i for i, ch in enumerate(rest) if ch in units)
+            total += float(rest[:end]) * units[rest[end]]
+            rest = rest[end + 1:]
+    except (StopIteration, ValueError):
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90s, 8m or 2h30m)") from None
+    if not total > 0 or total == float("inf"):
+        raise argparse.ArgumentTypeError(f"the duration must be positive: {text!r}")
+    return total
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,7 +140,8 @@ def run_train(args: argparse.Namespace) -> int:
     for sig in previous:
         signal.signal(sig, request_stop)
     try:
-        train(cfg, resume=args.resume, stop=stop, log=lambda line: print(line, flush=True))
+        train(cfg, resume=args.resume, stop=stop, log=lambda line: print(line, flush=True),
+              time_budget=args.time_budget)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -53,14 +53,20 @@ class TrainResult:
 
 
 def train(cfg: TrainConfig, resume: bool = False, stop: threading.Event | None = None,
-          log: Callable[[str], None] = print) -> TrainResult:
-    """Train until `cfg.kimg` or a stop request; with `resume`, continue from the newest snapshot."""
+          log: Callable[[str], None] = print, time_budget: float | None = None) -> TrainResult:
+    """Train until `cfg.kimg`, a stop request or `time_budget` seconds of wall clock (counted from
+    this call, dataset preparation included) are reached; with `resume`, continue from the newest
+    snapshot. Every way of ending writes a final snapshot."""
+    if time_budget is not None and not time_budget > 0:
+        raise ExplorerError(f"the time budget must be a positive number of seconds, not {time_budget}")
+    deadline = None if time_budget is None else time.time() + time_budget
     proc = init_process(cfg.device)
     run = RunFolder(cfg.out)
     try:
         if proc.is_main:
             _claim(run, resume)
-        return _train(cfg, proc, run, resume, stop or threading.Event(), log if proc.is_main else _quiet)
+        return _train(cfg, proc, run, resume, stop or threading.Event(), log if proc.is_main else _quiet,
+                      deadline)
     except BaseException as e:
         # Only a status this process wrote is marked failed, never another trainer's.
         if proc.is_main and (run.read_status() or {}).get("pid") == os.getpid():
@@ -85,7 +91,7 @@ def _quiet(_: str) -> None:
 
 
 def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: threading.Event,
-           log: Callable[[str], None]) -> TrainResult:
+           log: Callable[[str], None], deadline: float | None) -> TrainResult:
     device = proc.device
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
@@ -144,7 +150,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
     if nimg >= total_nimg:
         log(f"already trained for {nimg / 1000:.3f} of {cfg.kimg} kimg; nothing to do")
         if proc.is_main:
-            _status(run, "finished", nimg, tick, cfg, augment)
+            _status(run, "finished", nimg, tick, cfg, augment, deadline)
         return TrainResult(run, G, G_ema, D)
     log(f"training {cfg.resolution}px, batch {cfg.batch} on {proc.world_size} x {device}, "
         f"{sum(p.numel() for p in G.parameters()):,} G / {sum(p.numel() for p in D.parameters()):,} D "
@@ -157,7 +163,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
     next_snap = nimg + int(cfg.snap_kimg * 1000)
     tick_start_time, tick_start_nimg = time.time(), nimg
     if proc.is_main:
-        _status(run, "running", nimg, tick, cfg, augment)
+        _status(run, "running", nimg, tick, cfg, augment, deadline)
     stop_check_every = cfg.d_reg_interval if proc.distributed else 1
 
     while True:
@@ -196,7 +202,8 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
             tuner.step(all_reduce_sum)
 
         done = nimg >= total_nimg
-        stopping = step % stop_check_every == 0 and any_process(stop.is_set(), proc)
+        out_of_time = deadline is not None and time.time() >= deadline
+        stopping = step % stop_check_every == 0 and any_process(stop.is_set() or out_of_time, proc)
         if nimg >= next_tick or done or stopping:
             tick += 1
             for net in (G, G_ema):
@@ -207,7 +214,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
                 record["sv"] = {**top_singular_values(G, "G"), **top_singular_values(D, "D")}
                 run.append_metrics(record)
                 log(_progress_line(record, cfg.kimg))
-                _status(run, "running", nimg, tick, cfg, augment, record["sec_per_kimg"])
+                _status(run, "running", nimg, tick, cfg, augment, deadline, record["sec_per_kimg"])
             next_tick = nimg + int(cfg.tick_kimg * 1000)
             tick_start_time, tick_start_nimg = time.time(), nimg
         if proc.is_main and (nimg >= next_sample or done or stopping):
@@ -221,15 +228,17 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
                               progress={"nimg": nimg, "tick": tick, "step": step, "config": asdict(cfg),
                                         "run": str(run.path), "dataset_hash": manifest.content_hash})
                 log(f"saved {path.name}")
-                _status(run, "running", nimg, tick, cfg, augment)
+                _status(run, "running", nimg, tick, cfg, augment, deadline)
             barrier(proc)
             next_snap = nimg + int(cfg.snap_kimg * 1000)
         if done or stopping:
             break
 
     if proc.is_main:
-        _status(run, "finished" if done else "stopped", nimg, tick, cfg, augment)
-    log("finished" if done else f"stopped at {nimg / 1000:.3f} kimg")
+        _status(run, "finished" if done else "stopped", nimg, tick, cfg, augment, deadline)
+    timed_out = not done and deadline is not None and time.time() >= deadline
+    log("finished" if done else f"stopped at {nimg / 1000:.3f} kimg"
+        + (" (time budget used up)" if timed_out else ""))
     return TrainResult(run, G, G_ema, D)
 
 
@@ -344,10 +353,11 @@ def _progress_line(r: dict, total_kimg: float) -> str:
 
 
 def _status(run: RunFolder, state: str, nimg: int, tick: int, cfg: TrainConfig,
-            augment: AdaptiveAugment, sec_per_kimg: float | None = None) -> None:
+            augment: AdaptiveAugment, deadline: float | None, sec_per_kimg: float | None = None) -> None:
     snapshot, sample = run.newest_snapshot(), run.newest_sample()
     previous = run.read_status() or {}
     run.write_status(state=state, kimg=nimg / 1000, total_kimg=cfg.kimg, tick=tick,
                      augment_p=augment.p,
                      sec_per_kimg=sec_per_kimg if sec_per_kimg is not None else previous.get("sec_per_kimg"),
-                     snapshot=str(snapshot) if snapshot else None, sample=str(sample) if sample else None)
+                     snapshot=str(snapshot) if snapshot else None, sample=str(sample) if sample else None,
+                     time_left_s=None if deadline is None else round(max(deadline - time.time(), 0.0), 1))

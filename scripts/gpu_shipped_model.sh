@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# One GPU lease, one run: train the shipped avatar model and bring it back.
+#
+#   1. build a small avatar set and smoke-test the trainer on the device (a few steps, one
+#      snapshot); a failure stops here, so a CUDA-only bug costs a minute, not the lease;
+#   2. meanwhile render the full avatar set on the other cores;
+#   3. train until END_AT seconds after the script started (`train --time-budget`), with the
+#      fused CUDA kernels' tests running beside it once the CPU is free (reference ops train);
+#   4. export G_ema + D in float16 and pack logs, metrics and sample grids into $OUT.
+#
+# Dry run on a CPU first (same script, tiny numbers):
+#   OUT=/tmp/gpu-dry DEVICE=cpu COUNT=300 SMOKE_COUNT=64 END_AT=150 RES=32 BATCH=8 \
+#       PY=.venv/bin/python bash scripts/gpu_shipped_model.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:?set OUT to the folder that comes back}
+DEVICE=${DEVICE:-cuda}
+RES=${RES:-128}
+BATCH=${BATCH:-64}
+COUNT=${COUNT:-30000}          # avatars in the training set
+SMOKE_COUNT=${SMOKE_COUNT:-512}
+END_AT=${END_AT:-540}          # seconds after start by which training must have stopped
+WORK=${WORK:-/tmp/shipped}
+PY=${PY:-python3}
+TRAIN_FLAGS=(--resolution "$RES" --batch "$BATCH" --cbase 8192 --cmax 256 --z-dim 256 --map 2
+             --aug none --no-amp --device "$DEVICE" --workers 8 --seed 0)
+mkdir -p "$OUT" "$WORK"
+log() { echo "[$(date +%T) +${SECONDS}s] $*" | tee -a "$OUT/steps.log"; }
+
+if ! "$PY" -c 'import dicebear, resvg_py' 2>/dev/null; then  # carried wheels: the device has no network
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .whl/*.whl || { log "wheel install failed"; exit 1; }
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+EXPLORER=("$PY" -m explorer)
+log "python $("$PY" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())')"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>"$OUT/steps.log" 2>&1
+
+# 1. Smoke: a small set, a few steps with every phase (R1 and path length run on step 0), a snapshot.
+"${EXPLORER[@]}" dataset avatars --count "$SMOKE_COUNT" --resolution "$RES" --out "$WORK/smoke-data" \
+  --workers 4 >"$WORK/smoke-data.log" 2>&1 || { log "smoke dataset failed"; cat "$WORK/smoke-data.log"; exit 1; }
+# 2. The full set renders on the remaining cores while the smoke run goes.
+"${EXPLORER[@]}" dataset avatars --count "$COUNT" --resolution "$RES" --out "$WORK/data" \
+  --workers 12 >"$WORK/data.log" 2>&1 &
+data_pid=$!
+log "smoke run"
+smoke_kimg=$(awk "BEGIN {print $BATCH * 6 / 1000}")
+timeout 150 "${EXPLORER[@]}" train --data "$WORK/smoke-data" --out "$WORK/smoke-run" "${TRAIN_FLAGS[@]}" \
+  --kimg "$smoke_kimg" --tick "$smoke_kimg" --snap "$smoke_kimg" --sample-every "$smoke_kimg" \
+  >"$OUT/smoke.log" 2>&1
+rc=$?
+cat "$OUT/smoke.log"
+if [ $rc -ne 0 ] || ! ls "$WORK"/smoke-run/snapshots/*.safetensors >/dev/null 2>&1; then
+  log "SMOKE RUN FAILED (rc $rc): stopping"
+  kill $data_pid 2>/dev/null
+  exit 1
+fi
+log "smoke run passed"
+wait $data_pid || { log "dataset build failed"; tail -5 "$WORK/data.log"; exit 1; }
+tail -1 "$WORK/data.log" | tee -a "$OUT/steps.log"
+
+# 3. Kernel tests beside the training run (they must not outlive it).
+if [ "$DEVICE" = cuda ]; then
+  ( export MAX_JOBS=6
+    timeout $((END_AT - SECONDS - 15)) "$PY" -m pytest -q -x tests/test_cuda_ops.py -p no:cacheprovider \
+      >"$WORK/kernels.log" 2>&1
+    echo "pytest rc $?" >>"$WORK/kernels.log"
+    timeout $((END_AT - SECONDS - 10)) "$PY" bench/ops.py --device cuda --no-compile --repeats 10 \
+      >>"$WORK/kernels.log" 2>&1
+    echo "bench rc $?" >>"$WORK/kernels.log" ) &
+fi
+budget=$((END_AT - SECONDS))
+log "training for ${budget}s"
+"${EXPLORER[@]}" train --data "$WORK/data" --out "$WORK/run" "${TRAIN_FLAGS[@]}" --kimg 5000 \
+  --tick 8 --snap 40 --sample-every 20 --time-budget "$budget" >"$WORK/train.log" 2>&1
+log "train rc $?"
+tail -4 "$WORK/train.log"
+
+# 4. Export the newest snapshot's G_ema + D as float16, and pack the rest.
+newest=$(ls "$WORK"/run/snapshots/*.safetensors 2>/dev/null | tail -1)
+if [ -n "$newest" ]; then
+  "$PY" - "$newest" "$OUT/model.safetensors" <<'EOF' 2>&1 | tee -a "$OUT/steps.log"
+import sys, torch, explorer
+model = explorer.load(sys.argv[1])
+explorer.save(model, sys.argv[2], dtype=torch.float16)
+print("exported", sys.argv[1], "->", sys.argv[2])
+EOF
+fi
+wait  # the kernel tests end by their own timeouts
+cp "$WORK/train.log" "$WORK/kernels.log" "$WORK/data.log" "$WORK/run/" 2>/dev/null
+tar -czf "$OUT/run.tar.gz" -C "$WORK" --exclude='run/snapshots' run
+log "done"
