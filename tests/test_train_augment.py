@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
-from explorer.train.augment import AdaptiveAugment, AdaTuner, color_matrices, geometric_matrices
+from explorer.train.augment import (AdaptiveAugment, AdaTuner, color_matrices, geometric_matrices,
+                                    sample_bilinear_reflect)
 
 CPU = torch.device("cpu")
 
@@ -27,6 +29,19 @@ def test_augment_is_differentiable_and_varies() -> None:
     y.square().sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert not torch.allclose(y, x)
+
+
+def test_own_sampling_equals_grid_sample_and_has_a_second_derivative() -> None:
+    """R1 through the augmentation differentiates twice; CUDA's grid_sample cannot, ours can."""
+    torch.manual_seed(0)
+    for h, w in ((8, 8), (7, 11)):
+        x = torch.randn(3, 3, h, w, dtype=torch.float64)
+        grid = torch.rand(3, 9, 5, 2, dtype=torch.float64) * 6 - 3  # far outside: reflects twice
+        want = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        assert torch.allclose(sample_bilinear_reflect(x, grid), want, atol=1e-12)
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64, requires_grad=True)
+    grid = torch.rand(2, 4, 7, 2, dtype=torch.float64) * 2.4 - 1.2
+    assert torch.autograd.gradgradcheck(lambda t: sample_bilinear_reflect(t, grid).square(), (x,))
 
 
 def test_geometry_is_rigid_enough() -> None:

@@ -96,3 +96,41 @@ def test_refuses_a_folder_a_live_trainer_works_in(tmp_path: Path) -> None:
     with pytest.raises(ExplorerError, match="already running"):
         train(tiny_config(data, run.path, tmp_path / "cache"), resume=True, log=lambda line: None)
     assert run.read_status() == other  # left alone
+
+
+def test_time_budget_stops_cleanly_with_a_final_snapshot(tmp_path: Path, one_torch_thread) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=8)
+    cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache", kimg=1000, snap_kimg=1000,
+                      sample_kimg=1000, tick_kimg=1000)
+    lines: list[str] = []
+    run = train(cfg, log=lines.append, time_budget=1.5).run
+    status = run.read_status()
+    assert status["state"] == "stopped" and status["time_left_s"] == 0
+    assert 0 < status["kimg"] < 1000 and "time budget used up" in lines[-1]
+    assert load_snapshot(run.newest_snapshot()).nimg == round(status["kimg"] * 1000)
+    with pytest.raises(ExplorerError, match="positive"):
+        train(cfg, log=lambda line: None, time_budget=0)
+
+
+def test_init_from_a_model_file_starts_from_its_weights(tmp_path: Path, one_torch_thread) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=8)
+    first = train(tiny_config(data, tmp_path / "first", tmp_path / "cache", kimg=0.016),
+                  log=lambda line: None)
+    asset = tmp_path / "asset.safetensors"
+    explorer.save(explorer.load(first.run.newest_snapshot()), asset, dtype=torch.float16)
+    lines: list[str] = []
+    assert cli_main(["train", "--data", str(data), "--out", str(tmp_path / "second"), "--init-from", str(asset),
+                     "--kimg", "0.004", "--batch", "4", "--workers", "0", "--device", "cpu",
+                     "--cache-dir", str(tmp_path / "cache"), "--tick", "0.004"]) == 0
+    second = RunFolder(tmp_path / "second")
+    config = json.loads(second.config_path.read_text())
+    assert (config["resolution"], config["z_dim"], config["channel_max"]) == (16, 16, 16)
+    assert config["init_from"] == str(asset.resolve())
+    # One step from the asset: G_ema stays close to it (a random start would be far away).
+    start = explorer.load(asset).generator.state_dict()
+    after = load_snapshot(second.newest_snapshot()).groups["G_ema"]
+    key = "synthesis.b16.conv1.weight"
+    assert (after[key] - start[key].float()).abs().max() < 0.05 * start[key].float().abs().max()
+    # Flags may repeat the architecture but not contradict it.
+    assert cli_main(["train", "--data", str(data), "--out", str(tmp_path / "third"), "--init-from", str(asset),
+                     "--z-dim", "32"]) == 1

@@ -130,6 +130,41 @@ def _rotation_about(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     return m
 
 
+def _reflect(coord: torch.Tensor, size: int) -> torch.Tensor:
+    """Pixel coordinates mirrored about the image's outer edges (-0.5 and size - 0.5), then
+    clamped onto the pixel centres, as grid_sample's reflection padding does."""
+    period = 2 * size
+    folded = torch.remainder(coord + 0.5, period)
+    folded = torch.where(folded > size, period - folded, folded)
+    return (folded - 0.5).clamp(0, size - 1)
+
+
+def sample_bilinear_reflect(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """`grid_sample(images, grid, "bilinear", "reflection", align_corners=False)` in gathers.
+
+    R1 differentiates D's gradient with respect to the reals once more, through this sampling.
+    PyTorch's CUDA grid_sample has no second derivative (its backward is not differentiable);
+    gathers and weighted sums are, on every device. Only `images` may need gradients.
+    """
+    n, c, h, w = images.shape
+    x = _reflect((grid[..., 0] + 1) * (w / 2) - 0.5, w)
+    y = _reflect((grid[..., 1] + 1) * (h / 2) - 0.5, h)
+    x0, y0 = x.floor(), y.floor()
+    fx, fy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
+    x0, y0 = x0.long(), y0.long()
+    x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+    flat = images.reshape(n, c, h * w)
+    out_hw = grid.shape[1:3]
+
+    def tap(yi: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+        index = (yi * w + xi).reshape(n, 1, -1).expand(n, c, -1)
+        return flat.gather(2, index).reshape(n, c, *out_hw)
+
+    top = tap(y0, x0) * (1 - fx) + tap(y0, x1) * fx
+    bottom = tap(y1, x0) * (1 - fx) + tap(y1, x1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
 class AdaptiveAugment:
     """images [N, 3, H, W] in [-1, 1] -> augmented images, each transform with probability `p`.
 
@@ -149,8 +184,7 @@ class AdaptiveAugment:
             raise ValueError(f"augmentation expects RGB images, got {c} channels")
         geometry = geometric_matrices(n, w, p, images.device)
         grid = F.affine_grid(geometry[:, :2, :].to(images.dtype), [n, c, h, w], align_corners=False)
-        images = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection",
-                               align_corners=False)
+        images = sample_bilinear_reflect(images, grid)
         color = color_matrices(n, p, images.device).to(images.dtype)
         flat = images.reshape(n, c, h * w)
         flat = color[:, :3, :3] @ flat + color[:, :3, 3:]

@@ -63,6 +63,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="data loader processes (default 2)")
     p.add_argument("--cache-dir", dest="cache_dir", help="where preprocessed datasets are kept")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    p.add_argument("--init-from", dest="init_from", metavar="MODEL",
+                   help="start from a trained model file (G_ema as G, and its D) instead of random "
+                   "weights; the architecture comes from the file")
     p.add_argument("--time-budget", dest="time_budget", type=parse_duration, metavar="DURATION",
                    help="stop cleanly, with a final snapshot, after this much wall-clock time "
                    "(e.g. 90s, 8m, 2h30m; plain numbers are seconds)")
@@ -123,6 +126,10 @@ def train_config(args: argparse.Namespace) -> "TrainConfig":
         return TrainConfig.from_dict(values)
     if not args.data:
         raise ExplorerError("--data is required (unless --resume finds a run in --out)")
+    if args.init_from:
+        from explorer.train.init_from import architecture_settings
+        given.update(architecture_settings(args.init_from, given))
+        given["init_from"] = str(Path(args.init_from).expanduser().resolve())
     return TrainConfig(**given)
 
 

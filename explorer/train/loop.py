@@ -32,6 +32,7 @@ from explorer.train.config import TrainConfig, resolve_config
 from explorer.train.dataset import ImageDataset, InfiniteSampler, PreparedDataset, prepare_dataset
 from explorer.train.distributed import (Process, all_reduce_sum, any_process, average_gradients,
                                         barrier, broadcast_state, init_process, shutdown)
+from explorer.train.init_from import load_initial_weights
 from explorer.train.loss import LossSettings, StyleGAN2Loss
 from explorer.train.metrics import RunningStats, top_singular_values
 from explorer.train.networks import build_networks, ema_beta, update_ema
@@ -128,6 +129,9 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
     losses = StyleGAN2Loss(G, D, augment, LossSettings(r1_gamma=cfg.gamma, pl_weight=cfg.pl_weight,
                                                        style_mixing=cfg.style_mixing), amp=bool(cfg.amp))
     nimg, tick, step = 0, 0, 0
+    if snapshot is None and cfg.init_from:
+        load_initial_weights(cfg.init_from, G, G_ema, D)
+        log(f"starting from the weights of {cfg.init_from}")
     if snapshot is not None:
         _restore(snapshot, G, G_ema, D, G_opt, D_opt, augment, losses)
         nimg, tick, step = snapshot.nimg, int(snapshot.progress["tick"]), int(snapshot.progress["step"])
