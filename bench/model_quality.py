@@ -8,6 +8,10 @@
 * Grids at psi 1.0 and 0.7, and a style-mixing grid (coarse rows from B, the rest from A).
 * Memorisation: for a few samples, the nearest training image in pixel space and its distance,
   next to the typical distance between two training images.
+* Attributes (datasets with a manifest.json, e.g. the avatars): per attribute, the held-out
+  accuracy of a small classifier trained on the real images and the total-variation distance
+  between the class frequencies it predicts on real and on generated images
+  (explorer/train/attribute_check.py).
 Prints a table and one JSON line; writes the PNGs to --out.
 """
 
@@ -28,6 +32,7 @@ from explorer.engine.render import mixing_grid  # noqa: E402
 from explorer.fileio import image_grid, save_png  # noqa: E402
 from explorer.generate import generate_images  # noqa: E402
 from explorer.project.losses.efficientnet_lite0 import load_efficientnet_lite0  # noqa: E402
+from explorer.train.attribute_check import attribute_check  # noqa: E402
 from explorer.train.dataset import prepare_dataset  # noqa: E402
 from explorer.train.frechet import feature_stats, frechet_distance, uint8_batches  # noqa: E402
 
@@ -45,6 +50,8 @@ def main() -> None:
     p.add_argument("--count", type=int, default=10000, help="images per side for the Fréchet distance")
     p.add_argument("--out", type=Path, default=Path("model-quality"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--attribute-count", type=int, default=2000,
+                   help="generated images for the attribute check (0: skip it)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
@@ -85,9 +92,17 @@ def main() -> None:
                  value=round(float(np.median([d for d, _ in nearest])), 2), images="0-255 scale"),
             dict(metric="typical train-train RMS distance (median)", value=round(typical, 2), images="0-255 scale")]
     print_table(rows, ["metric", "value", "images"])
+    attributes = []
+    if args.attribute_count and (Path(args.data) / "manifest.json").is_file():
+        results = attribute_check(args.data, generated_images(model, args.attribute_count, 20_000_000))
+        attributes = [dict(attribute=r.name, classifier_acc=round(r.accuracy, 3), tv=round(r.tv_distance, 3),
+                           worst=r.worst_class(), real=round(r.real[r.worst_class()], 3),
+                           generated=round(r.generated[r.worst_class()], 3)) for r in results]
+        print_table(attributes, ["attribute", "classifier_acc", "tv", "worst", "real", "generated"])
     print_json_line("model_quality", {"checkpoint": str(args.checkpoint), "fd_lite0": fd, "fd_floor": floor,
                                       "count": count, "fd_seconds": round(fd_seconds, 1),
-                                      "nearest_rms": [d for d, _ in nearest], "typical_rms": typical})
+                                      "nearest_rms": [d for d, _ in nearest], "typical_rms": typical,
+                                      "attributes": attributes})
 
 
 if __name__ == "__main__":
