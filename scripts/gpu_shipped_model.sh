@@ -6,7 +6,11 @@
 #   2. meanwhile render the full avatar set on the other cores;
 #   3. train until END_AT seconds after the script started (`train --time-budget`), with the
 #      fused CUDA kernels' tests running beside it once the CPU is free (reference ops train);
-#   4. export G_ema + D in float16 and pack logs, metrics and sample grids into $OUT.
+#   4. export G_ema + D in float16 (split into 15 MB parts: the device returns files of at most
+#      16 MiB; `cat model.part.* > model.safetensors` joins them, model.sha256 checks the result)
+#      and pack logs, metrics and sample grids into $OUT.
+# Training starts from INIT (default: the shipped assets/model.safetensors) when that exists and
+# has the same resolution; else from random weights.
 #
 # Dry run on a CPU first (same script, tiny numbers):
 #   OUT=/tmp/gpu-dry DEVICE=cpu COUNT=300 SMOKE_COUNT=64 END_AT=150 RES=32 BATCH=8 \
@@ -21,11 +25,14 @@ COUNT=${COUNT:-30000}          # avatars in the training set
 SMOKE_COUNT=${SMOKE_COUNT:-512}
 END_AT=${END_AT:-540}          # seconds after start by which training must have stopped
 WORK=${WORK:-/tmp/shipped}
+INIT=${INIT:-assets/model.safetensors}
 PY=${PY:-python3}
 TRAIN_FLAGS=(--resolution "$RES" --batch "$BATCH" --cbase 8192 --cmax 256 --z-dim 256 --map 2
              --aug none --no-amp --device "$DEVICE" --workers 8 --seed 0)
 mkdir -p "$OUT" "$WORK"
 log() { echo "[$(date +%T) +${SECONDS}s] $*" | tee -a "$OUT/steps.log"; }
+WORK="$WORK/$(date +%H%M%S)"  # a warm machine keeps /tmp between calls: every run its own folders
+mkdir -p "$WORK"
 
 if ! "$PY" -c 'import dicebear, resvg_py' 2>/dev/null; then  # carried wheels: the device has no network
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
@@ -70,9 +77,14 @@ if [ "$DEVICE" = cuda ]; then
       >>"$WORK/kernels.log" 2>&1
     echo "bench rc $?" >>"$WORK/kernels.log" ) &
 fi
+INIT_FLAGS=()
+if [ -f "$INIT" ] && "$PY" -c "import sys, explorer; sys.exit(explorer.load(sys.argv[1]).resolution != $RES)" "$INIT"; then
+  INIT_FLAGS=(--init-from "$INIT")
+  log "starting from $INIT"
+fi
 budget=$((END_AT - SECONDS))
 log "training for ${budget}s"
-"${EXPLORER[@]}" train --data "$WORK/data" --out "$WORK/run" "${TRAIN_FLAGS[@]}" --kimg 5000 \
+"${EXPLORER[@]}" train --data "$WORK/data" --out "$WORK/run" "${TRAIN_FLAGS[@]}" "${INIT_FLAGS[@]}" --kimg 5000 \
   --tick 8 --snap 40 --sample-every 20 --time-budget "$budget" >"$WORK/train.log" 2>&1
 log "train rc $?"
 tail -4 "$WORK/train.log"
@@ -80,12 +92,14 @@ tail -4 "$WORK/train.log"
 # 4. Export the newest snapshot's G_ema + D as float16, and pack the rest.
 newest=$(ls "$WORK"/run/snapshots/*.safetensors 2>/dev/null | tail -1)
 if [ -n "$newest" ]; then
-  "$PY" - "$newest" "$OUT/model.safetensors" <<'EOF' 2>&1 | tee -a "$OUT/steps.log"
+  "$PY" - "$newest" "$WORK/model.safetensors" <<'EOF' 2>&1 | tee -a "$OUT/steps.log"
 import sys, torch, explorer
 model = explorer.load(sys.argv[1])
 explorer.save(model, sys.argv[2], dtype=torch.float16)
 print("exported", sys.argv[1], "->", sys.argv[2])
 EOF
+  split -b 15M -d "$WORK/model.safetensors" "$OUT/model.part."
+  (cd "$WORK" && sha256sum model.safetensors) >"$OUT/model.sha256"
 fi
 wait  # the kernel tests end by their own timeouts
 cp "$WORK/train.log" "$WORK/kernels.log" "$WORK/data.log" "$WORK/run/" 2>/dev/null

@@ -134,3 +134,17 @@ def test_init_from_a_model_file_starts_from_its_weights(tmp_path: Path, one_torc
     # Flags may repeat the architecture but not contradict it.
     assert cli_main(["train", "--data", str(data), "--out", str(tmp_path / "third"), "--init-from", str(asset),
                      "--z-dim", "32"]) == 1
+
+
+def test_path_length_mean_starts_at_the_first_measurement(tmp_path: Path, one_torch_thread) -> None:
+    from explorer.train.config import resolve_config
+    from explorer.train.loss import LossSettings, StyleGAN2Loss
+    from explorer.train.networks import build_networks
+    cfg = resolve_config(tiny_config(tmp_path, tmp_path, tmp_path), 16, 1, torch.device("cpu"))
+    torch.manual_seed(0)
+    G, D, _ = build_networks(cfg, 0, torch.device("cpu"))
+    losses = StyleGAN2Loss(G, D, lambda x: x, LossSettings(r1_gamma=1.0))
+    _, first = losses.path_length(torch.randn(4, G.z_dim), None)
+    assert losses.pl_mean.item() == pytest.approx(first.item()) and first.item() > 0
+    _, second = losses.path_length(torch.randn(4, G.z_dim), None)
+    assert losses.pl_mean.item() == pytest.approx(first.item() + 0.01 * (second.item() - first.item()))

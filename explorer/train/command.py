@@ -45,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, help="total batch size (default by resolution)")
     p.add_argument("--gamma", type=float, help="R1 weight (default 0.0002 * R^2 / batch)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.0025)")
+    p.add_argument("--pl-weight", dest="pl_weight", type=float,
+                   help="path-length penalty weight (default 2; 0 turns it off, e.g. for short runs)")
+    p.add_argument("--mixing", dest="style_mixing", type=float,
+                   help="style-mixing probability in training (default 0.9)")
     p.add_argument("--cbase", dest="channel_base", type=int, help="channel base (default 16384)")
     p.add_argument("--cmax", dest="channel_max", type=int, help="max channels per layer (default 512)")
     p.add_argument("--z-dim", dest="z_dim", type=int, help="z and w dimensions (default 512)")

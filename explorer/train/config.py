@@ -73,6 +73,10 @@ def resolve_config(cfg: TrainConfig, resolution: int, world_size: int, device: t
     """Fill in every automatic value; raise a clear error for settings that cannot work."""
     if cfg.augment not in AUGMENT_MODES:
         raise ExplorerError(f"--aug must be one of {', '.join(AUGMENT_MODES)}, not {cfg.augment!r}")
+    if not 0 <= cfg.style_mixing <= 1:
+        raise ExplorerError(f"--mixing is a probability between 0 and 1, not {cfg.style_mixing}")
+    if not cfg.pl_weight >= 0:
+        raise ExplorerError(f"--pl-weight must be 0 or more, not {cfg.pl_weight}")
     batch = cfg.batch or max(min(world_size * min(4096 // resolution, 32), 64), world_size)
     if batch % world_size:
         raise ExplorerError(f"--batch {batch} must be divisible by the number of processes ({world_size})")

@@ -86,7 +86,11 @@ class StyleGAN2Loss:
         noise = torch.randn_like(fake) / math.sqrt(fake.shape[2] * fake.shape[3])
         (grads,) = torch.autograd.grad((fake * noise).sum(), ws, create_graph=True)
         lengths = grads.square().sum(dim=2).mean(dim=1).sqrt()
-        self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach(), self.settings.pl_decay))
+        # The running mean starts at the first measured length rather than at 0: from 0 it takes
+        # hundreds of steps to arrive, and until then the penalty drags every length towards 0.
+        measured = lengths.mean().detach()
+        self.pl_mean.copy_(torch.where(self.pl_mean == 0, measured,
+                                       self.pl_mean.lerp(measured, self.settings.pl_decay)))
         penalty = (lengths - self.pl_mean).square().mean()
         return penalty * self.settings.pl_weight, lengths.mean().detach()
 
