@@ -68,7 +68,7 @@ class Downloads:
             return None
         p = self.active.handle.progress
         if p is None:
-            return 0.0, f"connecting to download {self.active.source.label} ..."
+            return 0.0, "connecting ..."
         return p.fraction, p.message
 
     def finished(self, handle: JobHandle) -> None:
