@@ -115,3 +115,34 @@ def _handler_for(server: FileServer) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
 
     return Handler
+
+
+def main() -> None:
+    """`python -m tests.http_server FOLDER [--cut-at N] [--rate BYTES_PER_S]`: serve FOLDER's files
+    on 127.0.0.1 to watch a download, a resume (--cut-at drops each file's first transfer at byte
+    N) and a cache hit by hand. Ctrl+C stops it."""
+    import argparse
+    from pathlib import Path
+    p = argparse.ArgumentParser(prog="python -m tests.http_server")
+    p.add_argument("folder")
+    p.add_argument("--cut-at", type=int)
+    p.add_argument("--rate", type=float, help="trickle each file at this many bytes per second")
+    args = p.parse_args()
+    server = FileServer()
+    for path in sorted(Path(args.folder).iterdir()):
+        if path.is_file():
+            key = "/" + path.name
+            server.files[key] = path.read_bytes()
+            if args.cut_at:
+                server.cut_at[key] = args.cut_at
+            if args.rate:
+                server.bytes_per_s[key] = args.rate
+            print(server.url(key), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,8 @@ def app(tmp_path, server):  # noqa: F811
     engine.stop()
 
 
-def test_opening_a_url_downloads_in_the_background_then_loads_keeping_seed_and_psi(app, server, tmp_path):  # noqa: F811
+def test_opening_a_url_downloads_in_the_background_then_loads_keeping_seed_and_psi(
+        app, server, tmp_path):  # noqa: F811
     ctl = app
     server.bytes_per_s["/tiny.safetensors"] = 150_000  # about a second: time to watch it
     url = server.url("/tiny.safetensors")
@@ -93,7 +94,8 @@ def test_a_failed_download_is_one_line_and_the_model_stays(app, server):  # noqa
     before = ctl.model_info.content_hash
     ctl.open_path(server.url("/gone.pkl"))
     pump(ctl, lambda: ctl.downloads.active is None)
-    assert ctl.status.is_error and ctl.status.text == f"{server.url('/gone.pkl')} answered HTTP 404 Not Found: check the address"
+    assert ctl.status.is_error
+    assert ctl.status.text == f"{server.url('/gone.pkl')} answered HTTP 404 Not Found: check the address"
     server.files["/page.pkl"] = b"<html><body>Please log in</body></html>"
     ctl.open_path(server.url("/page.pkl"))
     pump(ctl, lambda: ctl.downloads.active is None)

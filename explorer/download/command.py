@@ -27,7 +27,7 @@ def run_models(args: argparse.Namespace) -> int:
     if args.cache:
         for e in entries.values():
             print(f"{format_bytes(e.size):>9}  {'complete' if e.complete else 'partial '}  {e.url}")
-        print(f"{len(entries)} entries, {format_bytes(sum(e.size for e in entries.values()))} in {cache.folder}")
+        print(f"{len(entries)} cached, {format_bytes(sum(e.size for e in entries.values()))} in {cache.folder}")
         return 0
     models = published_models()
     width = max(len(m.name) for m in models)

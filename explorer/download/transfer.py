@@ -121,8 +121,9 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: read1 returns whatever the socket has (up to CHUNK_BYTES), so a slow
     server still gives frequent progress reports, and with them prompt cancellation."""
     raw = response.raw
+    read = getattr(raw, "read1", None) or (lambda n: raw.read(min(n, 64 * 1024)))  # urllib3 < 2.3: no read1
     while True:
-        chunk = raw.read1(CHUNK_BYTES)
+        chunk = read(CHUNK_BYTES)
         if not chunk:
             return
         yield chunk
@@ -171,4 +172,5 @@ def _connect_error(url: str, exc: requests.RequestException) -> str:
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"{url} redirects in a loop"
     root = causes[-1]
-    return f"could not connect to {host}: {str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__}"
+    detail = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
+    return f"could not connect to {host}: {detail}"
