@@ -1,13 +1,16 @@
 """StyleGAN Explorer: load, render, invert, edit and train StyleGAN2/StyleGAN3 generators."""
 
-from explorer.errors import CheckpointError, ExplorerError, ImageInputError
+from explorer.errors import CheckpointError, DownloadError, ExplorerError, ImageInputError
 from explorer.model import Model, ModelInfo, to_uint8
 
 
-def load(path, device="cpu") -> Model:
-    """Load any supported checkpoint (sniffed by content) as a `Model` on `device`."""
+def load(path, device="cpu", progress=None) -> Model:
+    """Load any supported checkpoint (sniffed by content) as a `Model` on `device`.
+
+    `path` may also be an http(s) URL or a catalogue name (`stylegan3-t-ffhq-1024`): it is
+    downloaded once into the per-user cache, with a progress bar on a terminal (`progress`)."""
     from explorer.checkpoints import load as _load
-    return _load(path, device=device)
+    return _load(path, device=device, progress=progress)
 
 
 def save(model: Model, path, **kwargs) -> None:
@@ -16,6 +19,6 @@ def save(model: Model, path, **kwargs) -> None:
     _save(model, path, **kwargs)
 
 
-__all__ = ["load", "save", "Model", "ModelInfo", "to_uint8", "CheckpointError", "ExplorerError",
-           "ImageInputError"]
+__all__ = ["load", "save", "Model", "ModelInfo", "to_uint8", "CheckpointError", "DownloadError",
+           "ExplorerError", "ImageInputError"]
 __version__ = "0.1.0"

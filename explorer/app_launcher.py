@@ -21,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stylegan-explorer",
         description="Open the StyleGAN Explorer app on a checkpoint (default: the shipped model). "
-                    "Subcommands: info, generate (see stylegan-explorer --help).")
-    p.add_argument("checkpoint", nargs="?", help="NVIDIA .pkl, rosinality .pt or .safetensors file")
+                    "Subcommands: info, generate, models, download, ... (see stylegan-explorer --help).")
+    p.add_argument("checkpoint", nargs="?", help="NVIDIA .pkl, rosinality .pt or .safetensors file, "
+                                                 "an http(s) URL, or a published model name (see `models`)")
     p.add_argument("--seed", type=int, default=0, help="initial seed (default 0)")
     p.add_argument("--psi", type=float, default=1.0, help="initial truncation psi (default 1)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
@@ -60,8 +61,10 @@ def run_app_command(argv: Sequence[str]) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return NO_DISPLAY_EXIT
-    if args.checkpoint and not Path(args.checkpoint).expanduser().is_file():
-        print(f"error: no such checkpoint file: {args.checkpoint}", file=sys.stderr)
+    from explorer.download import remote_source
+    if args.checkpoint and remote_source(args.checkpoint) is None and \
+            not Path(args.checkpoint).expanduser().is_file():
+        print(f"error: no such checkpoint file or model name: {args.checkpoint}", file=sys.stderr)
         return 1
     try:
         import imgui_bundle  # noqa: F401 - first, so pyGLFW binds the bundled GLFW
@@ -84,23 +87,34 @@ def _run(args: argparse.Namespace) -> int:
     from explorer.app.default_model import default_model_source, random_model
     from explorer.app.settings import Settings, user_config_dir
     from explorer.app.window import ExplorerWindow, WindowOptions
+    from explorer.checkpoints.remote import local_checkpoint
+    from explorer.download import remote_source
     from explorer.engine import RenderThread
     from explorer.latent.state import LatentState
 
     engine = RenderThread(device=args.device, fp16=args.fp16)
     ctl = AppController(engine, Settings.load(), LatentState(seed=args.seed, psi=args.psi))
     screenshot = Path(args.screenshot).expanduser() if args.screenshot else None
+    remote = remote_source(args.checkpoint) if args.checkpoint else None
+    if remote is not None and screenshot is not None:
+        local_checkpoint(remote.url, progress=True)  # headless: download first, on the terminal
+    source = args.checkpoint or default_model_source()
     options = WindowOptions(size=parse_size(args.size), screenshot=screenshot,
                             screenshot_frames=max(args.frames, 1),
-                            layout_ini=None if screenshot else user_config_dir() / "layout.ini")
+                            layout_ini=None if screenshot else user_config_dir() / "layout.ini",
+                            focus_panel=None if source else "Models")
     window = ExplorerWindow(ctl, options)
     engine.start()
     if engine.device.startswith("cuda"):
         from cuda_ops import fused
         ctl.set_status(str(fused.start_build()))  # kernels compile in the background; the reference runs meanwhile
     try:
-        source = args.checkpoint or default_model_source()
-        ctl.load_model(Path(source).expanduser() if source else random_model())
+        if remote is not None:  # downloads in the background (the window shows its progress)
+            if ctl.downloads.cache.lookup(remote.url) is None:
+                ctl.load_model(random_model())
+            ctl.open_path(remote.url)
+        else:
+            ctl.load_model(Path(source).expanduser() if source else random_model())
         try:
             window.run()
         except RuntimeError as e:  # the window could not be created (bad DISPLAY, no OpenGL 3.3)

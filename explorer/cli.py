@@ -21,6 +21,8 @@ COMMAND_MODULES = {
     "dataset": "explorer.train.command",
     "directions": "explorer.directions.command",
     "project": "explorer.project.command",
+    "models": "explorer.download.command",
+    "download": "explorer.download.command",
 }
 
 

@@ -15,11 +15,11 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe a checkpoint")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="file, URL or published model name")
     add_device(p)
 
     p = sub.add_parser("generate", help="render seeds to PNG files and a grid")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="file, URL or published model name")
     p.add_argument("--seeds", default="0-7", help="seed list, e.g. 0-7,12 (default 0-7)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none)")
     p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K W+ rows")
@@ -41,9 +41,13 @@ def run(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
-    model = explorer.load(args.checkpoint, device=resolve_device(args.device))
+    from explorer.download import DownloadCache, remote_source
+    model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     info = model.info
     print(f"file:          {args.checkpoint}")
+    remote = remote_source(args.checkpoint)
+    if remote is not None:
+        print(f"cached as:     {DownloadCache().lookup(remote.url)}")
     print(f"format:        {info.format}")
     print(f"architecture:  {info.architecture}")
     print(f"resolution:    {info.resolution} x {info.resolution}, {info.img_channels} channels")
@@ -66,7 +70,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from explorer.generate import generate_images, parse_pair, parse_seeds
     seeds = parse_seeds(args.seeds)
     translate = parse_pair(args.translate, "--translate")
-    model = explorer.load(args.checkpoint, device=resolve_device(args.device))
+    model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     edits, library = (), None
     if args.edit:
         from explorer.directions import edits_from_args

@@ -11,3 +11,7 @@ class CheckpointError(ExplorerError):
 
 class ImageInputError(ExplorerError):
     """An image file could not be used (not an image, empty, too large)."""
+
+
+class DownloadError(ExplorerError):
+    """A checkpoint could not be downloaded (no network, HTTP error, dropped connection, full disk)."""

@@ -364,3 +364,63 @@ def test_every_panel_draws_and_the_class_picker_works(make_app, tmp_path):
             assert data["w"].shape == (1, ref.num_ws, ref.w_dim)
 
     run_app_test(ctl, test)
+
+
+def test_open_a_url_then_download_from_the_models_panel(make_app, tmp_path, monkeypatch):
+    """A URL typed in the Open box loads; a catalogue entry's Download button fetches and opens it
+    (both from a real HTTP server on 127.0.0.1), and the pictures on screen are the new models'."""
+    import json
+
+    from explorer.download.cache import CACHE_DIR_ENV
+    from explorer.download.catalogue import CATALOGUE_ENV
+    from tests.http_server import FileServer
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    server = FileServer()
+    models = {}
+    for name, seed, res in (("a", 12, 16), ("b", 13, 32)):
+        explorer.save(tiny_model(seed=seed, img_resolution=res), tmp_path / f"{name}.safetensors")
+        server.files[f"/{name}.safetensors"] = (tmp_path / f"{name}.safetensors").read_bytes()
+        models[name] = explorer.load(tmp_path / f"{name}.safetensors")
+    server.bytes_per_s["/b.safetensors"] = 100_000  # slow enough to see the progress bar
+    (tmp_path / "catalogue.json").write_text(json.dumps({"models": [dict(
+        name="tiny-test-32", url=server.url("/b.safetensors"), dataset="random weights", resolution=32,
+        licence="test only")]}))
+    monkeypatch.setenv(CATALOGUE_ENV, str(tmp_path / "catalogue.json"))
+    ctl = make_app(tiny_model(seed=6), LatentState(seed=3, psi=0.8))
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        url_a = server.url("/a.safetensors")
+        focus(ctx, "Model")
+        ctx.item_input_value("//Model/##path", url_a)
+        ctx.item_click("//Model/Open")
+        wait_frames_until(ctx, lambda: ctl.model_source == url_a, what="the URL's model")
+        wait_for_current_picture(ctx, window)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(models["a"], ctl.state).rgba)
+        assert ctl.settings.recent[0] == url_a and ctl.model_label == "a.safetensors"
+        focus(ctx, "Models")
+        ctx.item_click("//Models/**/Download##tiny-test-32")
+        wait_frames_until(ctx, lambda: (ctl.downloads.progress() or (0,))[0] > 0, what="download progress")
+        assert ctx.item_exists("//Models/Cancel##download")  # the bar and its Cancel button are up
+        frames = wait_frames_until(ctx, lambda: ctl.model_source == server.url("/b.safetensors"), 60,
+                                   what="the downloaded model")
+        assert frames >= 3, "the UI kept drawing frames during the download"
+        assert ctl.state.psi == pytest.approx(0.8) and ctl.state.seed == 3
+        wait_for_current_picture(ctx, window)
+        shown = screen_picture(ctx, window, tmp_path)
+        assert shown.shape[0] == 32 * int(window.image_view.rect.zoom)
+        assert_screen_equals(window, shown, render_state(models["b"], ctl.state).rgba)
+        ctx.yield_(2)
+        assert ctx.item_exists("//Models/**/Delete##tiny-test-32")
+        # A URL dropped on the window (from a browser), then one pasted: both open from the cache.
+        window.on_drop(None, [url_a])
+        wait_frames_until(ctx, lambda: ctl.model_source == url_a, what="the dropped URL")
+        window.paste(f"  {server.url('/b.safetensors')}\n")
+        wait_frames_until(ctx, lambda: ctl.model_source == server.url("/b.safetensors"), what="the pasted URL")
+        assert len(server.seen) == 2  # one request per model, ever
+
+    try:
+        run_app_test(ctl, test)
+    finally:
+        server.close()

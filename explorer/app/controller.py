@@ -7,7 +7,8 @@ arrive from another thread (GLFW's callback, or a test), so they go through a de
 
 The bigger features keep their logic in objects of their own that the controller owns:
 `directions` (direction sets and slider edits), `training` (the trainer process and its run
-folder) and `projection` (inverting dropped images). Jobs they start end in their own handlers.
+folder), `projection` (inverting dropped images) and `downloads` (models from a URL or the
+catalogue). Jobs they start end in their own handlers.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from explorer.app.direction_sets import COMPUTE_KIND, STRIP_KIND, DirectionSets
-from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, ProjectImage, Rejected, RestoreState,
-                                        classify_dropped_file)
+from explorer.app.downloads import DOWNLOAD_KIND, Downloads
+from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, ProjectImage, Rejected,
+                                        RestoreState, classify_dropped_file)
 from explorer.app.history import History
 from explorer.app.projections import PROJECTION_KIND, Projections
 from explorer.app.session import SavedImage, load_latent, save_image, save_latent
 from explorer.app.settings import Settings
 from explorer.app.train_runs import STOP_KIND, TrainRuns
 from explorer.directions import DirectionCache
+from explorer.download import is_url, remote_source
 from explorer.engine import ErrorEvent, Frame, JobFinished, JobHandle, ModelLoaded, RenderThread
 from explorer.errors import ExplorerError
 from explorer.latent.compose import DirectionLookup
@@ -123,14 +126,17 @@ class AppController:
         self.directions = DirectionSets(self, direction_cache)
         self.training = TrainRuns(self)
         self.projection = Projections(self)
+        self.downloads = Downloads(self)
         # Jobs whose end a feature handles itself (by kind); the rest end in `_job_finished`.
         self._job_handlers: dict[str, Callable[[JobHandle], None]] = {
             COMPUTE_KIND: self.directions.computed, STRIP_KIND: self.directions.strip_finished,
-            STOP_KIND: self.training.stopped, PROJECTION_KIND: self.projection.finished}
+            STOP_KIND: self.training.stopped, PROJECTION_KIND: self.projection.finished,
+            DOWNLOAD_KIND: self.downloads.finished}
 
     # --- models ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | Model) -> None:
-        """Load a checkpoint (path) or adopt a built `Model`; the answer comes back as an event."""
+        """Load a checkpoint (path, or the URL of a cached download) or adopt a built `Model`; the
+        answer comes back as an event. URLs not downloaded yet go through `open_path`."""
         self.loading = source.info.source if isinstance(source, Model) else str(source)
         self.set_status(f"loading {self.loading} ...")
         self.engine.load_model(source)
@@ -222,8 +228,9 @@ class AppController:
         first = self.model_info is None
         self.model_info = event.info
         self.model_source = event.source
-        is_file = Path(event.source).is_file()
-        self.model_label = Path(event.source).name if is_file else event.source
+        remote = remote_source(event.source) if is_url(event.source) else None
+        is_file = remote is None and Path(event.source).is_file()
+        self.model_label = remote.label if remote else Path(event.source).name if is_file else event.source
         self.loading = None
         self.results.clear()
         self.directions.model_loaded(event.info)
@@ -231,7 +238,7 @@ class AppController:
         self.history.reset(fitted, "start" if first else f"model {self.model_label}")
         self._submitted = None
         self.set_state(fitted)
-        if is_file:
+        if is_file or remote:
             try:
                 self.settings.add_recent(event.source)
             except OSError as e:
@@ -241,14 +248,17 @@ class AppController:
 
     # --- files -----------------------------------------------------------------------------------
     def queue_dropped(self, paths: Iterable[str]) -> None:
-        """Called from the GLFW drop callback: only records the paths (see `poll`)."""
+        """Called from the GLFW drop callback (paths, or URLs dragged from a browser) and for text
+        pasted on the window: only records them (see `poll`)."""
         self._dropped.extend(str(p) for p in paths)
 
     def open_path(self, path: str | Path) -> None:
         """Open whatever `path` holds: a checkpoint, a saved PNG, a W+ .npz, an image to project,
-        or say why not."""
+        a URL or catalogue name (downloaded in the background), or say why not."""
         action = classify_dropped_file(path)
-        if isinstance(action, LoadCheckpoint):
+        if isinstance(action, OpenRemote):
+            self.downloads.open(action.source)
+        elif isinstance(action, LoadCheckpoint):
             self.load_model(action.path)
         elif isinstance(action, RestoreState):
             state = action.state

@@ -1,7 +1,8 @@
 """What to do with a file the user drops on the window (or opens by path), decided by its content.
 
 One of our PNGs restores its state; any other image becomes a projection target; a W+ .npz
-becomes the latent; a checkpoint is loaded; anything else gets a one-line reason.
+becomes the latent; a checkpoint is loaded; a URL or a catalogue name is opened through the
+download cache; anything else gets a one-line reason.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from explorer.download import RemoteSource, remote_source
 from explorer.errors import ExplorerError
 from explorer.latent.state import LatentState
+
 
 @dataclass(frozen=True)
 class RestoreState:
@@ -35,6 +38,13 @@ class LoadCheckpoint:
 
 
 @dataclass(frozen=True)
+class OpenRemote:
+    """A URL or catalogue name: downloaded (unless cached), then sniffed and loaded like a file."""
+
+    source: RemoteSource
+
+
+@dataclass(frozen=True)
 class ProjectImage:
     """Any other picture: find the latent that draws it."""
 
@@ -49,7 +59,7 @@ class Rejected:
     message: str
 
 
-DropAction = RestoreState | LoadLatent | LoadCheckpoint | ProjectImage | Rejected
+DropAction = RestoreState | LoadLatent | LoadCheckpoint | OpenRemote | ProjectImage | Rejected
 
 
 def _is_npz_latent(path: Path) -> bool:
@@ -73,6 +83,11 @@ def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
     """Sniff `path` and say what the app should do with it. Never raises for user files."""
     from explorer.app.session import load_latent, read_png_state
     from explorer.checkpoints.sniff import sniff_format
+    if isinstance(path, str):
+        remote = remote_source(path)
+        if remote is not None:
+            return OpenRemote(remote)
+        path = path.strip()
     path = Path(path).expanduser()
     if not path.exists():
         return Rejected(path, f"no such file: {path}")

@@ -1,4 +1,4 @@
-"""What the app remembers between runs: recent checkpoints and the save folder.
+"""What the app remembers between runs: recent checkpoints (paths or URLs) and the save folder.
 
 It lives in the user's config directory (never the working directory), as one small JSON file
 written atomically, so a crash or a second instance never leaves it half-written.
@@ -68,7 +68,9 @@ class Settings:
         atomic_write_bytes(self.path, json.dumps(data, indent=1).encode("utf-8"))
 
     def add_recent(self, checkpoint: str | os.PathLike[str]) -> None:
-        """Move `checkpoint` to the top of the recent list and persist it."""
-        entry = str(Path(checkpoint).expanduser().resolve())
+        """Move `checkpoint` (a path, or a URL kept as typed) to the top of the recent list and persist it."""
+        from explorer.download import is_url
+        text = str(checkpoint)
+        entry = text if is_url(text) else str(Path(checkpoint).expanduser().resolve())
         self.recent = [entry] + [p for p in self.recent if p != entry][:MAX_RECENT - 1]
         self.save()

@@ -24,6 +24,7 @@ from explorer.app.panels.latent import LatentPanel
 from explorer.app.panels.layers import LayersPanel
 from explorer.app.panels.mixing import MixingPanel
 from explorer.app.panels.model import ModelPanel
+from explorer.app.panels.models import ModelsPanel
 from explorer.app.panels.noise import NoisePanel
 from explorer.app.panels.performance import PerformancePanel
 from explorer.app.panels.projection import ProjectionPanel
@@ -44,6 +45,7 @@ class WindowOptions:
     screenshot: Path | None = None     # save the window here once the picture is shown, then exit
     screenshot_frames: int = 5         # UI frames to wait after the first real picture
     screenshot_timeout_s: float = 600.0
+    focus_panel: str | None = None     # bring this panel to the front at start (e.g. "Models")
 
 
 class ExplorerWindow:
@@ -59,8 +61,9 @@ class ExplorerWindow:
         self.directions = DirectionsPanel()
         self.train = TrainPanel()
         self.projection = ProjectionPanel()
+        self.models = ModelsPanel()
         self.panels: list[Panel] = [ModelPanel(), LatentPanel(), TruncationPanel(), self.mixing, self.noise,
-                                    TransformPanel(), self.directions, self.projection, self.train,
+                                    TransformPanel(), self.models, self.directions, self.projection, self.train,
                                     LayersPanel(), self.performance, HistoryPanel()]
         self.ui_frames = 0
         self.frames_current_shown = 0  # consecutive UI frames that showed the current state's picture
@@ -118,7 +121,7 @@ class ExplorerWindow:
                 split("MainDockSpace", "Inspect", imgui.Dir.right, 0.36)]
 
     def _dockable_windows(self) -> list[hello_imgui.DockableWindow]:
-        places = {"Model": "Controls", "Latent": "Controls", "Truncation": "ControlsMiddle",
+        places = {"Model": "Controls", "Models": "Inspect", "Latent": "Controls", "Truncation": "ControlsMiddle",
                   "Style mixing": "ControlsLower", "Noise": "ControlsLower", "Transform": "ControlsLower",
                   "Directions": "Inspect", "Projection": "Inspect", "Train": "Inspect",
                   "Layers": "Inspect", "Performance": "Inspect", "History": "Inspect"}
@@ -169,6 +172,7 @@ class ExplorerWindow:
         self._shortcuts()
         self._sync_transform_window()
         self._show_new_projection()
+        self._focus_at_start()
         self.mixing.draw_windows(self.ctl)
         self.noise.draw_windows(self.ctl)
         hello_imgui.get_runner_params().fps_idling.enable_idling = not self.ctl.is_busy()
@@ -183,11 +187,25 @@ class ExplorerWindow:
             self.ctl.save_image()
         if imgui.get_io().want_text_input:
             return  # Ctrl+Z in a text field undoes typing, not the picture
+        if imgui.is_key_chord_pressed(ctrl | imgui.Key.v):
+            self.paste(imgui.get_clipboard_text() or "")
         if imgui.is_key_chord_pressed(ctrl | imgui.Key.z):
             self.ctl.undo()
         if imgui.is_key_chord_pressed(ctrl | imgui.Key.y) or \
                 imgui.is_key_chord_pressed(ctrl | imgui.Key.mod_shift | imgui.Key.z):
             self.ctl.redo()
+
+    def paste(self, text: str) -> None:
+        """Ctrl+V on the window (not in a text field): a pasted URL, model name or path opens like a drop."""
+        text = text.strip()
+        if text and "\n" not in text:
+            self.ctl.queue_dropped([text])
+
+    def _focus_at_start(self) -> None:
+        if self.options.focus_panel and self.ui_frames == 2:  # once the dock layout exists
+            window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name(self.options.focus_panel)
+            if window is not None:
+                window.focus_window_at_next_frame = True
 
     def _sync_transform_window(self) -> None:
         """The transform panel exists only for StyleGAN3 models."""
@@ -263,7 +281,10 @@ class ExplorerWindow:
 
     def _show_status(self) -> None:
         status = self.ctl.status
-        if status.text:
+        download = self.ctl.downloads.progress()
+        if download is not None and not status.is_error:
+            imgui.text(f"downloading {self.ctl.downloads.active.source.label}: {download[1]}")
+        elif status.text:
             if status.is_error:
                 imgui.text_colored(ERROR_COLOR, status.text)
             else:

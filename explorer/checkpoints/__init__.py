@@ -1,6 +1,7 @@
 """Reading and writing models: NVIDIA .pkl, rosinality .pt and our own .safetensors.
 
-`load` sniffs the content (never the file name), dispatches to the reader for that format and
+`load` takes a path, a URL or a catalogue name (downloads go through the cache, see `remote`),
+sniffs the content (never the file name), dispatches to the reader for that format and
 returns a `Model`. Whatever goes wrong with a user's file surfaces as a one-line
 `CheckpointError`, never as a traceback from deep inside a parser.
 """
@@ -29,11 +30,17 @@ _READERS: dict[str, Callable[[Path], Model]] = {
 }
 
 
-def load(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Model:
-    """Load any supported checkpoint as a `Model` whose networks live on `device`."""
-    path = Path(path).expanduser()
+def load(path: str | os.PathLike[str], device: str | torch.device = "cpu", progress: bool | None = None,
+         download: bool = True) -> Model:
+    """Load any supported checkpoint as a `Model` whose networks live on `device`.
+
+    `path` may be a URL or a catalogue name: it is downloaded once into the cache (`progress`:
+    a terminal bar, None = only on a terminal; `download=False`: the cache must have it)."""
+    from explorer.checkpoints.remote import local_checkpoint
+    path = local_checkpoint(path, progress=progress, download=download)
     if not path.exists():
-        raise CheckpointError(f"no such file: {path}")
+        hint = "" if path.suffix else " (nor a model name: `stylegan-explorer models` lists them)"
+        raise CheckpointError(f"no such file: {path}{hint}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it")
     try:

@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "directions", help="find latent directions to edit with (PCA, SeFa, k-means, attribute SVM)",
         description="Compute a direction set for a model and cache it under its content hash; "
                     "edits then refer to it by name (generate --edit NAME:INDEX:STRENGTH[:LAYERS]).")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="file, URL or published model name")
     p.add_argument("--method", required=True, choices=METHODS,
                    help="pca: GANSpace; sefa: closed-form from style weights; kmeans: centres of W; "
                         "svm: InterFaceGAN attribute directions from --labels")
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.directions.directionset import save_direction_set
     from explorer.directions.layers import parse_layer_range
 
-    model = explorer.load(args.checkpoint, device=resolve_device(args.device))
+    model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     components = args.components or (16 if args.method == "kmeans" else 64)
     layers = (0, None) if args.layers is None else parse_layer_range(args.layers, model)
     spec = DirectionSpec(method=args.method, name=args.name, samples=args.samples,

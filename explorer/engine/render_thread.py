@@ -244,8 +244,10 @@ class RenderThread:
             if isinstance(source, Model):
                 model, label = source.to(self._device), source.info.source
             else:
-                from explorer import load
-                model, label = load(source, device=str(self._device)), str(source)
+                from explorer.checkpoints import load
+                # download=False: a URL must already be cached (the app downloads in a job), so
+                # this thread never waits on the network while the current model should render.
+                model, label = load(source, device=str(self._device), download=False), str(source)
         except Exception as exc:  # the old model stays; the user gets a message
             message = one_line_error(exc)  # checkpoint errors already name the file
             if not isinstance(exc, ExplorerError):

@@ -20,7 +20,7 @@ SNAPSHOTS = 8
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("project", help="find the latent that reproduces an image (GAN inversion)")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="file, URL or published model name")
     p.add_argument("image", help="any image Pillow opens; it is centre-cropped to a square")
     p.add_argument("--space", default="w+", choices=SPACES, help="w: one w for all layers; w+: one per layer")
     p.add_argument("--steps", type=int, default=ProjectionConfig.steps, help="optimisation steps (default %(default)s)")
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.project.latentfile import save_projected_w
     from explorer.project.projector import Projector
 
-    model = explorer.load(args.checkpoint, device=resolve_device(args.device))
+    model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     loaded = load_image(args.image, model.resolution, model.img_channels)
     config = ProjectionConfig(space=args.space, steps=args.steps, loss=args.loss, seed=args.seed,
                               class_idx=args.class_idx, optimize_noise=args.fit_noise,

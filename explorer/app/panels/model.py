@@ -1,4 +1,5 @@
-"""Model panel: open a checkpoint (path, recent list, or drop on the window) and describe it."""
+"""Model panel: open a checkpoint (path, URL, model name, recent list, or drop / paste on the window)
+and describe it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.default_model import RANDOM_MODEL_LABEL
+from explorer.app.panels.models import draw_download_progress
 from explorer.app.style import WARNING_COLOR
 
 
@@ -17,20 +19,21 @@ class ModelPanel:
 
     def draw(self, ctl: AppController) -> None:
         imgui.set_next_item_width(-imgui.calc_text_size("Open").x - 2 * imgui.get_style().item_spacing.x - 8)
-        entered, self.path = imgui.input_text_with_hint("##path", "checkpoint, saved PNG or .npz path",
+        entered, self.path = imgui.input_text_with_hint("##path", "checkpoint path, URL or model name; PNG, .npz",
                                                         self.path, imgui.InputTextFlags_.enter_returns_true)
         imgui.same_line()
         if (imgui.button("Open") or entered) and self.path.strip():
             ctl.open_path(self.path.strip())
-        imgui.text_disabled("or drop a file on the window")
+        imgui.text_disabled("or drop a file (or paste a URL) on the window")
         if ctl.loading:
             imgui.text(f"loading {ctl.loading} ...")
+        draw_download_progress(ctl)
         recent = ctl.settings.recent
         if recent and imgui.tree_node("Recent"):
             for i, path in enumerate(recent):
                 imgui.push_id(i)
                 if imgui.selectable(path, False)[0]:
-                    ctl.load_model(path)
+                    ctl.open_path(path)  # a URL whose download was deleted is fetched again
                 imgui.pop_id()
             imgui.tree_pop()
         imgui.separator()
@@ -40,6 +43,7 @@ class ModelPanel:
             return
         if info.source == RANDOM_MODEL_LABEL:
             imgui.text_colored(WARNING_COLOR, RANDOM_MODEL_LABEL)
+            imgui.text_wrapped("Pick a published model in the Models panel to explore a real one.")
         else:
             imgui.text_wrapped(ctl.model_label)
         precision = "fp32" if ctl.engine.force_fp32 else "fp16"
