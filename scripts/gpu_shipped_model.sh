@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder that comes back}
 DEVICE=${DEVICE:-cuda}
 RES=${RES:-128}
-BATCH=${BATCH:-64}
+BATCH=${BATCH:-32}
 COUNT=${COUNT:-30000}          # avatars in the training set
 SMOKE_COUNT=${SMOKE_COUNT:-512}
 END_AT=${END_AT:-540}          # seconds after start by which training must have stopped

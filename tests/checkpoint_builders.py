@@ -265,6 +265,18 @@ def nvidia_d_to_rosinality(state: Mapping[str, torch.Tensor], img_resolution: in
     return out
 
 
+def has_rosinality_equivalent(fixture_dir: str | Path) -> bool:
+    """rosinality's generator is StyleGAN2 with the skip architecture, no classes and z_dim == w_dim."""
+    config = read_config(fixture_dir)
+    if config["format"] == ROSINALITY_FORMAT:
+        return True
+    kwargs = config["init_kwargs"]
+    synthesis = {**kwargs, **kwargs.get("synthesis_kwargs", {})}
+    return (config["format"] in NVIDIA_FORMATS and "synthesis.b4.const" in read_state(fixture_dir)
+            and synthesis.get("architecture", "skip") == "skip" and kwargs.get("c_dim", 0) == 0
+            and kwargs["z_dim"] == kwargs["w_dim"])
+
+
 def rosinality_generator_state(fixture_dir: Path) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """(g_ema state dict in rosinality names, latent_avg) for a rosinality or NVIDIA SG2 fixture."""
     config = read_config(fixture_dir)
@@ -274,10 +286,7 @@ def rosinality_generator_state(fixture_dir: Path) -> tuple[dict[str, torch.Tenso
             latent_avg = torch.from_numpy(expected["truncation_latent"].copy())
         return state, latent_avg
     kwargs = config["init_kwargs"]
-    synthesis = {**kwargs, **kwargs.get("synthesis_kwargs", {})}
-    if (config["format"] not in NVIDIA_FORMATS or "synthesis.b4.const" not in state
-            or synthesis.get("architecture", "skip") != "skip" or kwargs.get("c_dim", 0) != 0
-            or kwargs["z_dim"] != kwargs["w_dim"]):
+    if not has_rosinality_equivalent(fixture_dir):
         raise ValueError(f"{Path(fixture_dir).name} has no rosinality equivalent")
     return nvidia_to_rosinality(state, kwargs["img_resolution"]), state["mapping.w_avg"]
 

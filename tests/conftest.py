@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FIXTURES_DIR = Path(os.environ.get("EXPLORER_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures"))
+# The reference fixtures travel with the repository, so a fresh clone tests fidelity on its own;
+# EXPLORER_FIXTURES points the tests at another set (e.g. a larger private one).
+FIXTURES_DIR = Path(os.environ.get("EXPLORER_FIXTURES", REPO_ROOT / "tests" / "fixtures"))
 
 
 def fixture_names() -> list[str]:
