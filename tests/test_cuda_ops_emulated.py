@@ -19,9 +19,8 @@ import pytest
 import torch
 
 from cuda_ops import fused
-from tests.test_cuda_ops import (BIAS_ACT_CASES, DTYPES, FLRELU_CASES, UPFIRDN_CASES, case_id,
-                                 make_filter, run_bias_act_case, run_filtered_lrelu_case,
-                                 run_upfirdn2d_case)
+from cuda_ops.cases import BIAS_ACT_CASES, DTYPES, FLRELU_CASES, UPFIRDN_CASES, case_id, make_filter
+from tests.test_cuda_ops import run_bias_act_case, run_filtered_lrelu_case, run_upfirdn2d_case
 
 pytestmark = [
     pytest.mark.skipif(os.environ.get("EXPLORER_TEST_EMULATOR") != "1",
