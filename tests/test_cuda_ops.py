@@ -137,7 +137,9 @@ def test_derived_gradient_passes_gradcheck_and_gradgradcheck(up, down, fspec, fl
 
 class ReferenceBackend:
     """The compiled module's interface (csrc/ops.h) implemented with the reference ops, so the
-    autograd rules of FusedOps can be tested anywhere."""
+    autograd rules of FusedOps (and the self-check) can be tested anywhere. Like the kernels, it
+    computes half-precision inputs in float32 and rounds the result (CPU half convolutions with
+    long filters are also pathologically slow)."""
 
     backend = "reference"
     _ACTS = {v: k for k, v in fused.ACT_CODES.items()}
@@ -147,18 +149,19 @@ class ReferenceBackend:
 
     def bias_act(self, x, b, dy, ddx, dim, act, alpha, gain, clamp, mode):
         kw = dict(dim=dim, act=self._ACTS[act], alpha=alpha, gain=gain, clamp=None if clamp < 0 else clamp)
+        xw, b, dy, ddx = _wide(x), _wide(b), _wide(dy), _wide(ddx)
         if mode == 0:
-            return bias_act(x, b, **kw)
+            return bias_act(xw, b, **kw).to(x.dtype)
         with torch.enable_grad():
-            xl = x.detach().requires_grad_(True)
+            xl = xw.detach().requires_grad_(True)
             (g,) = torch.autograd.grad(bias_act(xl, b, **kw), xl, dy, create_graph=mode == 2)
             if mode == 1:
-                return g.detach()
+                return g.detach().to(x.dtype)
             (g2,) = torch.autograd.grad(g, xl, ddx, allow_unused=True)
-        return torch.zeros_like(x) if g2 is None else g2.detach()
+        return torch.zeros_like(x) if g2 is None else g2.detach().to(x.dtype)
 
     def upfirdn2d(self, x, f, upx, upy, downx, downy, px0, px1, py0, py1, flip, gain, smem_limit):
-        y = upfirdn2d(x, f, up=(upx, upy), down=(downx, downy), padding=(px0, px1, py0, py1),
+        y = upfirdn2d(_wide(x), f, up=(upx, upy), down=(downx, downy), padding=(px0, px1, py0, py1),
                       flip_filter=flip, gain=gain)
         return y.to(x.dtype)
 
@@ -166,9 +169,13 @@ class ReferenceBackend:
                        smem_limit):
         if self.compose_filtered_lrelu:
             return None  # as the kernel does when a tile does not fit in shared memory
-        y = filtered_lrelu_ref(x, fu, fd, b, up, down, (px0, px1, py0, py1), gain, slope,
+        y = filtered_lrelu_ref(_wide(x), fu, fd, _wide(b), up, down, (px0, px1, py0, py1), gain, slope,
                                None if clamp < 0 else clamp, flip)
         return y.to(x.dtype)  # like the kernel, whatever autocast did inside the reference
+
+
+def _wide(t: torch.Tensor | None) -> torch.Tensor | None:
+    return t.float() if t is not None and t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 REF_OPS = fused.FusedOps(ReferenceBackend())
@@ -229,8 +236,10 @@ def test_filter_gradients_fall_back_to_the_reference() -> None:
 
 @pytest.fixture
 def builder(monkeypatch):
-    """A fresh builder, with the dispatch registry restored afterwards."""
+    """A fresh builder, with the dispatch registry restored afterwards. A "CUDA" build checks its
+    kernels on CPU tensors (tests make torch.cuda.is_available say yes where there is no GPU)."""
     monkeypatch.setattr(dispatch, "_fused_kernels", {})
+    monkeypatch.setattr(fused, "_current_cuda_device", lambda: torch.device("cpu"))
     monkeypatch.delenv(fused.DISABLE_ENV, raising=False)
     return fused._Builder()
 
@@ -292,8 +301,6 @@ def test_successful_build_registers_the_kernels(builder, monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Fake GPU")
     monkeypatch.setattr(fused, "_toolchain_problem", lambda: None)
     monkeypatch.setattr(fused, "load_extension", slow_load)
-    real_self_test = fused.self_test
-    monkeypatch.setattr(fused, "self_test", lambda ops, device: real_self_test(ops, "cpu"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert builder.start().state == "building"
@@ -302,28 +309,11 @@ def test_successful_build_registers_the_kernels(builder, monkeypatch) -> None:
         assert builder.start().state == "building"  # idempotent while running
         release.set()
         status = builder.wait(30)
-    assert status == fused.BuildStatus("ready", "Fake GPU")
+    assert status.state == "ready" and status.message.startswith("Fake GPU; self-check passed (")
     assert set(dispatch._fused_kernels) == {"bias_act", "upfirdn2d", "filtered_lrelu"}
     cuda_like = SimpleNamespace(device=torch.device("cuda"))
     assert dispatch.fused_kernel("upfirdn2d", cuda_like) is not None
     assert dispatch.fused_kernel("upfirdn2d", torch.zeros(1)) is None
-
-
-def test_kernels_failing_the_self_test_are_not_registered(builder, monkeypatch) -> None:
-    class WrongBackend(ReferenceBackend):
-        def upfirdn2d(self, x, f, *args):
-            return super().upfirdn2d(x, f, *args) * 1.01
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(fused, "_toolchain_problem", lambda: None)
-    monkeypatch.setattr(fused, "load_extension", lambda verbose=False: WrongBackend())
-    real_self_test = fused.self_test
-    monkeypatch.setattr(fused, "self_test", lambda ops, device: real_self_test(ops, "cpu"))
-    with pytest.warns(fused.FusedOpsWarning, match="self-test of upfirdn2d failed"):
-        builder.start()
-        status = builder.wait(30)
-    assert status.state == "failed"
-    assert dispatch._fused_kernels == {}
 
 
 def test_reference_only_is_scoped_and_per_thread(monkeypatch) -> None:
