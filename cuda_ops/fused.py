@@ -1,16 +1,25 @@
-"""Fused CUDA kernels for bias_act, upfirdn2d and filtered_lrelu: build, load, register.
+"""Fused CUDA kernels for bias_act, upfirdn2d and filtered_lrelu: build, check, load, register.
 
     from cuda_ops import fused
-    fused.start_build()        # returns at once; compiles in a background thread
-    fused.build_status()       # BuildStatus(state, message); str() gives a status-line text
-    fused.wait_for_build()     # block until it is settled (CLI, training, benchmarks, tests)
+    fused.start_build()        # returns at once; compiles in a background thread (the app)
+    fused.build_status()       # BuildStatus(state, message); str() gives one status-line text
+    fused.wait_for_build()     # block until it is settled (benchmarks, GPU tests)
+    fused.enable_for_training(device)  # blocking; "not-needed" off CUDA, without a warning
+
+Who builds them today: the app on a CUDA device (start_build), bench/ops.py and the GPU tests;
+the trainer is meant to call enable_for_training. Until something in the process has built
+them, every op runs its PyTorch reference (`generate`, `project` and `directions` do).
 
 States: "not-started" (start_build not called yet), "not-needed" (no CUDA device, or turned off
 with EXPLORER_FUSED_OPS=0), "building", "ready" (kernels registered with `cuda_ops.dispatch`, so
 every op on a CUDA tensor uses them) and "failed" (one-line reason; the reference ops go on
 working). Without CUDA, or when the build cannot run or fails, one warning (`FusedOpsWarning`)
-says so, once per process; EXPLORER_FUSED_OPS_VERBOSE=1 shows the compiler's output. Before
-registering, the freshly loaded kernels are checked against the reference on small inputs.
+says so, once per process; EXPLORER_FUSED_OPS_VERBOSE=1 shows the compiler's output.
+
+Before registering, the freshly loaded kernels go through `cuda_ops.selfcheck` (forward and
+gradients against the float64 reference on awkward shapes, both dtypes training uses). One
+mismatch and the state is "failed" with the first mismatch in the message: the reference ops stay
+in use for the process. The verdict is cached next to the built extension, so it costs once.
 
 The sources are in cuda_ops/csrc. torch.utils.cpp_extension compiles them with ninja into the
 torch extensions directory (TORCH_EXTENSIONS_DIR, default ~/.cache/torch_extensions) the first
@@ -35,7 +44,7 @@ from typing import Any, NamedTuple, Sequence
 
 import torch
 
-from cuda_ops import dispatch
+from cuda_ops import dispatch, selfcheck
 from cuda_ops.bias_act import ACTIVATIONS
 from cuda_ops.upfirdn2d import _pair, _padding, filter_taps
 
@@ -83,6 +92,7 @@ class _Builder:
         self._lock = threading.Lock()
         self._status = BuildStatus("not-started")
         self._thread: threading.Thread | None = None
+        self._device = torch.device("cuda")
         self.module: Any = None
 
     @property
@@ -99,6 +109,8 @@ class _Builder:
             problem = _toolchain_problem()
             if problem is not None:
                 return self._settle(BuildStatus("failed", problem))
+            # The build thread must check on the caller's GPU: a new thread starts on GPU 0.
+            self._device = _current_cuda_device()
             self._status = BuildStatus("building", "the first run compiles for minutes, later "
                                                    "runs load the cache")
             self._thread = threading.Thread(target=self._build, name="fused-ops-build", daemon=True)
@@ -115,12 +127,16 @@ class _Builder:
         try:
             module = load_extension(verbose=os.environ.get(VERBOSE_ENV) == "1")
             ops = FusedOps(module)
-            self_test(ops, "cuda")
-            dispatch.register_fused("bias_act", ops.bias_act)
-            dispatch.register_fused("upfirdn2d", ops.upfirdn2d)
-            dispatch.register_fused("filtered_lrelu", ops.filtered_lrelu)
-            self.module = module
-            status = BuildStatus("ready", f"{torch.cuda.get_device_name()}")
+            name = torch.cuda.get_device_name(self._device)
+            verdict = selfcheck.check_build(ops, self._device, _extension_file(module), name)
+            if verdict.passed:
+                dispatch.register_fused("bias_act", ops.bias_act)
+                dispatch.register_fused("upfirdn2d", ops.upfirdn2d)
+                dispatch.register_fused("filtered_lrelu", ops.filtered_lrelu)
+                self.module = module
+                status = BuildStatus("ready", f"{name}; {verdict.summary()}")
+            else:
+                status = BuildStatus("failed", verdict.summary())
         except Exception as exc:  # noqa: BLE001 - any build error means: use the reference ops
             status = BuildStatus("failed", _one_line(exc))
         with self._lock:
@@ -134,6 +150,16 @@ class _Builder:
             warnings.warn(f"fused CUDA kernels not in use, the PyTorch reference ops run instead: "
                           f"{status.message}", FusedOpsWarning, stacklevel=3)
         return status
+
+
+def _current_cuda_device() -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device())
+
+
+def _extension_file(module: Any) -> Path | None:
+    """The compiled library a module was loaded from (what the self-check verdict is keyed on)."""
+    file = getattr(module, "__file__", None)
+    return Path(file) if file else None
 
 
 def _why_not_needed() -> str | None:
@@ -191,34 +217,6 @@ def load_emulator(verbose: bool = False) -> Any:
     )
 
 
-def self_test(ops: FusedOps, device: str) -> None:
-    """Run each kernel once on small inputs against the reference before trusting it; raises
-    (so the build counts as failed and the reference stays in use) on an error or a mismatch."""
-    from cuda_ops.filtered_lrelu import filtered_lrelu
-    from cuda_ops.upfirdn2d import setup_filter, upfirdn2d
-    from cuda_ops.bias_act import bias_act
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 3, 9, 10, generator=gen).to(device)
-    b = torch.randn(3, generator=gen).to(device)
-    f2 = setup_filter([1, 3, 3, 1], device=device)
-    f1 = setup_filter(torch.rand(6, generator=gen) + 0.1, separable=True).to(device)
-    checks = {
-        "bias_act": (ops.bias_act, bias_act, (x, b, 1, "lrelu", 0.2, math.sqrt(2), 1.0)),
-        "upfirdn2d": (ops.upfirdn2d, upfirdn2d, (x, f2, 2, 1, [2, 1, 2, 1], False, 4.0)),
-        "upfirdn2d (1-D)": (ops.upfirdn2d, upfirdn2d, (x, f1, 1, 2, [2, 3, 1, 2], True, 1.0)),
-        "filtered_lrelu": (ops.filtered_lrelu, filtered_lrelu,
-                           (x, f1, f1, b, 2, 2, [3, 2, 3, 2], math.sqrt(2), 0.2, 1.5, False)),
-    }
-    for name, (ours, reference, args) in checks.items():
-        got = ours(*args)
-        with dispatch.reference_only():
-            want = reference(*args)
-        error = ((got.float() - want.float()).abs().max() / want.abs().max()).item()
-        if not error <= 1e-4:  # also catches NaN
-            raise RuntimeError(f"self-test of {name} failed: relative error {error:.3g}")
-
-
 _BUILDER = _Builder()
 
 
@@ -235,6 +233,21 @@ def wait_for_build(timeout: float | None = None) -> BuildStatus:
     """start_build(), then wait up to `timeout` seconds (None: until it is settled)."""
     _BUILDER.start()
     return _BUILDER.wait(timeout)
+
+
+def enable_for_training(device: torch.device | str) -> BuildStatus:
+    """Blocking: on a CUDA device, build (or load) the kernels, self-check them and make every op
+    use them; the returned status says in one line what happened (print it). On any other device
+    the reference ops are what runs anyway: "not-needed", without a warning and without touching
+    the process's build. Once it says "ready", every op on a CUDA tensor, in any thread, uses the
+    kernels (a failed self-check leaves them off for the process)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return BuildStatus("not-needed", f"the {device.type} device runs the reference ops")
+    if device.index is None:
+        return wait_for_build()
+    with torch.cuda.device(device):  # so the self-check runs on this process's GPU
+        return wait_for_build()
 
 
 def loaded_ops() -> FusedOps | None:

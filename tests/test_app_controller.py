@@ -184,3 +184,24 @@ def test_latent_files_feed_picture_a_or_mixing_source_b(app, tmp_path):
     assert ctl.status.is_error and "needs" in ctl.status.text
     ctl.load_latent_file(tmp_path / "missing.npz")
     assert ctl.status.is_error
+
+
+def test_status_line_says_once_how_the_kernel_build_ended(app, monkeypatch):
+    """The launcher shows "building"; when the build settles (here: its self-check rejected the
+    kernels), the status line says so in one line, once, as an error."""
+    from cuda_ops import fused
+
+    ctl, _ = app
+    monkeypatch.setattr(fused, "build_status", lambda: fused.BuildStatus("building", "compiling"))
+    ctl.set_status("loaded the model")
+    ctl.poll()
+    assert ctl.status.text == "loaded the model"  # still building: the launcher said so already
+    failed = fused.BuildStatus("failed", "self-check failed (1 of 60 cases), reference ops in use; "
+                                         "first: upfirdn2d float16 table ...")
+    monkeypatch.setattr(fused, "build_status", lambda: failed)
+    ctl.poll()
+    assert ctl.status.text == str(failed) and ctl.status.is_error
+    assert "\n" not in ctl.status.text
+    ctl.set_status("saved a picture")
+    ctl.poll()
+    assert ctl.status.text == "saved a picture"

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from cuda_ops import fused
 from explorer.app.direction_sets import COMPUTE_KIND, STRIP_KIND, DirectionSets
 from explorer.app.downloads import DOWNLOAD_KIND, Downloads
 from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, ProjectImage, Rejected,
@@ -123,6 +124,7 @@ class AppController:
         self._submitted: LatentState | None = None
         self._rng = random.Random()
         self._result_versions = 0
+        self._kernels_told: fused.BuildStatus | None = None
         self.directions = DirectionSets(self, direction_cache)
         self.training = TrainRuns(self)
         self.projection = Projections(self)
@@ -200,11 +202,20 @@ class AppController:
         while self._dropped:
             self.open_path(self._dropped.popleft())
         self.training.poll()
+        self._tell_kernel_outcome()
         frame = self.frame = self.engine.latest_frame()
         failed = self.status.failed_state
         if failed is not None and frame is not None and frame.state == self.state != failed:
             self.status = Status()  # the failure is no longer what is on screen
         return frame
+
+    def _tell_kernel_outcome(self) -> None:
+        """The launcher shows "building" when it starts the CUDA kernels' background build; say
+        once how it ended (ready, or failed, e.g. its self-check: then the reference ops run)."""
+        status = fused.build_status()
+        if status.state in ("ready", "failed") and status != self._kernels_told:
+            self._kernels_told = status
+            self.set_status(str(status), error=status.state == "failed")
 
     def close(self) -> None:
         """The app is closing: stop watching folders and cancel jobs (the engine is stopped apart)."""
