@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from explorer.train.config import TrainConfig
 
 # CLI flag -> TrainConfig field, for the settings a resumed run may change.
-RESUME_OVERRIDES = ("data", "kimg", "device", "workers", "cache_dir", "tick_kimg", "sample_kimg", "snap_kimg")
+RESUME_OVERRIDES = ("data", "kimg", "device", "workers", "cache_dir", "tick_kimg", "sample_kimg", "snap_kimg",
+                    "fused_kernels")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -64,6 +65,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (default: on with CUDA; never used without CUDA)")
+    p.add_argument("--fused-kernels", dest="fused_kernels", action=argparse.BooleanOptionalAction, default=None,
+                   help="use our fused CUDA kernels once they pass their self-check on this GPU (default on)")
     p.add_argument("--workers", type=int, help="data loader processes (default 2)")
     p.add_argument("--cache-dir", dest="cache_dir", help="where preprocessed datasets are kept")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")

@@ -58,6 +58,7 @@ class TrainConfig:
     amp: bool | None = None            # mixed precision; None: on with CUDA (never used elsewhere)
     workers: int = 2                   # DataLoader processes
     cache_dir: str | None = None       # preprocessed-dataset cache (None: ~/.cache/stylegan-explorer)
+    fused_kernels: bool = True         # our CUDA kernels when they pass their self-check (CUDA only)
     init_from: str | None = None       # start from this model file's G_ema (as G) and D, not at random
 
     def to_json(self) -> str:

@@ -96,6 +96,9 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
     device = proc.device
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+        if cfg.fused_kernels:  # built once, self-checked on this GPU; the reference ops otherwise
+            from cuda_ops import fused
+            log(str(fused.enable_for_training(device)))
     snapshot_file = run.newest_snapshot() if resume else None
     snapshot = load_snapshot(snapshot_file) if snapshot_file else None
     if proc.is_main:
