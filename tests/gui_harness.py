@@ -1,8 +1,8 @@
 """Run the real app window under Xvfb + Mesa and drive it with the Dear ImGui Test Engine.
 
-- `gui_display`: a session-scoped Xvfb (display number read from -displayfd, no sleeps), with
-  LIBGL_ALWAYS_SOFTWARE=1 so Mesa's llvmpipe renders; GUI tests skip with a reason when neither
-  Xvfb nor a display exists.
+- `gui_display`: a session-scoped 1600x1200 Xvfb (room for the 1400x900 first-launch window;
+  display number read from -displayfd, no sleeps), with LIBGL_ALWAYS_SOFTWARE=1 so Mesa's
+  llvmpipe renders; GUI tests skip with a reason when neither Xvfb nor a display exists.
 - `run_app_test(ctl, test, ...)`: opens `ExplorerWindow` with the test engine on and runs
   `test(ctx, window)` on the engine's test thread. That thread may read app state but never calls
   GL; it advances frames with `ctx.yield_()`.
@@ -44,7 +44,7 @@ TestBody = Callable[["imgui.test_engine.TestContext", ExplorerWindow], None]
 def _start_xvfb() -> tuple[subprocess.Popen, str]:
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-noreset"],
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1200x24", "-nolisten", "tcp", "-noreset"],
         pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_fd)
     number = b""
@@ -106,9 +106,11 @@ def make_app(gui_display, tmp_path):
 
 
 def run_app_test(ctl: AppController, test: TestBody, size: tuple[int, int] = (1100, 760),
-                 zoom_mode: str = "2x") -> ExplorerWindow:
-    """Open the app on `ctl` and run `test(ctx, window)`; raises what the test raised."""
-    window = ExplorerWindow(ctl, WindowOptions(size=size, zoom_mode=zoom_mode))
+                 zoom_mode: str = "2x", layout_ini: Path | None = None) -> ExplorerWindow:
+    """Open the app on `ctl` and run `test(ctx, window)`; raises what the test raised.
+
+    With `layout_ini` the dock layout is read from and saved to that file, as the app does."""
+    window = ExplorerWindow(ctl, WindowOptions(size=size, zoom_mode=zoom_mode, layout_ini=layout_ini))
     params = window.runner_params()
 
     def body(ctx: imgui.test_engine.TestContext) -> None:

@@ -147,11 +147,13 @@ def test_user_errors_land_in_the_status_line(app, tmp_path):
 
 def test_jobs_publish_pictures(app):
     ctl, ref = app
-    ctl.start_mixing_grid([1, 2], [3], (1.0,) * ref.num_ws)
+    ctl.edit(seed=1, mix_seed=3, mix_weights=(1.0,) * ref.num_ws)
+    ctl.mixing.start_grid(neighbours=1)  # A = seeds 1, 2 down the side; B = seeds 3, 4 along the top
     ctl.start_noise_variance(4)
-    pump(ctl, lambda: {"grid", "variance"} <= set(ctl.results))
+    pump(ctl, lambda: ctl.mixing.grid is not None and "variance" in ctl.results)
     h, w = ref.resolution, ref.resolution
-    assert ctl.results["grid"].rgba.shape == (3 * h, 2 * w, 4)
+    assert ctl.mixing.grid.rgba.shape == (3 * h, 3 * w, 4)
+    assert ctl.mixing.grid.plan.row_labels == ("A: seed 1", "A: seed 2")
     assert ctl.results["variance"].rgba.shape == (h, w, 4)
 
 

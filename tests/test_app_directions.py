@@ -156,7 +156,7 @@ def test_pca_slider_in_the_window_edits_only_its_rows(make_app, tmp_path):
         assert library.get("pca").count == 8
         ctx.yield_(2)
         ctx.item_click("middle")  # rows 4-5 (16 px) of this 16 px model
-        ctx.item_input_value("PC0##0", 3.0)
+        ctx.item_input_value("**/##strength0", 3.0)
         assert ctl.state.edits == (DirectionEdit("pca", 0, 3.0, 4, None),)
         wait_for_current_picture(ctx, window)
         after = screen_picture(ctx, window, tmp_path)
@@ -173,6 +173,11 @@ def test_pca_slider_in_the_window_edits_only_its_rows(make_app, tmp_path):
         ctx.yield_(2)
         expected = direction_strip(ref, before_state, library, "pca", 0, STRIP_STRENGTHS, 4, None)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, strip), expected, view=strip)
+        # Each picture of the strip is labelled with its strength, centred under it.
+        labels = window.directions.strip_labels
+        assert [text for text, _ in labels] == ["-3", "-2", "-1", "0", "+1", "+2", "+3"]
+        cell = strip.rect.width / 7
+        assert [x for _, x in labels] == pytest.approx([strip.rect.x + (k + 0.5) * cell for k in range(7)])
         # One slider move is one undo step.
         ctx.key_press(imgui.Key.mod_ctrl | imgui.Key.z)
         wait_frames_until(ctx, lambda: ctl.state.edits == (), what="undo")

@@ -144,4 +144,4 @@ def test_dropping_an_image_on_the_window_projects_it(make_app, tmp_path):
         ctx.yield_(2)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), run.picture, view=view)
 
-    run_app_test(ctl, test)
+    run_app_test(ctl, test, size=(1400, 900))

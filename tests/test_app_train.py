@@ -84,9 +84,9 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
     def test(ctx, window):
         wait_for_current_picture(ctx, window)
         focus(ctx, "Train")
-        ctx.set_ref("//Train")
-        ctx.item_input_value("data folder", str(data))
-        ctx.item_input_value("run folder", str(run_dir))
+        ctx.set_ref("//Train/train")  # the form and the run sit in the columns of a table
+        ctx.item_input_value("##data folder", str(data))
+        ctx.item_input_value("##run folder", str(run_dir))
         ctx.item_input_value("resolution", 16)
         ctx.item_input_value("batch", 4)
         ctx.item_input_value("kimg", 1000.0)
@@ -123,8 +123,8 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
         ctx.yield_(2)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), training.view.sample, view=view)
 
-    try:
-        run_app_test(ctl, test)
+    try:  # a tall window: the sample grid must fit the Train tab at a whole-number zoom
+        run_app_test(ctl, test, size=(1600, 1200))
     finally:
         trainer = ctl.training.trainer
         if trainer is not None and trainer.running:

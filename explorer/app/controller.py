@@ -7,13 +7,15 @@ arrive from another thread (GLFW's callback, or a test), so they go through a de
 
 The bigger features keep their logic in objects of their own that the controller owns:
 `directions` (direction sets and slider edits), `training` (the trainer process and its run
-folder), `projection` (inverting dropped images) and `downloads` (models from a URL or the
-catalogue). Jobs they start end in their own handlers.
+folder), `projection` (inverting dropped images), `downloads` (models from a URL or the
+catalogue), `mixing` (pictures A and B alone, the mixing grid) and `files` (native file
+dialogs). Jobs they start end in their own handlers.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,10 @@ from explorer.app.direction_sets import COMPUTE_KIND, STRIP_KIND, DirectionSets
 from explorer.app.downloads import DOWNLOAD_KIND, Downloads
 from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, ProjectImage, Rejected,
                                         RestoreState, classify_dropped_file)
+from explorer.app.file_dialogs import CHECKPOINT_FILTERS, DialogRequest, FileDialogs
 from explorer.app.history import History
+from explorer.app.messages import MessageLog, Status
+from explorer.app.mixing_views import GRID_KIND, GRID_SAVE_KIND, PREVIEW_KIND, MixingViews
 from explorer.app.projections import PROJECTION_KIND, Projections
 from explorer.app.session import SavedImage, load_latent, save_image, save_latent
 from explorer.app.settings import Settings
@@ -40,15 +45,6 @@ from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model, ModelInfo
 
 MAX_SEED = 2**31 - 1  # imgui integer widgets are 32-bit signed
-
-
-@dataclass(frozen=True)
-class Status:
-    """The status line: the latest message, and the state whose render failed (if it did)."""
-
-    text: str = ""
-    is_error: bool = False
-    failed_state: LatentState | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +107,7 @@ class AppController:
         self.state = state or LatentState()
         self.history = History(self.state)
         self.status = Status()
+        self.messages = MessageLog()
         self.model_info: ModelInfo | None = None
         self.model_source = ""
         self.model_label = ""  # the file name, or the source text of a model built in memory
@@ -129,11 +126,14 @@ class AppController:
         self.training = TrainRuns(self)
         self.projection = Projections(self)
         self.downloads = Downloads(self)
+        self.files = FileDialogs()
+        self.mixing = MixingViews(self)
         # Jobs whose end a feature handles itself (by kind); the rest end in `_job_finished`.
         self._job_handlers: dict[str, Callable[[JobHandle], None]] = {
             COMPUTE_KIND: self.directions.computed, STRIP_KIND: self.directions.strip_finished,
             STOP_KIND: self.training.stopped, PROJECTION_KIND: self.projection.finished,
-            DOWNLOAD_KIND: self.downloads.finished}
+            DOWNLOAD_KIND: self.downloads.finished, PREVIEW_KIND: self.mixing.previews_finished,
+            GRID_KIND: self.mixing.grid_finished, GRID_SAVE_KIND: self.mixing.grid_saved}
 
     # --- models ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | Model) -> None:
@@ -145,7 +145,12 @@ class AppController:
 
     # --- the edited state ------------------------------------------------------------------------
     def set_state(self, state: LatentState) -> None:
-        """Show `state` now; it enters the history at the end of the frame (see `end_frame`)."""
+        """Show `state` now; it enters the history at the end of the frame (see `end_frame`).
+
+        A new picture is the user moving on, so an error about the previous one leaves the
+        status line (the message log keeps it)."""
+        if state != self.state and self.status.is_error:
+            self.status = Status()
         self.state = state
         self._submit()
 
@@ -179,6 +184,13 @@ class AppController:
             translate, rotate = dragged_transform(self.state.translate, self.state.rotate, drag, rotate_mode)
             self.edit(translate=translate, rotate=rotate)
 
+    def step_seed(self, delta: int) -> None:
+        """Arrow keys and Page Up / Down: the neighbouring seeds of picture A."""
+        if self.state.latent is not None:
+            self.set_status("picture A is a latent, not a seed: click 'Back to seeds' in the Latent panel first")
+            return
+        self.edit(seed=min(max(self.state.seed + delta, 0), MAX_SEED))
+
     def random_seed(self) -> int:
         return self._rng.randint(0, MAX_SEED)
 
@@ -196,9 +208,11 @@ class AppController:
             elif isinstance(event, ErrorEvent):
                 if event.state is None:
                     self.loading = None
-                self.status = Status(event.message, True, event.state)
+                self.status = Status(event.message, True, event.state, time.monotonic())
+                self.messages.add(event.message, True)
             elif isinstance(event, JobFinished):
                 self._job_finished(event.handle)
+        self.files.poll()
         while self._dropped:
             self.open_path(self._dropped.popleft())
         self.training.poll()
@@ -220,6 +234,7 @@ class AppController:
     def close(self) -> None:
         """The app is closing: stop watching folders and cancel jobs (the engine is stopped apart)."""
         self.training.close()
+        self.files.close()
         if self.projection.run is not None:
             self.projection.run.stop()  # a paused projection must wake up to end
         for handle in self.jobs.values():
@@ -244,6 +259,7 @@ class AppController:
         self.model_label = remote.label if remote else Path(event.source).name if is_file else event.source
         self.loading = None
         self.results.clear()
+        self.mixing.previews = self.mixing.grid = None
         self.directions.model_loaded(event.info)
         fitted = self.directions.fit_edits(fit_state_to_model(self.state, event.info))
         self.history.reset(fitted, "start" if first else f"model {self.model_label}")
@@ -287,6 +303,15 @@ class AppController:
             self.projection.start(action.path)
         elif isinstance(action, Rejected):
             self.set_status(action.message, error=True)
+
+    def choose_file(self, request: DialogRequest, on_chosen: Callable[[str], None]) -> None:
+        """Ask the user for a path with a native dialog; the UI keeps running while it is open."""
+        self.files.ask(request, on_chosen, lambda problem: self.set_status(problem, error=True))
+
+    def browse_and_open(self) -> None:
+        """File > Open... (Ctrl+O): whatever the user picks opens as if it were dropped."""
+        self.choose_file(DialogRequest("open", "Open a checkpoint, saved picture or latent",
+                                       filters=CHECKPOINT_FILTERS), self.open_path)
 
     def load_latent_file(self, path: str | Path, as_mix_source: bool = False) -> None:
         """Use the W+ in an .npz (key `w`) as picture A, or as the mixing source B."""
@@ -350,12 +375,6 @@ class AppController:
             return state_ws(model, state, directions).detach().cpu().float().numpy()
 
     # --- background pictures ---------------------------------------------------------------------
-    def start_mixing_grid(self, row_seeds: list[int], col_seeds: list[int], weights: tuple[float, ...]) -> None:
-        s = self.state
-        self.track_job("grid", self.engine.start_mixing_grid(
-            row_seeds, col_seeds, weights, psi=s.psi, cutoff=s.cutoff, class_idx=s.class_idx,
-            noise_mode=s.noise_mode, noise_seed=s.noise_seed))
-
     def start_noise_variance(self, samples: int) -> None:
         self.track_job("variance", self.engine.start_noise_variance(self.state, samples))
 
@@ -398,7 +417,9 @@ class AppController:
             self.set_status(f"{handle.name} cancelled")
 
     def set_status(self, text: str, error: bool = False) -> None:
-        self.status = Status(text, error)
+        """Say something in the status line; it also goes into the message log."""
+        self.status = Status(text, error, at=time.monotonic())
+        self.messages.add(text, error)
 
     def job_progress(self, kind: str) -> float | None:
         handle = self.jobs.get(kind)

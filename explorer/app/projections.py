@@ -30,6 +30,16 @@ if TYPE_CHECKING:
 
 PROJECTION_KIND = "projection"
 PAD = 2  # transparent columns between target and reconstruction
+RATE_WINDOW = 50  # steps the time left is measured over
+
+
+def space_plan(config: ProjectionConfig, steps: int | None = None) -> str:
+    """How the header and status line name the space: the W phase of a W+ run is part of its name."""
+    steps = config.steps if steps is None else steps
+    if config.space == "w":
+        return "W"
+    w_steps = round(config.w_phase * steps)
+    return f"W+ (W for the first {w_steps} steps)" if w_steps > 0 else "W+"
 
 
 def rgba(image: np.ndarray) -> np.ndarray:
@@ -72,6 +82,9 @@ class ProjectionRun:
         self.total = 0
         self.message = "loading the image"
         self.losses: list[float] = []
+        self.plan = ""                    # the space, as the header says it (see `space_plan`)
+        self.phase = ""                   # the space of the latest step: "W" or "W+"
+        self.switch_step: int | None = None  # index into `losses` of the first W+ step after a W phase
         self.picture: np.ndarray | None = None  # target | reconstruction
         self.picture_version = 0
         self._step_seconds: list[float] = []
@@ -90,12 +103,19 @@ class ProjectionRun:
         self._show(None)
 
     def on_progress(self, p: Progress) -> None:
-        """The projector's callback: record the step, then wait here while paused."""
+        """The projector's callback: record the step, then wait here while paused.
+
+        The time to step 1 includes choosing the start (seconds of k-means and scoring), so only
+        steps 2 onwards are timed: one slow setup must not inflate the time left tenfold."""
         now = time.monotonic()
-        if p.step > 0 and self._last is not None:
+        if p.step >= 2 and self._last is not None:
             self._step_seconds.append(now - self._last)
         if p.loss is not None:
             self.losses.append(float(p.loss))
+            phase = "W+" if p.message.endswith("W+") else "W" if p.message.endswith(" W") else self.phase
+            if self.phase == "W" and phase == "W+" and self.switch_step is None:
+                self.switch_step = len(self.losses) - 1
+            self.phase = phase
         self.step, self.total, self.message = p.step, p.total, p.message
         if p.preview is not None:
             self._show(p.preview)
@@ -133,7 +153,8 @@ class ProjectionRun:
 
     @property
     def seconds_left(self) -> float | None:
-        recent = self._step_seconds[-50:]
+        """From the measured time per step (the recent ones: a W+ step costs a little more)."""
+        recent = self._step_seconds[-RATE_WINDOW:]
         if not recent or self.total <= 0:
             return None
         return float(np.mean(recent)) * max(self.total - self.step, 0)
@@ -160,6 +181,7 @@ class Projections:
             return
         run = ProjectionRun(Path(path).expanduser(), info.content_hash)
         config = self.config
+        run.plan = space_plan(config)
 
         def job(report, cancelled) -> ProjectionResult:
             run.loaded_image(load_image(run.path, model.resolution, model.img_channels))
@@ -169,7 +191,7 @@ class Projections:
             return run.projector.run(on_progress=run.on_progress,
                                      is_cancelled=lambda: cancelled() or run.should_stop())
         self._begin(run, job, f"projection of {run.name}")
-        self.ctl.set_status(f"projecting {run.name} ({config.steps} steps in {config.space.upper()}) ...")
+        self.ctl.set_status(f"projecting {run.name} into {run.plan}, {config.steps} steps ...")
 
     def refine(self, steps: int) -> None:
         """Continue the last projection for `steps` more (same optimiser, lower learning rate)."""
@@ -181,8 +203,9 @@ class Projections:
             run.segment_started()
             return run.projector.refine(int(steps), on_progress=run.on_progress,
                                         is_cancelled=lambda: cancelled() or run.should_stop())
+        run.plan = "W+" if self.config.space == "w+" else "W"
         self._begin(run, job, f"refining {run.name}")
-        self.ctl.set_status(f"refining {run.name} for {steps} more steps ...")
+        self.ctl.set_status(f"refining {run.name} in {run.plan} for {steps} more steps ...")
 
     def _begin(self, run: ProjectionRun, job, name: str) -> None:
         if self.run is not None and self.run is not run:

@@ -64,10 +64,14 @@ class ScaledTexture:
     def id(self) -> int | None:
         return self.target.id
 
-    def update(self, source: FrameTexture, width: int, height: int, smooth: bool) -> None:
+    def update(self, source: FrameTexture, width: int, height: int, smooth: bool,
+               region: tuple[int, int, int, int] | None = None) -> None:
+        """Scale `region` (x0, y0, x1, y1 in source pixels; default all of it) to width x height."""
         if source.id is None or width <= 0 or height <= 0:
             return
-        key = (source.id, source.version, width, height, smooth)
+        sw, sh = source.size
+        x0, y0, x1, y1 = region or (0, 0, sw, sh)
+        key = (source.id, source.version, width, height, smooth, (x0, y0, x1, y1))
         if key == self._key:
             return
         if self.target.id is None or self.target.size != (width, height):
@@ -86,8 +90,7 @@ class ScaledTexture:
             GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, draw_fbo)
             GL.glFramebufferTexture2D(GL.GL_DRAW_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D,
                                       self.target.id, 0)
-            sw, sh = source.size
-            GL.glBlitFramebuffer(0, 0, sw, sh, 0, 0, width, height, GL.GL_COLOR_BUFFER_BIT,
+            GL.glBlitFramebuffer(x0, y0, x1, y1, 0, 0, width, height, GL.GL_COLOR_BUFFER_BIT,
                                  GL.GL_LINEAR if smooth else GL.GL_NEAREST)
         finally:
             GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, int(prev_read))

@@ -9,7 +9,10 @@ ordinary model load, which keeps seed, psi and mixing of the state on screen.
 
 from __future__ import annotations
 
+import math
+import os
 import shlex
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -51,6 +54,54 @@ class TrainRequest:
                 "--sample-every", f"{sample_kimg:g}", "--tick", f"{min(sample_kimg, 4.0):g}", *extra]
 
 
+def _holds_images(folder: Path, limit: int = 20_000) -> bool:
+    """Whether the folder tree has an image file (looks at `limit` entries at most: big trees are fine)."""
+    from explorer.train.dataset_source import image_extensions
+    extensions, seen = image_extensions(), 0
+    for _, _, files in os.walk(folder):
+        for name in files:
+            if os.path.splitext(name)[1].lower() in extensions and not name.startswith("."):
+                return True
+            seen += 1
+            if seen >= limit:
+                return True  # not worth scanning further: let the trainer decide
+    return False
+
+
+def request_problems(request: TrainRequest, resume: bool) -> dict[str, str]:
+    """Every field that cannot work, with the reason, keyed by the field's label (all at once)."""
+    problems: dict[str, str] = {}
+    run_dir = request.run_dir.strip()
+    if not run_dir:
+        problems["run folder"] = "choose a folder for the snapshots (it is created if missing)"
+    elif Path(run_dir).expanduser().is_file():
+        problems["run folder"] = "this is a file; choose a folder"
+    if not resume:
+        data = Path(request.data.strip()).expanduser()
+        if not request.data.strip():
+            problems["data folder"] = "choose a folder (or .zip) of training images"
+        elif not data.exists():
+            problems["data folder"] = "no such folder or zip file"
+        elif data.is_file() and not zipfile.is_zipfile(data):
+            problems["data folder"] = "this file is not a zip; choose a folder or a .zip of images"
+        elif data.is_dir() and not _holds_images(data):
+            problems["data folder"] = "no image files (PNG, JPEG, ...) in this folder or below it"
+    r = request.resolution
+    if r < 8 or r > 1024 or 2 ** int(math.log2(r)) != r:
+        problems["resolution"] = "a power of two from 8 to 1024"
+    if request.batch < 1:
+        problems["batch"] = "at least 1"
+    if not request.kimg > 0:
+        problems["kimg"] = "more than 0"
+    if not request.snap_kimg > 0:
+        problems["snapshot every (kimg)"] = "more than 0"
+    try:
+        shlex.split(request.extra)
+    except ValueError as e:
+        problems["more flags"] = f"cannot read these flags: {e}"
+    return problems
+
+
 def default_request(device: str) -> TrainRequest:
     """Defaults a first run can finish: small and short on a CPU, NVIDIA's sizes on a GPU."""
     if device.startswith("cuda"):
@@ -89,11 +140,11 @@ class TrainRuns:
             self.ctl.set_status("a trainer is already running: stop it first", error=True)
             return
         resume = self.has_run(request.run_dir)
+        problems = request_problems(request, resume)
+        if problems:
+            self.ctl.set_status("; ".join(f"{field}: {why}" for field, why in problems.items()), error=True)
+            return
         try:
-            if not request.run_dir.strip():
-                raise ExplorerError("choose a run folder for the snapshots")
-            if not resume and not Path(request.data).expanduser().exists():
-                raise ExplorerError(f"no such data folder or zip: {request.data or '(empty)'}")
             run_dir = Path(request.run_dir).expanduser()
             self.trainer = TrainerProcess.start(run_dir, request.args(resume), self.command, self.env)
         except (ExplorerError, OSError) as e:

@@ -16,12 +16,16 @@ from typing import Any, Callable
 from imgui_bundle import hello_imgui, imgui, implot
 
 from explorer.app.controller import AppController
+from explorer.app.file_dialogs import DialogRequest
 from explorer.app.image_view import ZOOM_MODES, ImageView
+from explorer.app.layout import (IMAGE_WINDOW, STYLEGAN3_ONLY, docking_splits, dockable_windows, place_floating,
+                                 reset_layout)
 from explorer.app.panels import Panel
 from explorer.app.panels.directions import DirectionsPanel
 from explorer.app.panels.history import HistoryPanel
 from explorer.app.panels.latent import LatentPanel
 from explorer.app.panels.layers import LayersPanel
+from explorer.app.panels.messages import MessagesWindow
 from explorer.app.panels.mixing import MixingPanel
 from explorer.app.panels.model import ModelPanel
 from explorer.app.panels.models import ModelsPanel
@@ -31,10 +35,11 @@ from explorer.app.panels.projection import ProjectionPanel
 from explorer.app.panels.train import TrainPanel
 from explorer.app.panels.transform import TransformPanel
 from explorer.app.panels.truncation import TruncationPanel
+from explorer.app.shortcuts import draw_shortcuts_table, handle_shortcuts
 from explorer.app.style import ERROR_COLOR
 
 TITLE = "StyleGAN Explorer"
-IMAGE_WINDOW = "Image"
+SHORTCUTS_WINDOW = "Shortcuts"
 
 
 @dataclass
@@ -54,7 +59,7 @@ class ExplorerWindow:
     def __init__(self, ctl: AppController, options: WindowOptions | None = None) -> None:
         self.ctl = ctl
         self.options = options or WindowOptions()
-        self.image_view = ImageView(self.options.zoom_mode)
+        self.image_view = ImageView(self.options.zoom_mode, navigable=True)
         self.performance = PerformancePanel()
         self.mixing = MixingPanel()
         self.noise = NoisePanel()
@@ -62,8 +67,11 @@ class ExplorerWindow:
         self.train = TrainPanel()
         self.projection = ProjectionPanel()
         self.models = ModelsPanel()
-        self.panels: list[Panel] = [ModelPanel(), LatentPanel(), TruncationPanel(), self.mixing, self.noise,
-                                    TransformPanel(), self.models, self.directions, self.projection, self.train,
+        self.messages = MessagesWindow()
+        self.show_shortcuts = False
+        # In first-launch tab order (see layout.PLACES): the first panel of a dock is its front tab.
+        self.panels: list[Panel] = [LatentPanel(), TruncationPanel(), self.mixing, self.noise, TransformPanel(),
+                                    self.directions, ModelPanel(), self.models, self.projection, self.train,
                                     LayersPanel(), self.performance, HistoryPanel()]
         self.ui_frames = 0
         self.frames_current_shown = 0  # consecutive UI frames that showed the current state's picture
@@ -88,12 +96,14 @@ class ExplorerWindow:
         p.imgui_window_params.default_imgui_window_type = (
             hello_imgui.DefaultImGuiWindowType.provide_full_screen_dock_space)
         p.imgui_window_params.show_menu_bar = True
+        p.imgui_window_params.show_menu_view = False  # ours (below) adds Messages and Reset layout
         p.imgui_window_params.show_status_bar = True
         p.imgui_window_params.show_status_fps = False  # its idling checkbox would fight ours
         p.imgui_window_params.remember_status_bar_settings = False
         p.imgui_window_params.enable_viewports = False
-        p.docking_params.docking_splits = self._splits()
-        p.docking_params.dockable_windows = self._dockable_windows()
+        p.docking_params.docking_splits = docking_splits()
+        p.docking_params.dockable_windows = dockable_windows(
+            self._image_window, [(panel.title, self._panel_gui(panel)) for panel in self.panels])
         if self.options.layout_ini is None:
             p.ini_disable = True
         else:
@@ -109,45 +119,18 @@ class ExplorerWindow:
         p.callbacks.before_exit = self._release_gl
         return p
 
-    @staticmethod
-    def _splits() -> list[hello_imgui.DockingSplit]:
-        def split(parent: str, new: str, direction: Any, ratio: float) -> hello_imgui.DockingSplit:
-            s = hello_imgui.DockingSplit()
-            s.initial_dock, s.new_dock, s.direction, s.ratio = parent, new, direction, ratio
-            return s
-        return [split("MainDockSpace", "Controls", imgui.Dir.left, 0.28),
-                split("Controls", "ControlsMiddle", imgui.Dir.down, 0.68),
-                split("ControlsMiddle", "ControlsLower", imgui.Dir.down, 0.75),
-                split("MainDockSpace", "Inspect", imgui.Dir.right, 0.36)]
-
-    def _dockable_windows(self) -> list[hello_imgui.DockableWindow]:
-        places = {"Model": "Controls", "Models": "Inspect", "Latent": "Controls", "Truncation": "ControlsMiddle",
-                  "Style mixing": "ControlsLower", "Noise": "ControlsLower", "Transform": "ControlsLower",
-                  "Directions": "Inspect", "Projection": "Inspect", "Train": "Inspect",
-                  "Layers": "Inspect", "Performance": "Inspect", "History": "Inspect"}
-        windows = [self._dockable(IMAGE_WINDOW, "MainDockSpace", self._image_window, closable=False)]
-        for panel in self.panels:
-            windows.append(self._dockable(panel.title, places[panel.title], self._panel_gui(panel)))
-        return windows
-
-    @staticmethod
-    def _dockable(label: str, space: str, gui: Callable[[], None], closable: bool = True) -> hello_imgui.DockableWindow:
-        w = hello_imgui.DockableWindow()
-        w.label, w.dock_space_name, w.gui_function, w.can_be_closed = label, space, gui, closable
-        if label == IMAGE_WINDOW:
-            w.imgui_window_flags = imgui.WindowFlags_.no_scrollbar | imgui.WindowFlags_.no_scroll_with_mouse
-        return w
-
     def _panel_gui(self, panel: Panel) -> Callable[[], None]:
         return lambda: panel.draw(self.ctl)
 
     def _post_init(self) -> None:
+        # Arrow keys step seeds (NVIDIA's visualizer's habit), so they must not also walk the widgets.
+        imgui.get_io().config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard
         self._install_drop_callback()
         implot.create_context()  # the plots' own context (hello_imgui.run does not make one)
 
     def _release_gl(self) -> None:
         """GL objects go while the context still exists; the plot context goes before ImGui's."""
-        for view in (self.image_view, self.mixing.grid_view, self.noise.variance_view,
+        for view in (self.image_view, *self.mixing.views(), *self.noise.views(),
                      self.directions.strip_view, self.train.sample_view, self.projection.view):
             view.release()
         implot.destroy_context()
@@ -168,32 +151,25 @@ class ExplorerWindow:
         self.ui_frames += 1
         self.performance.tick()
         frame = self.ctl.poll()
-        self.image_view.show(frame)
-        self._shortcuts()
+        run = self.ctl.projection.run
+        if self.ctl.projection.busy and run is not None and run.picture is not None:
+            # While a projection runs the main view shows it: target | current reconstruction.
+            self.image_view.show_array(("projection", run.serial, run.picture_version), run.picture)
+        else:
+            self.image_view.show(frame)
+        handle_shortcuts(self.ctl, self.paste, self._open_shortcuts)
         self._sync_transform_window()
         self._show_new_projection()
         self._focus_at_start()
         self.mixing.draw_windows(self.ctl)
         self.noise.draw_windows(self.ctl)
+        self.messages.draw(self.ctl)
+        self._shortcuts_window()
         hello_imgui.get_runner_params().fps_idling.enable_idling = not self.ctl.is_busy()
         self._screenshot_countdown()
 
     def _end_frame(self) -> None:
         self.ctl.end_frame(editing=imgui.is_any_item_active())
-
-    def _shortcuts(self) -> None:
-        ctrl = imgui.Key.mod_ctrl
-        if imgui.is_key_chord_pressed(ctrl | imgui.Key.s):
-            self.ctl.save_image()
-        if imgui.get_io().want_text_input:
-            return  # Ctrl+Z in a text field undoes typing, not the picture
-        if imgui.is_key_chord_pressed(ctrl | imgui.Key.v):
-            self.paste(imgui.get_clipboard_text() or "")
-        if imgui.is_key_chord_pressed(ctrl | imgui.Key.z):
-            self.ctl.undo()
-        if imgui.is_key_chord_pressed(ctrl | imgui.Key.y) or \
-                imgui.is_key_chord_pressed(ctrl | imgui.Key.mod_shift | imgui.Key.z):
-            self.ctl.redo()
 
     def paste(self, text: str) -> None:
         """Ctrl+V on the window (not in a text field): a pasted URL, model name or path opens like a drop."""
@@ -201,9 +177,25 @@ class ExplorerWindow:
         if text and "\n" not in text:
             self.ctl.queue_dropped([text])
 
+    def _open_shortcuts(self) -> None:
+        self.show_shortcuts = True
+        imgui.set_window_focus(SHORTCUTS_WINDOW)
+
+    def _shortcuts_window(self) -> None:
+        if not self.show_shortcuts:
+            return
+        place_floating(SHORTCUTS_WINDOW)
+        opened, self.show_shortcuts = imgui.begin(SHORTCUTS_WINDOW, self.show_shortcuts)
+        if opened:
+            draw_shortcuts_table()
+        imgui.end()
+
     def _focus_at_start(self) -> None:
-        if self.options.focus_panel and self.ui_frames == 2:  # once the dock layout exists
-            window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name(self.options.focus_panel)
+        """Once the dock layout exists: the panel asked for, else the picture (not whichever
+        panel happened to be created last)."""
+        if self.ui_frames == 2:
+            name = self.options.focus_panel or IMAGE_WINDOW
+            window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name(name)
             if window is not None:
                 window.focus_window_at_next_frame = True
 
@@ -216,7 +208,6 @@ class ExplorerWindow:
             window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name("Transform")
             if window is not None:
                 window.is_visible = arch == "stylegan3"
-                window.include_in_view_menu = arch == "stylegan3"
 
     def _show_new_projection(self) -> None:
         """A dropped image starts a projection: bring its panel to the front."""
@@ -231,6 +222,7 @@ class ExplorerWindow:
         ctl = self.ctl
         if imgui.button("Save"):
             ctl.save_image()
+        imgui.set_item_tooltip("Ctrl+S: the picture as PNG (state inside) and its W+ as .npz")
         imgui.same_line()
         imgui.begin_disabled(not ctl.history.can_undo())
         if imgui.button("Undo"):
@@ -242,60 +234,114 @@ class ExplorerWindow:
             ctl.redo()
         imgui.end_disabled()
         imgui.same_line()
-        imgui.set_next_item_width(110)
-        changed, k = imgui.combo("zoom", ZOOM_MODES.index(self.image_view.zoom_mode), list(ZOOM_MODES))
-        if changed:
-            self.image_view.zoom_mode = ZOOM_MODES[k]
-        rect = self.image_view.rect
-        if rect is not None:
-            imgui.same_line()
-            zoom = f"{rect.zoom:g}x" if rect.integer else f"{rect.zoom:.2f}x smooth"
-            imgui.text_disabled(f"{zoom}" + ("  (rendering ...)" if ctl.is_busy() else ""))
-        drag = self.image_view.draw()
+        self._zoom_combo()
+        view = self.image_view
+        if view.frame is None and ctl.projection.run is not None and view.rgba is not None:
+            run = ctl.projection.run
+            imgui.text_disabled(f"projecting {run.name}: target | current reconstruction, step {run.step} / "
+                                f"{run.total}")
+        drag = view.draw()
         if drag is not None:
             ctl.drag_transform(drag, rotate_mode=imgui.get_io().key_shift)
-        if ctl.shows_current_state(self.image_view.frame):
+        if ctl.shows_current_state(view.frame):
             self.frames_current_shown += 1
         else:
             self.frames_current_shown = 0
 
+    def _zoom_combo(self) -> None:
+        view, rect = self.image_view, self.image_view.rect
+        imgui.set_next_item_width(110)
+        preview = view.zoom_mode if view.zoom_override is None else f"{view.zoom_override:g}x"
+        if imgui.begin_combo("zoom", preview):
+            for mode in ZOOM_MODES:
+                if imgui.selectable(mode, view.zoom_override is None and mode == view.zoom_mode)[0]:
+                    view.set_zoom_mode(mode)
+            imgui.end_combo()
+        imgui.set_item_tooltip("mouse wheel on the picture: zoom around the pointer; drag: pan; "
+                               "double-click: fit again")
+        if rect is not None:
+            imgui.same_line()
+            zoom = f"{rect.zoom:g}x" if rect.integer else f"{rect.zoom:.2f}x smooth"
+            imgui.text_disabled(f"{zoom}" + ("  (rendering ...)" if self.ctl.is_busy() else ""))
+
+    # --- menus and status bar --------------------------------------------------------------------
     def _show_menus(self) -> None:
+        ctl = self.ctl
         if imgui.begin_menu("File"):
+            if imgui.menu_item("Open...", "Ctrl+O", False)[0]:
+                ctl.browse_and_open()
             if imgui.menu_item("Save image", "Ctrl+S", False)[0]:
-                self.ctl.save_image()
+                ctl.save_image()
             if imgui.begin_menu("Save folder"):
                 imgui.set_next_item_width(420)
                 entered, self._save_dir_text = imgui.input_text(
                     "##save folder", self._save_dir_text, imgui.InputTextFlags_.enter_returns_true)
                 if entered and self._save_dir_text.strip():
-                    self.ctl.set_save_dir(self._save_dir_text.strip())
-                imgui.text_disabled("press Enter to use it; files are never overwritten")
+                    ctl.set_save_dir(self._save_dir_text.strip())
+                if imgui.button("Choose..."):
+                    ctl.choose_file(DialogRequest("folder", "Folder for saved pictures", ctl.settings.save_dir),
+                                    self._chosen_save_dir)
+                imgui.same_line()
+                imgui.text_disabled("or type it and press Enter; files are never overwritten")
                 imgui.end_menu()
             imgui.end_menu()
         if imgui.begin_menu("Edit"):
-            if imgui.menu_item("Undo", "Ctrl+Z", False, self.ctl.history.can_undo())[0]:
-                self.ctl.undo()
-            if imgui.menu_item("Redo", "Ctrl+Y", False, self.ctl.history.can_redo())[0]:
-                self.ctl.redo()
+            if imgui.menu_item("Undo", "Ctrl+Z", False, ctl.history.can_undo())[0]:
+                ctl.undo()
+            if imgui.menu_item("Redo", "Ctrl+Y", False, ctl.history.can_redo())[0]:
+                ctl.redo()
+            imgui.end_menu()
+        if imgui.begin_menu("View"):
+            self._view_menu()
+            imgui.end_menu()
+        if imgui.begin_menu("Help"):
+            if imgui.menu_item("Shortcuts", "F1", False)[0]:
+                self._open_shortcuts()
             imgui.end_menu()
 
+    def _view_menu(self) -> None:
+        for w in hello_imgui.get_runner_params().docking_params.dockable_windows:
+            if w.label == IMAGE_WINDOW or (w.label in STYLEGAN3_ONLY and self._architecture != "stylegan3"):
+                continue
+            if imgui.menu_item(w.label, "", w.is_visible)[0]:
+                w.is_visible = not w.is_visible
+                if w.is_visible:
+                    w.focus_window_at_next_frame = True
+        imgui.separator()
+        errors = self.ctl.messages.errors_unseen
+        if imgui.menu_item("Messages", f"{errors} new errors" if errors else "", self.messages.open)[0]:
+            self.messages.open = not self.messages.open
+        if imgui.menu_item("Reset layout", "", False)[0]:
+            reset_layout(self._architecture)
+
+    def _chosen_save_dir(self, folder: str) -> None:
+        self._save_dir_text = folder
+        self.ctl.set_save_dir(folder)
+        self.ctl.set_status(f"saving pictures in {folder}")
+
     def _show_status(self) -> None:
-        status = self.ctl.status
-        download = self.ctl.downloads.progress()
+        ctl, status = self.ctl, self.ctl.status
+        download = ctl.downloads.progress()
         if download is not None and not status.is_error:
-            imgui.text(f"downloading {self.ctl.downloads.active.source.label}: {download[1]}")
-        elif status.text:
+            imgui.text(f"downloading {ctl.downloads.active.source.label}: {download[1]}")
+        elif ctl.files.busy and not status.is_error:
+            imgui.text(f"waiting for the file dialog: {ctl.files.request.title}")
+        elif status.shown(time.monotonic()) or (ctl.loading and status.text):
             if status.is_error:
                 imgui.text_colored(ERROR_COLOR, status.text)
             else:
                 imgui.text(status.text)
-        pixel = self.image_view.hovered_pixel
-        frame = self.image_view.frame
-        if pixel is not None and frame is not None:
+        pixel, rgba = self.image_view.hovered_pixel, self.image_view.rgba
+        if pixel is not None and rgba is not None:
             x, y = pixel
-            r, g, b = (int(v) for v in frame.rgba[y, x, :3])
+            r, g, b = (int(v) for v in rgba[y, x, :3])
             imgui.same_line()
             imgui.text_disabled(f"   x {x}  y {y}  rgb {r} {g} {b}")
+        label = f"Messages ({len(ctl.messages)})"
+        imgui.same_line(max(imgui.get_window_width() - imgui.calc_text_size(label).x - 24, imgui.get_cursor_pos_x()))
+        if imgui.small_button(label):
+            self.messages.open = True
+        imgui.set_item_tooltip("every message so far (View > Messages)")
 
     # --- --screenshot ----------------------------------------------------------------------------
     def _screenshot_countdown(self) -> None:

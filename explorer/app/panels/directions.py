@@ -13,7 +13,9 @@ from imgui_bundle import imgui, implot
 from explorer.app.controller import AppController
 from explorer.app.direction_edits import MAX_STRENGTH, LayerRange, half_open, row_range
 from explorer.app.direction_sets import COMPUTE_KIND, STRIP_STRENGTHS, DirectionSets
+from explorer.app.file_dialogs import DIRECTION_FILTERS, DialogRequest
 from explorer.app.image_view import ImageView
+from explorer.app.widgets import slider_float, slider_int
 from explorer.directions import DirectionSet
 
 METHODS = ("pca", "sefa", "kmeans")  # svm needs a label file: the CLI's job
@@ -33,6 +35,7 @@ class DirectionsPanel:
         self.selected = 0                                      # the direction with the strip
         self.layers: dict[tuple[str, int], LayerRange] = {}    # ranges of sliders at 0
         self.strip_view = ImageView("fit")
+        self.strip_labels: list[tuple[str, float]] = []      # (text, x centre) under the strip, as drawn
 
     def draw(self, ctl: AppController) -> None:
         info = ctl.model_info
@@ -42,7 +45,7 @@ class DirectionsPanel:
         ds = ctl.directions
         self._set_choice(ds)
         self._compute(ctl, ds)
-        self._files(ds)
+        self._files(ctl, ds)
         s = ds.current_set()
         if s is None:
             imgui.text_wrapped("No direction set for this model yet: compute one above, or import a .npz.")
@@ -104,17 +107,37 @@ class DirectionsPanel:
             if imgui.button("Cancel##directions"):
                 ctl.cancel_job(COMPUTE_KIND)
 
-    def _files(self, ds: DirectionSets) -> None:
-        imgui.set_next_item_width(-imgui.calc_text_size("ImportExport").x - 40)
+    def _files(self, ctl: AppController, ds: DirectionSets) -> None:
+        style = imgui.get_style()
+        imgui.set_next_item_width(-imgui.calc_text_size("Browse...Export").x - 4 * style.frame_padding.x
+                                  - 2 * style.item_spacing.x - 8)
         _, self.path = imgui.input_text_with_hint("##directions file", "directions.npz", self.path)
         imgui.same_line()
-        if imgui.button("Import") and self.path.strip():
-            ds.import_set(self.path.strip())
+        if imgui.button("Browse...##directions"):
+            ctl.choose_file(DialogRequest("open", "Import a direction set", filters=DIRECTION_FILTERS),
+                            lambda path: self._import(ds, path))
+        imgui.set_item_tooltip("choose a direction set (.npz) to import")
         imgui.same_line()
         imgui.begin_disabled(ds.current is None)
-        if imgui.button("Export") and self.path.strip() and ds.current is not None:
-            ds.export_set(ds.current, self.path.strip())
+        if imgui.button("Export") and ds.current is not None:
+            if self.path.strip():
+                ds.export_set(ds.current, self.path.strip())
+            else:
+                ctl.choose_file(DialogRequest("save", "Export the direction set", f"{ds.current}.npz",
+                                              DIRECTION_FILTERS), lambda path: self._export(ds, path))
+        imgui.set_item_tooltip("to the path in the box; asks where when the box is empty")
         imgui.end_disabled()
+        if self.path.strip() and imgui.small_button("Import the path above"):
+            ds.import_set(self.path.strip())
+
+    def _import(self, ds: DirectionSets, path: str) -> None:
+        self.path = path
+        ds.import_set(path)
+
+    def _export(self, ds: DirectionSets, path: str) -> None:
+        self.path = path
+        if ds.current is not None:
+            ds.export_set(ds.current, path)
 
     # --- sliders ---------------------------------------------------------------------------------
     def layers_of(self, ds: DirectionSets, s: DirectionSet, index: int) -> LayerRange:
@@ -133,22 +156,38 @@ class DirectionsPanel:
         if others:
             imgui.text_disabled(f"(+{others} edits from other sets)")
         self.selected = min(self.selected, s.count - 1)
+        flags = imgui.TableFlags_.sizing_fixed_fit | imgui.TableFlags_.no_pad_outer_x
+        if not imgui.begin_table("direction sliders", 5, flags):
+            return
+        imgui.table_setup_column("strip")
+        imgui.table_setup_column("direction")
+        imgui.table_setup_column("strength (sigma)", imgui.TableColumnFlags_.width_stretch)
+        imgui.table_setup_column("W+ rows")
+        imgui.table_setup_column("")
+        imgui.table_headers_row()
         for i in range(min(self.shown, s.count)):
+            imgui.table_next_row()
+            imgui.table_next_column()
             if imgui.radio_button(f"##sel{i}", i == self.selected):
                 self.selected = i
-            imgui.same_line()
-            first, last = row_range(self.layers_of(ds, s, i), num_ws)
-            imgui.set_next_item_width(-imgui.calc_text_size("rows 00-00 x").x - 24)
-            changed, value = imgui.slider_float(f"{s.labels[i]}##{i}", ds.strength(s.name, i),
-                                                -MAX_STRENGTH, MAX_STRENGTH, "%+.2f")
+            imgui.set_item_tooltip("show this direction's preview strip and W+ rows below")
+            imgui.table_next_column()
+            imgui.text(s.labels[i])
+            imgui.table_next_column()
+            imgui.set_next_item_width(-1)
+            changed, value = slider_float(f"##strength{i}", ds.strength(s.name, i), -MAX_STRENGTH, MAX_STRENGTH,
+                                          "%+.2f", f"{s.labels[i]}: strength in sigma (spread of w along it)")
             if changed:
                 ds.set_strength(s.name, i, value, self.layers_of(ds, s, i))
                 self.selected = i
-            imgui.same_line()
+            imgui.table_next_column()
+            first, last = row_range(self.layers_of(ds, s, i), num_ws)
             imgui.text_disabled(f"rows {first}-{last}")
-            imgui.same_line()
+            imgui.table_next_column()
             if imgui.small_button(f"x##reset{i}"):
                 ds.set_strength(s.name, i, 0.0, self.layers_of(ds, s, i))
+            imgui.set_item_tooltip("back to 0")
+        imgui.end_table()
 
     def _selected(self, ctl: AppController, ds: DirectionSets, s: DirectionSet, num_ws: int) -> None:
         i = self.selected
@@ -163,8 +202,8 @@ class DirectionsPanel:
             imgui.same_line()
         if imgui.button("all rows"):
             new = (0, None)
-        changed_a, a = imgui.slider_int("first row", first, 0, num_ws - 1, f"%d ({res[first]} px)")
-        changed_b, b = imgui.slider_int("last row", last, 0, num_ws - 1, f"%d ({res[last]} px)")
+        changed_a, a = slider_int("first row", first, 0, num_ws - 1, f"%d ({res[first]} px)")
+        changed_b, b = slider_int("last row", last, 0, num_ws - 1, f"%d ({res[last]} px)")
         if changed_a:
             new = half_open(a, max(a, last), num_ws)
         elif changed_b:
@@ -177,12 +216,28 @@ class DirectionsPanel:
             ds.request_strip(s.name, i, layers)
         strip = ds.strip
         if strip is not None and (strip.key.set_name, strip.key.index) == (s.name, i):
-            imgui.text_disabled(f"{STRIP_STRENGTHS[0]:+g} ... {STRIP_STRENGTHS[-1]:+g} sigma")
             self.strip_view.show_array(("strip", strip.version), strip.rgba)
             height = imgui.get_content_region_avail().x * strip.rgba.shape[0] / strip.rgba.shape[1]
             if imgui.begin_child("strip", imgui.ImVec2(-1, min(height, 160) + 4)):
                 self.strip_view.draw()
             imgui.end_child()
+            self._sigma_labels()
+
+    def _sigma_labels(self) -> None:
+        """Under each picture of the strip, the strength it was drawn at."""
+        rect = self.strip_view.rect
+        if rect is None:
+            return
+        y = imgui.get_cursor_screen_pos().y
+        cell = rect.width / len(STRIP_STRENGTHS)
+        self.strip_labels = []
+        for k, strength in enumerate(STRIP_STRENGTHS):
+            text = "0" if strength == 0 else f"{strength:+g}"
+            centre = rect.x + (k + 0.5) * cell
+            imgui.set_cursor_screen_pos(imgui.ImVec2(centre - imgui.calc_text_size(text).x / 2, y))
+            imgui.text_disabled(text)
+            self.strip_labels.append((text, centre))
+        imgui.text_disabled("strength in sigma")
 
     @staticmethod
     def _explained_variance(s: DirectionSet) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from explorer.app.controller import MAX_SEED, AppController
+from explorer.app.file_dialogs import LATENT_FILTERS, DialogRequest
+from explorer.app.widgets import slider_int
 
 
 class LatentPanel:
@@ -25,31 +27,49 @@ class LatentPanel:
                 ctl.edit(latent=None, latent_label="")
             imgui.separator()
         imgui.begin_disabled(state.latent is not None)
+        imgui.set_next_item_width(-imgui.calc_text_size("seed").x - imgui.get_style().item_inner_spacing.x - 4)
         changed, seed = imgui.input_int("seed", state.seed, 1, 100)
         if changed:
             ctl.edit(seed=min(max(seed, 0), MAX_SEED))
-        changed, seed = imgui.drag_int("seed (drag)", state.seed, 0.2, 0, MAX_SEED)
-        if changed:
-            ctl.edit(seed=seed)
+        imgui.set_item_tooltip("Left / Right arrow keys: -1 / +1, Page Down / Up: -10 / +10")
         if imgui.button("Prev"):
-            ctl.edit(seed=max(state.seed - 1, 0))
+            ctl.step_seed(-1)
         imgui.same_line()
         if imgui.button("Next"):
-            ctl.edit(seed=min(state.seed + 1, MAX_SEED))
+            ctl.step_seed(1)
         imgui.same_line()
         if imgui.button("Random"):
             ctl.edit(seed=ctl.random_seed())
+        imgui.same_line()
+        imgui.text_disabled("or the arrow keys")
         if info.c_dim > 0:
-            changed, cls = imgui.slider_int("class", state.class_idx or 0, 0, info.c_dim - 1)
+            changed, cls = slider_int("class", state.class_idx or 0, 0, info.c_dim - 1)
             if changed:
                 ctl.edit(class_idx=cls)
         imgui.end_disabled()
 
         imgui.separator_text("W+ latent file (.npz, key w)")
-        imgui.set_next_item_width(-1)
+        imgui.set_next_item_width(-imgui.calc_text_size("Browse...").x - 2 * imgui.get_style().item_spacing.x - 8)
         _, self.npz_path = imgui.input_text_with_hint("##npz", "path/to/latent.npz", self.npz_path)
+        imgui.same_line()
+        if imgui.button("Browse...##npz"):
+            ctl.choose_file(DialogRequest("open", "Load a W+ latent as picture A", filters=LATENT_FILTERS),
+                            lambda path: self._use(ctl, path, save=False))
         if imgui.button("Load latent") and self.npz_path.strip():
             ctl.load_latent_file(self.npz_path.strip())
         imgui.same_line()
-        if imgui.button("Save latent") and self.npz_path.strip():
-            ctl.save_latent(self.npz_path.strip())
+        if imgui.button("Save latent..."):
+            if self.npz_path.strip():
+                ctl.save_latent(self.npz_path.strip())
+            else:
+                ctl.choose_file(DialogRequest("save", "Save picture A's final W+", "latent.npz", LATENT_FILTERS),
+                                lambda path: self._use(ctl, path, save=True))
+        imgui.set_item_tooltip("to the path in the box; asks where when the box is empty")
+
+    def _use(self, ctl: AppController, path: str, save: bool) -> None:
+        """A path chosen in a dialog goes into the box, then is loaded or written."""
+        self.npz_path = path
+        if save:
+            ctl.save_latent(path)
+        else:
+            ctl.load_latent_file(path)

@@ -6,6 +6,7 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.style import CURRENT_ROW_COLOR, SPIKE_ROW_COLOR
+from explorer.app.widgets import slider_int
 from explorer.engine import Frame
 from explorer.latent.state import VIEW_REDUCTIONS
 
@@ -38,7 +39,7 @@ class LayersPanel:
             ctl.edit(view_reduce=VIEW_REDUCTIONS[k])
         if state.view_reduce == "channel":
             channels = self._channels(ctl.frame, state.view_layer)
-            changed, c = imgui.slider_int("channel", state.view_channel, 0, max(channels - 1, 0))
+            changed, c = slider_int("channel", state.view_channel, 0, max(channels - 1, 0))
             if changed:
                 ctl.edit(view_channel=c)
         imgui.end_disabled()

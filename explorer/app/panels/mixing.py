@@ -1,16 +1,19 @@
-"""Style mixing panel: blend each W+ row between picture A and picture B, and render mixing grids."""
+"""Style mixing panel: pictures A, B and their mix side by side, a weight per W+ row, and the grid."""
 
 from __future__ import annotations
 
 from imgui_bundle import imgui
 
 from explorer.app.controller import MAX_SEED, AppController
+from explorer.app.file_dialogs import LATENT_FILTERS, DialogRequest
 from explorer.app.image_view import ImageView
-from explorer.errors import ExplorerError
-from explorer.generate import parse_seeds
+from explorer.app.layout import place_floating
+from explorer.app.mixing_views import MAX_NEIGHBOURS, MixingGrid, describe_a, describe_b, has_b
+from explorer.app.widgets import slider_float, slider_int
 
 # The StyleGAN paper's split of the synthesis network by resolution: (name, lowest, highest).
 PRESETS = (("coarse", 0, 8), ("middle", 16, 32), ("fine", 64, 1 << 30))
+GRID_WINDOW = "Mixing grid"
 
 
 def preset_weights(ws_resolutions: list[int], lo: int, hi: int) -> tuple[float, ...]:
@@ -24,10 +27,13 @@ class MixingPanel:
     def __init__(self) -> None:
         self.seed_b = 1
         self.latent_path = ""
-        self.row_seeds = "0-3"
-        self.col_seeds = "10-13"
+        self.neighbours = 3
         self.show_grid = False
+        self.a_view, self.b_view, self.result_view = ImageView("fit"), ImageView("fit"), ImageView("fit")
         self.grid_view = ImageView("fit")
+
+    def views(self) -> tuple[ImageView, ...]:
+        return self.a_view, self.b_view, self.result_view, self.grid_view
 
     def draw(self, ctl: AppController) -> None:
         info = ctl.model_info
@@ -35,77 +41,146 @@ class MixingPanel:
             imgui.text_disabled("no model loaded")
             return
         state = ctl.state
-        enabled = state.mix_seed is not None or state.mix_latent is not None
-        changed, on = imgui.checkbox("mix with B", enabled)
+        changed, on = imgui.checkbox("mix with B", has_b(state))
         if changed:
             ctl.edit(mix_seed=self.seed_b if on else None, mix_latent=None)
+        imgui.same_line()
         if state.mix_seed is not None:
             self.seed_b = state.mix_seed
+        imgui.set_next_item_width(-imgui.calc_text_size("seed B").x - imgui.get_style().item_inner_spacing.x - 4)
         changed, seed_b = imgui.input_int("seed B", self.seed_b, 1, 100)
         if changed:
             self.seed_b = min(max(seed_b, 0), MAX_SEED)
             ctl.edit(mix_seed=self.seed_b, mix_latent=None)
-        if state.mix_latent is not None:
-            imgui.text_disabled("B is a loaded latent")
-        imgui.set_next_item_width(-imgui.calc_text_size("Load as B").x - 24)
+        self._b_from_file(ctl)
+        self._pictures(ctl)
+        weights = self._weights(ctl, info.ws_resolutions, info.num_ws)
+        self._grid_controls(ctl, weights)
+
+    def _b_from_file(self, ctl: AppController) -> None:
+        style = imgui.get_style()
+        imgui.set_next_item_width(-imgui.calc_text_size("Load as BBrowse...").x - 4 * style.frame_padding.x
+                                  - 2 * style.item_spacing.x - 8)
         _, self.latent_path = imgui.input_text_with_hint("##mixnpz", "B from latent.npz", self.latent_path)
         imgui.same_line()
         if imgui.button("Load as B") and self.latent_path.strip():
             ctl.load_latent_file(self.latent_path.strip(), as_mix_source=True)
+        imgui.same_line()
+        if imgui.button("Browse...##B"):
+            ctl.choose_file(DialogRequest("open", "Load a W+ latent as picture B", filters=LATENT_FILTERS),
+                            lambda path: self._load_b(ctl, path))
 
+    def _load_b(self, ctl: AppController, path: str) -> None:
+        self.latent_path = path
+        ctl.load_latent_file(path, as_mix_source=True)
+
+    def _pictures(self, ctl: AppController) -> None:
+        """A | B | result, small, so the mix can be seen while the weights move."""
+        state = ctl.state
+        if not has_b(state):
+            imgui.text_disabled("turn on 'mix with B' to see A, B and their mix side by side")
+            return
+        mixing = ctl.mixing
+        if not imgui.is_any_item_active():  # not while a slider is dragged: A and B do not change then
+            mixing.request_previews()
+        previews = mixing.previews
+        if previews is not None and previews.key == mixing.preview_key():
+            self.a_view.show_array(("a", previews.version), previews.a)
+            self.b_view.show_array(("b", previews.version), previews.b)
+        if ctl.shows_current_state(ctl.frame):
+            self.result_view.show(ctl.frame)
+        side = max((imgui.get_content_region_avail().x - 2 * imgui.get_style().item_spacing.x) / 3, 16.0)
+        labels = (describe_a(state), describe_b(state), "result")
+        if imgui.begin_table("A B result", 3, imgui.TableFlags_.sizing_stretch_same):
+            for label, view in zip(labels, (self.a_view, self.b_view, self.result_view)):
+                imgui.table_next_column()
+                imgui.text(label)
+                if imgui.begin_child(f"##{label}", imgui.ImVec2(-1, side)):
+                    view.draw()
+                imgui.end_child()
+            imgui.end_table()
+
+    def _weights(self, ctl: AppController, resolutions: list[int], num_ws: int) -> tuple[float, ...]:
         imgui.separator_text("per-row weight (0 = A, 1 = B)")
         for i, (name, lo, hi) in enumerate(PRESETS):
             if i:
                 imgui.same_line()
             if imgui.button(name):
-                self._set_weights(ctl, preset_weights(info.ws_resolutions, lo, hi))
+                self._set_weights(ctl, preset_weights(resolutions, lo, hi))
         imgui.same_line()
         if imgui.button("none"):
-            self._set_weights(ctl, (0.0,) * info.num_ws)
-        weights = list(state.mix_weights) + [0.0] * (info.num_ws - len(state.mix_weights))
-        for row, res in enumerate(info.ws_resolutions):
-            changed, value = imgui.slider_float(f"mix row {row} ({res}px)", weights[row], 0.0, 1.0, "%.2f")
+            self._set_weights(ctl, (0.0,) * num_ws)
+        weights = list(ctl.state.mix_weights) + [0.0] * (num_ws - len(ctl.state.mix_weights))
+        for row, res in enumerate(resolutions):
+            changed, value = slider_float(f"mix row {row} ({res}px)", weights[row], 0.0, 1.0, "%.2f",
+                                          f"W+ row {row} drives the {res} px layers: 0 takes it from A, 1 from B")
             if changed:
                 weights[row] = value
                 self._set_weights(ctl, tuple(weights))
+        return tuple(weights)
 
-        imgui.separator_text("mixing grid (rows: A seeds, columns: B seeds)")
-        _, self.row_seeds = imgui.input_text("row seeds", self.row_seeds)
-        _, self.col_seeds = imgui.input_text("column seeds", self.col_seeds)
+    def _set_weights(self, ctl: AppController, weights: tuple[float, ...]) -> None:
+        changes = {"mix_weights": weights}
+        if not has_b(ctl.state):
+            changes["mix_seed"] = self.seed_b  # moving a slider means "mix"
+        ctl.edit(**changes)
+
+    def _grid_controls(self, ctl: AppController, weights: tuple[float, ...]) -> None:
+        imgui.separator_text("mixing grid of the current A and B")
+        imgui.set_next_item_width(120)
+        _, self.neighbours = slider_int("next seeds", self.neighbours, 0, MAX_NEIGHBOURS, "%d",
+                                        "how many following seeds of A (rows) and B (columns) join the grid")
         progress = ctl.job_progress("grid")
         if progress is None:
+            imgui.same_line()
             if imgui.button("Render grid"):
-                try:
-                    rows, cols = parse_seeds(self.row_seeds), parse_seeds(self.col_seeds)
-                except ExplorerError as e:
-                    ctl.set_status(str(e), error=True)
-                else:
-                    ctl.start_mixing_grid(rows, cols, tuple(weights))
-                    self.show_grid = True
+                ctl.mixing.start_grid(self.neighbours)
+                self.show_grid = True
+            if not any(weights):
+                imgui.text_disabled("all weights are 0: every cell would be its row's A")
         else:
             imgui.progress_bar(progress, (-80, 0))
             imgui.same_line()
             if imgui.button("Cancel##grid"):
                 ctl.cancel_job("grid")
-        if "grid" in ctl.results:
-            imgui.same_line()
+        if ctl.mixing.grid is not None:
             _, self.show_grid = imgui.checkbox("show grid", self.show_grid)
-
-    def _set_weights(self, ctl: AppController, weights: tuple[float, ...]) -> None:
-        changes = {"mix_weights": weights}
-        if ctl.state.mix_seed is None and ctl.state.mix_latent is None:
-            changes["mix_seed"] = self.seed_b  # moving a slider means "mix"
-        ctl.edit(**changes)
 
     def draw_windows(self, ctl: AppController) -> None:
         """The grid's own window (drawn every frame, whether or not the panel tab is visible)."""
-        result = ctl.results.get("grid")
-        if result is None or not self.show_grid:
+        grid = ctl.mixing.grid
+        if grid is None or not self.show_grid:
             return
-        imgui.set_next_window_size(imgui.ImVec2(520, 560), imgui.Cond_.first_use_ever)
-        imgui.set_next_window_bg_alpha(1.0)  # the grid's empty corner must not show panels behind
-        opened, self.show_grid = imgui.begin("Mixing grid", self.show_grid)
+        place_floating(GRID_WINDOW)
+        opened, self.show_grid = imgui.begin(GRID_WINDOW, self.show_grid)
         if opened:
-            self.grid_view.show_array(("grid", result.version), result.rgba)
-            self.grid_view.draw()
+            if imgui.button("Save PNG"):
+                ctl.mixing.save_grid()
+            imgui.set_item_tooltip("the grid with its labels, as a new PNG in the save folder")
+            imgui.same_line()
+            imgui.text_disabled("rows: A and its next seeds; columns: B and its next seeds")
+            self._labelled_grid(grid)
         imgui.end()
+
+    def _labelled_grid(self, grid: MixingGrid) -> None:
+        plan = grid.plan
+        line = imgui.get_text_line_height_with_spacing()
+        left = max(imgui.calc_text_size(t).x for t in plan.row_labels) + 8
+        imgui.dummy(imgui.ImVec2(0, line))           # room for the column labels
+        imgui.indent(left)                           # and for the row labels
+        self.grid_view.show_array(("grid", grid.version), grid.rgba)
+        self.grid_view.draw()
+        imgui.unindent(left)
+        rect = self.grid_view.rect
+        if rect is None:
+            return
+        draw, colour = imgui.get_window_draw_list(), imgui.get_color_u32(imgui.Col_.text)
+        cell_w, cell_h = rect.width / (len(plan.cols) + 1), rect.height / (len(plan.rows) + 1)
+        for j, text in enumerate(plan.col_labels):
+            x = rect.x + (j + 1) * cell_w
+            draw.push_clip_rect(imgui.ImVec2(x, rect.y - line), imgui.ImVec2(x + cell_w - 2, rect.y), True)
+            draw.add_text(imgui.ImVec2(x + 2, rect.y - line), colour, text)
+            draw.pop_clip_rect()
+        for i, text in enumerate(plan.row_labels):
+            y = rect.y + (i + 1) * cell_h + cell_h / 2 - line / 2
+            draw.add_text(imgui.ImVec2(rect.x - imgui.calc_text_size(text).x - 6, y), colour, text)

@@ -18,12 +18,18 @@ class ModelPanel:
         self.path = ""
 
     def draw(self, ctl: AppController) -> None:
-        imgui.set_next_item_width(-imgui.calc_text_size("Open").x - 2 * imgui.get_style().item_spacing.x - 8)
+        style = imgui.get_style()
+        buttons = imgui.calc_text_size("OpenBrowse...").x + 4 * style.frame_padding.x + 2 * style.item_spacing.x + 8
+        imgui.set_next_item_width(-buttons)
         entered, self.path = imgui.input_text_with_hint("##path", "checkpoint path, URL or model name; PNG, .npz",
                                                         self.path, imgui.InputTextFlags_.enter_returns_true)
         imgui.same_line()
         if (imgui.button("Open") or entered) and self.path.strip():
             ctl.open_path(self.path.strip())
+        imgui.same_line()
+        if imgui.button("Browse..."):
+            ctl.browse_and_open()
+        imgui.set_item_tooltip("Ctrl+O: choose a checkpoint, a saved PNG or a latent .npz")
         imgui.text_disabled("or drop a file (or paste a URL) on the window")
         if ctl.loading:
             imgui.text(f"loading {ctl.loading} ...")

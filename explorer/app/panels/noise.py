@@ -6,6 +6,9 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.image_view import ImageView
+from explorer.app.layout import place_floating
+from explorer.app.noise_map import heat_scale_rgba
+from explorer.app.widgets import slider_float
 from explorer.latent.state import NOISE_MODES
 
 
@@ -27,6 +30,10 @@ class NoisePanel:
         self.samples = 16
         self.show_variance = False
         self.variance_view = ImageView("fit")
+        self.scale_view = ImageView("fit")
+
+    def views(self) -> tuple[ImageView, ...]:
+        return self.variance_view, self.scale_view
 
     def draw(self, ctl: AppController) -> None:
         info = ctl.model_info
@@ -60,8 +67,8 @@ class NoisePanel:
             imgui.same_line(column)
             imgui.begin_disabled(not enabled[r])
             imgui.set_next_item_width(-1)
-            changed_s, s = imgui.slider_float(f"##strength{r}", self.strength.get(r, 1.0), 0.0, 2.0,
-                                              "strength %.2f")
+            changed_s, s = slider_float(f"##strength{r}", self.strength.get(r, 1.0), 0.0, 2.0,
+                                        "strength %.2f", f"how strongly the {r} px noise inputs act (1: as trained)")
             imgui.end_disabled()
             if changed_on or changed_s:
                 enabled[r] = on
@@ -89,11 +96,26 @@ class NoisePanel:
         result = ctl.results.get("variance")
         if result is None or not self.show_variance:
             return
-        imgui.set_next_window_size(imgui.ImVec2(360, 400), imgui.Cond_.first_use_ever)
-        imgui.set_next_window_bg_alpha(1.0)
+        place_floating("Noise variance")
         opened, self.show_variance = imgui.begin("Noise variance", self.show_variance)
         if opened:
             imgui.text_disabled("per-pixel std over random noise (bright = noise matters)")
             self.variance_view.show_array(("variance", result.version), result.rgba)
-            self.variance_view.draw()
+            bar = imgui.get_text_line_height_with_spacing() * 2 + 14
+            if imgui.begin_child("map", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y - bar, 32))):
+                self.variance_view.draw()
+            imgui.end_child()
+            self._colour_bar()
         imgui.end()
+
+    def _colour_bar(self) -> None:
+        """What the colours mean: 0 (black) up to this map's largest std (white)."""
+        self.scale_view.show_array("scale", heat_scale_rgba())
+        if imgui.begin_child("colour scale", imgui.ImVec2(-1, 14)):
+            self.scale_view.draw()
+        imgui.end_child()
+        label = "largest std in this picture"
+        right = imgui.get_cursor_pos_x() + imgui.get_content_region_avail().x - imgui.calc_text_size(label).x
+        imgui.text_disabled("0")
+        imgui.same_line(max(right, 20.0))
+        imgui.text_disabled(label)

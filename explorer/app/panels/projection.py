@@ -9,6 +9,7 @@ from imgui_bundle import imgui, implot
 
 from explorer.app.controller import MAX_SEED, AppController
 from explorer.app.durations import format_duration
+from explorer.app.file_dialogs import IMAGE_FILTERS, DialogRequest
 from explorer.app.image_view import ImageView
 from explorer.app.projections import ProjectionRun, Projections
 from explorer.project.config import SPACES
@@ -22,6 +23,8 @@ class ProjectionPanel:
         self.refine_steps = 100
         self.seed_b = 1
         self.view = ImageView("fit")
+        self.progress_text = ""                 # the progress bar's words, as last drawn
+        self.marked_switch: int | None = None   # the W -> W+ step marked on the loss curve, as last drawn
 
     def draw(self, ctl: AppController) -> None:
         if ctl.model_info is None:
@@ -32,17 +35,7 @@ class ProjectionPanel:
         run = projection.run
         if run is None:
             return
-        imgui.separator_text(run.name)
-        if run.loaded is not None:
-            (left, top, right, bottom), (w, h) = run.loaded.crop_box, run.loaded.source_size
-            imgui.text_disabled(f"target: crop ({left}, {top})-({right}, {bottom}) of {w} x {h}  |  "
-                                "reconstruction")
-        if run.picture is not None:
-            self.view.show_array(("projection", run.serial, run.picture_version), run.picture)
-            height = imgui.get_content_region_avail().x * run.picture.shape[0] / run.picture.shape[1]
-            if imgui.begin_child("projection picture", imgui.ImVec2(-1, min(height, 300) + 4)):
-                self.view.draw()
-            imgui.end_child()
+        imgui.separator_text(f"{run.name} into {run.plan}" if run.plan else run.name)
         if projection.busy:
             self._progress(run)
         elif run.projector is not None:
@@ -52,23 +45,41 @@ class ProjectionPanel:
             imgui.same_line()
             if imgui.button("Refine more"):
                 projection.refine(self.refine_steps)
-        self._loss_curve(run)
+        # Pictures and loss curve side by side, so both fit the tab row under the main picture.
+        if imgui.begin_table("projection view", 2, imgui.TableFlags_.sizing_stretch_prop):
+            imgui.table_setup_column("pictures", imgui.TableColumnFlags_.width_stretch, 1.0)
+            imgui.table_setup_column("loss", imgui.TableColumnFlags_.width_stretch, 1.0)
+            imgui.table_next_column()
+            self._pictures(run)
+            imgui.table_next_column()
+            self._loss_curve(run)
+            imgui.end_table()
         if run.result is not None and not projection.busy:
             self._use(ctl, projection)
 
     def _settings(self, projection: Projections) -> None:
-        imgui.text_wrapped("Drop an image on the window to find the latent that draws it.")
-        imgui.set_next_item_width(-imgui.calc_text_size("Project").x - 24)
-        _, self.path = imgui.input_text_with_hint("##image", "or type an image path", self.path)
+        style = imgui.get_style()
+        imgui.set_next_item_width(-imgui.calc_text_size("ProjectBrowse...").x - 4 * style.frame_padding.x
+                                  - 2 * style.item_spacing.x - 8)
+        _, self.path = imgui.input_text_with_hint("##image", "drop an image on the window, or type its path",
+                                                  self.path)
+        imgui.set_item_tooltip("finds the latent that draws the image (projection, or GAN inversion)")
         imgui.same_line()
         if imgui.button("Project") and self.path.strip():
             projection.start(self.path.strip())
+        imgui.same_line()
+        if imgui.button("Browse...##image"):
+            projection.ctl.choose_file(DialogRequest("open", "Choose an image to project", filters=IMAGE_FILTERS),
+                                       self._project(projection))
         c = projection.config
         imgui.set_next_item_width(100)
         _, steps = imgui.input_int("steps", c.steps, 0)
         imgui.same_line()
         imgui.set_next_item_width(70)
         _, space = imgui.combo("space", SPACES.index(c.space), [s.upper() for s in SPACES])
+        imgui.set_item_tooltip("W: one w for every layer (edits well); W+: one per layer (fits closer). "
+                               f"W+ spends the first {c.w_phase:.0%} of its steps in W.")
+        imgui.same_line()
         imgui.set_next_item_width(160)
         _, loss = imgui.input_text("loss", c.loss)
         if imgui.is_item_hovered():
@@ -76,14 +87,34 @@ class ProjectionPanel:
         projection.config = dataclasses.replace(c, steps=min(max(steps, 1), 100_000), space=SPACES[space],
                                                 loss=loss.strip() or "default")
 
-    @staticmethod
-    def _progress(run: ProjectionRun) -> None:
+    def _pictures(self, run: ProjectionRun) -> None:
+        if run.loaded is not None:
+            (left, top, right, bottom), (w, h) = run.loaded.crop_box, run.loaded.source_size
+            imgui.text_disabled("target | reconstruction")
+            imgui.set_item_tooltip(f"the target is the crop ({left}, {top})-({right}, {bottom}) of {w} x {h}")
+        if run.picture is not None:
+            self.view.show_array(("projection", run.serial, run.picture_version), run.picture)
+            avail = imgui.get_content_region_avail()
+            height = min(avail.x * run.picture.shape[0] / run.picture.shape[1], 300, max(avail.y - 4, 48))
+            if imgui.begin_child("projection picture", imgui.ImVec2(-1, height + 4)):
+                self.view.draw()
+            imgui.end_child()
+
+    def _progress(self, run: ProjectionRun) -> None:
         fraction = run.step / run.total if run.total else 0.0
         left = run.seconds_left
-        overlay = f"{run.step} / {run.total}" + (f", {format_duration(left)} left" if left is not None else "")
-        imgui.progress_bar(fraction, (-1, 0), overlay)
-        loss = f"  loss {run.losses[-1]:.4f}" if run.losses else ""
-        imgui.text(f"{run.message}{loss}")
+        if left is not None:
+            when = f", {format_duration(left)} left"
+        else:
+            when = ", measuring the speed ..." if run.step else ""
+        self.progress_text = f"{run.step} / {run.total}{when}"
+        imgui.progress_bar(fraction, (-1, 0), self.progress_text)
+        if run.phase:
+            switched = f" (W+ from step {run.switch_step + 1})" if run.switch_step is not None else ""
+            loss = f", loss {run.losses[-1]:.4f}" if run.losses else ""
+            imgui.text(f"now in {run.phase}{switched}{loss}")
+        else:
+            imgui.text(run.message)
         if imgui.button("Resume" if run.paused else "Pause"):
             if run.paused:
                 run.resume()
@@ -95,8 +126,7 @@ class ProjectionPanel:
         if imgui.is_item_hovered():
             imgui.set_tooltip("finish now and use the best latent so far")
 
-    @staticmethod
-    def _loss_curve(run: ProjectionRun) -> None:
+    def _loss_curve(self, run: ProjectionRun) -> None:
         losses = np.asarray(list(run.losses), dtype=np.float64)
         if len(losses) < 2:
             return
@@ -104,11 +134,20 @@ class ProjectionPanel:
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("step", "loss", fit, fit)
             implot.plot_line("loss", losses)
+            self.marked_switch = run.switch_step
+            if run.switch_step is not None:  # the loss jumps where every row gets its own w
+                implot.plot_inf_lines("W -> W+", np.array([run.switch_step], dtype=np.float64))
             implot.end_plot()
+
+    def _project(self, projection: Projections):
+        def chosen(path: str) -> None:
+            self.path = path
+            projection.start(path)
+        return chosen
 
     def _use(self, ctl: AppController, projection: Projections) -> None:
         result = projection.run.result
-        imgui.text(f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.3f}, {result.steps} steps in "
+        imgui.text(f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.3f}, {result.steps} steps, latent in "
                    f"{result.space.upper()}")
         if imgui.button("Use as A"):
             projection.use_result()

@@ -10,8 +10,18 @@ from explorer.app.controller import AppController
 from explorer.app.durations import format_duration
 from explorer.app.image_view import ImageView
 from explorer.app.run_watcher import CURVES, RunView
+from explorer.app.file_dialogs import DialogRequest
 from explorer.app.style import ERROR_COLOR
-from explorer.app.train_runs import TrainRequest, default_request
+from explorer.app.train_runs import TrainRequest, default_request, request_problems
+from explorer.app.widgets import help_marker
+
+DATA_HELP = ("A folder (subfolders are read too) or a .zip of images: PNG, JPEG, WebP ...\n"
+             "Each is centre-cropped to a square and resized to the resolution. A few hundred pictures\n"
+             "make a first test; thousands make a good model. An optional dataset.json (NVIDIA's\n"
+             "format) gives class labels.")
+KIMG_HELP = ("Training length in kimg: thousands of real images shown to the discriminator.\n"
+             "NVIDIA trains faces for 25,000 kimg on 8 GPUs; a first CPU run wants tens.")
+SNAP_HELP = "A snapshot (a model you can load) every this many kimg, plus one at the end."
 
 
 class TrainPanel:
@@ -20,24 +30,44 @@ class TrainPanel:
     def __init__(self) -> None:
         self.request: TrainRequest | None = None  # the fields, filled with defaults on first draw
         self.sample_view = ImageView("fit")
+        self.problems: dict[str, str] = {}  # field label -> why it cannot work (after a refused Start)
 
     def draw(self, ctl: AppController) -> None:
         if self.request is None:
             self.request = default_request(ctl.engine.device)
+        # The form beside the run it starts: both fit the short tab row under the main picture.
+        flags = imgui.TableFlags_.resizable | imgui.TableFlags_.sizing_stretch_prop
+        if imgui.begin_table("train", 2, flags):
+            imgui.table_setup_column("form", imgui.TableColumnFlags_.width_stretch, 1.1)
+            imgui.table_setup_column("run", imgui.TableColumnFlags_.width_stretch, 1.0)
+            imgui.table_next_column()
+            self._fields(ctl, ctl.training.running)
+            self._buttons(ctl)
+            imgui.table_next_column()
+            self._run(ctl)
+            imgui.end_table()
+
+    def _buttons(self, ctl: AppController) -> None:
         training = ctl.training
-        self._fields(training.running)
         if training.running:
             if imgui.button("Stop"):
                 training.stop()
-        else:
-            resume = training.has_run(self.request.run_dir)
-            if imgui.button("Resume" if resume else "Start"):
+            return
+        resume = training.has_run(self.request.run_dir)
+        if imgui.button("Resume" if resume else "Start"):
+            self.problems = request_problems(self.request, resume)
+            if self.problems:
+                ctl.set_status(f"the Train form has {len(self.problems)} problem"
+                               f"{'s' if len(self.problems) > 1 else ''}: see the red notes", error=True)
+            else:
                 training.start(self.request)
-            imgui.same_line()
-            if imgui.button("Watch") and self.request.run_dir.strip():
-                training.watch(self.request.run_dir)
-            if imgui.is_item_hovered():
-                imgui.set_tooltip("follow a run folder without starting a trainer")
+        imgui.same_line()
+        if imgui.button("Watch") and self.request.run_dir.strip():
+            training.watch(self.request.run_dir)
+        imgui.set_item_tooltip("follow a run folder without starting a trainer")
+
+    def _run(self, ctl: AppController) -> None:
+        training = ctl.training
         view = training.view
         self._status(view)
         imgui.begin_disabled(view.newest_snapshot is None)
@@ -46,31 +76,63 @@ class TrainPanel:
         imgui.end_disabled()
         imgui.same_line()
         _, training.follow = imgui.checkbox("follow", training.follow)
-        if imgui.is_item_hovered():
-            imgui.set_tooltip("load every new snapshot as it is written (seed, psi and mixing stay)")
+        imgui.set_item_tooltip("load every new snapshot as it is written (seed, psi and mixing stay)")
         self._curves(view)
         self._sample(view)
 
-    def _fields(self, running: bool) -> None:
+    def _fields(self, ctl: AppController, running: bool) -> None:
         r = self.request
         imgui.begin_disabled(running)
-        _, data = imgui.input_text_with_hint("data folder", "folder or zip of images", r.data)
-        _, run_dir = imgui.input_text_with_hint("run folder", "where snapshots go", r.run_dir)
+        data = self._path_field(ctl, "data folder", "folder or .zip of images", r.data, DATA_HELP)
+        run_dir = self._path_field(ctl, "run folder", "where snapshots go", r.run_dir,
+                                   "Snapshots, samples and logs go here. A folder with snapshots resumes.")
         imgui.set_next_item_width(60)
         _, resolution = imgui.input_int("resolution", r.resolution, 0)
         imgui.same_line()
         imgui.set_next_item_width(60)
         _, batch = imgui.input_int("batch", r.batch, 0)
-        imgui.same_line()
+        self._problem("resolution")
+        self._problem("batch")
         imgui.set_next_item_width(60)
         _, kimg = imgui.input_float("kimg", r.kimg, 0, 0, "%g")
+        help_marker(f"{KIMG_HELP}\nHere: {r.kimg * 1000 / max(r.batch, 1):,.0f} steps of {max(r.batch, 1)} images.")
+        self._problem("kimg")
         imgui.set_next_item_width(60)
         _, snap = imgui.input_float("snapshot every (kimg)", r.snap_kimg, 0, 0, "%g")
+        help_marker(SNAP_HELP)
+        self._problem("snapshot every (kimg)")
+        imgui.set_next_item_width(-imgui.calc_text_size("more flags").x - imgui.get_style().item_inner_spacing.x - 4)
         _, extra = imgui.input_text_with_hint("more flags", "--cbase 4096 --mirror ...", r.extra)
+        self._problem("more flags")
         imgui.end_disabled()
-        self.request = dataclasses.replace(
-            r, data=data, run_dir=run_dir, resolution=min(max(resolution, 4), 1024), batch=max(batch, 1),
-            kimg=max(kimg, 0.001), snap_kimg=max(snap, 0.001), extra=extra)
+        new = dataclasses.replace(r, data=data, run_dir=run_dir, resolution=resolution, batch=batch,
+                                  kimg=kimg, snap_kimg=snap, extra=extra)
+        if new != r and self.problems:  # fixing a field clears its note (and only then)
+            self.problems = request_problems(new, ctl.training.has_run(new.run_dir))
+        self.request = new
+
+    def _path_field(self, ctl: AppController, label: str, hint: str, value: str, help: str) -> str:
+        imgui.text(label)
+        help_marker(help)
+        style = imgui.get_style()
+        imgui.set_next_item_width(-imgui.calc_text_size("Browse...").x - 2 * style.frame_padding.x
+                                  - style.item_spacing.x - 4)
+        _, value = imgui.input_text_with_hint(f"##{label}", hint, value)
+        imgui.same_line()
+        if imgui.button(f"Browse...##{label}"):
+            field = "data" if label == "data folder" else "run_dir"
+            ctl.choose_file(DialogRequest("folder", f"Choose the {label}", value),
+                            lambda path: self._chosen(field, path))
+        self._problem(label)
+        return value
+
+    def _chosen(self, field: str, path: str) -> None:
+        if self.request is not None:
+            self.request = dataclasses.replace(self.request, **{field: path})
+
+    def _problem(self, label: str) -> None:
+        if label in self.problems:
+            imgui.text_colored(ERROR_COLOR, f"  {self.problems[label]}")
 
     @staticmethod
     def _status(view: RunView) -> None:
@@ -93,7 +155,8 @@ class TrainPanel:
         kimg = view.curves.get("kimg")
         if kimg is None or len(kimg) == 0:
             return
-        if implot.begin_plot("##losses", imgui.ImVec2(-1, 180)):
+        height = min(180.0, max(imgui.get_content_region_avail().y * 0.35, 70.0))
+        if implot.begin_plot("##losses", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("kimg", "loss", fit, fit)
             for name in CURVES:
@@ -105,6 +168,6 @@ class TrainPanel:
             return
         imgui.text_disabled(f"newest samples: {view.sample_path.name}")
         self.sample_view.show_array(("sample", view.sample_path), view.sample)
-        if imgui.begin_child("samples", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y, 120))):
+        if imgui.begin_child("samples", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y, 80))):
             self.sample_view.draw()
         imgui.end_child()

@@ -1,10 +1,11 @@
-"""StyleGAN3 input transform: move and rotate the picture's input grid (also by dragging the image)."""
+"""StyleGAN3 input transform: move and rotate the picture's input grid (also by Ctrl+dragging the picture)."""
 
 from __future__ import annotations
 
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.widgets import slider_float
 
 TRANSLATE_RANGE = 1.0
 
@@ -19,13 +20,13 @@ class TransformPanel:
             return
         state = ctl.state
         tx, ty = state.translate
-        changed_x, tx = imgui.slider_float("translate x", tx, -TRANSLATE_RANGE, TRANSLATE_RANGE, "%.3f")
-        changed_y, ty = imgui.slider_float("translate y", ty, -TRANSLATE_RANGE, TRANSLATE_RANGE, "%.3f")
+        changed_x, tx = slider_float("translate x", tx, -TRANSLATE_RANGE, TRANSLATE_RANGE, "%.3f")
+        changed_y, ty = slider_float("translate y", ty, -TRANSLATE_RANGE, TRANSLATE_RANGE, "%.3f")
         if changed_x or changed_y:
             ctl.edit(translate=(tx, ty))
-        changed, rotate = imgui.slider_float("rotate", state.rotate, -180.0, 180.0, "%.1f deg")
+        changed, rotate = slider_float("rotate", state.rotate, -180.0, 180.0, "%.1f deg")
         if changed:
             ctl.edit(rotate=rotate)
         if imgui.button("Reset transform"):
             ctl.edit(translate=(0.0, 0.0), rotate=0.0)
-        imgui.text_disabled("drag the image to move it; shift-drag to rotate")
+        imgui.text_disabled("Ctrl+drag the picture to move it; Ctrl+Shift+drag to rotate")
