@@ -91,6 +91,7 @@ if [ -f "$INIT" ] && "$PY" -c "import sys, explorer; sys.exit(explorer.load(sys.
   log "starting from $INIT"
 fi
 budget=$((END_AT - SECONDS))
+if [ "$budget" -lt 30 ]; then log "only ${budget}s left before END_AT: no training run"; exit 1; fi
 log "training for ${budget}s"
 "${EXPLORER[@]}" train --data "$WORK/data" --out "$WORK/run" "${TRAIN_FLAGS[@]}" "${INIT_FLAGS[@]}" "${KERNEL_FLAGS[@]}" --kimg 5000 \
   --tick 8 --snap 40 --sample-every 20 --time-budget "$budget" >"$WORK/train.log" 2>&1

@@ -271,7 +271,10 @@ class AppController:
             except OSError as e:
                 self.set_status(f"could not update the recent list: {e.strerror or e}", error=True)
                 return
-        self.set_status(f"loaded {self.model_label}")
+        kimg = training_kimg(event.info.extra)
+        self.set_status(f"loaded {self.model_label}"
+                        + (f" (trained on {kimg:g} thousand images: an early model)" if kimg is not None and kimg < 1000
+                           else ""))
 
     # --- files -----------------------------------------------------------------------------------
     def queue_dropped(self, paths: Iterable[str]) -> None:
@@ -426,3 +429,11 @@ class AppController:
         if handle is None:
             return None
         return handle.progress.fraction if handle.progress is not None else 0.0
+
+
+def training_kimg(extra: dict) -> float | None:
+    """How long a model from our trainer was trained (its provenance says), else None."""
+    for record in (extra, extra.get("source_extra") or {}):
+        if isinstance(record, dict) and isinstance(record.get("kimg"), (int, float)):
+            return round(float(record["kimg"]), 1)
+    return None
