@@ -11,3 +11,11 @@ class CheckpointError(ExplorerError):
 
 class ImageInputError(ExplorerError):
     """An image file could not be used (not an image, empty, too large)."""
+
+
+class InputError(ExplorerError, ValueError):
+    """A value passed to the API or a command is out of range, mis-shaped or not finite.
+
+    It is a ValueError for Python callers and an ExplorerError, so the CLI and the GUI show its
+    one line instead of a traceback.
+    """
