@@ -18,6 +18,7 @@ from explorer.checkpoints.rosinality import read_rosinality
 from explorer.checkpoints.safetensors_format import (read_checkpoint, read_safetensors, save,
                                                      save_checkpoint)
 from explorer.checkpoints.sniff import PICKLE, SAFETENSORS, TORCH_LEGACY, TORCH_ZIP, sniff_format
+from explorer.devices import resolve_device
 from explorer.errors import CheckpointError
 from explorer.model import Model
 
@@ -31,6 +32,7 @@ _READERS: dict[str, Callable[[Path], Model]] = {
 
 def load(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Model:
     """Load any supported checkpoint as a `Model` whose networks live on `device`."""
+    device = resolve_device(device)  # a bad device name fails before the file is read
     path = Path(path).expanduser()
     if not path.exists():
         raise CheckpointError(f"no such file: {path}")
