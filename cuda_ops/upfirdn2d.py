@@ -49,7 +49,7 @@ def setup_filter(
     """
     if f is None:
         f = 1
-    f = torch.as_tensor(f, dtype=torch.float32, device=device)
+    f = torch.as_tensor(f, dtype=torch.float32)
     if f.ndim == 0:
         f = f[None]
     if separable is None:

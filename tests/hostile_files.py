@@ -172,6 +172,10 @@ def tf_file(path: Path, static_kwargs: dict[str, Any]) -> None:
     cb.write_pickle_of((net, net, net), path)
 
 
+def _storage(numel: int) -> Call:
+    return Call(torch.storage._load_from_bytes, legacy_storage_bytes("FloatStorage", numel, b"\0" * 4 * numel))
+
+
 def _pickle(obj: Any) -> Callable[[Path], None]:
     return lambda path: cb.write_pickle_of(obj, path)
 
@@ -232,6 +236,16 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         _pickle(Call(torch._utils._rebuild_tensor_v2,
                      Call(torch.storage._load_from_bytes, legacy_storage_bytes("FloatStorage", 1, b"\0" * 4)),
                      0, (100_000, 100_000), (0, 0), False, OrderedDict())), "does not fit its storage"),
+    # BUILD (setting an object's state) on objects that must not take one
+    "BUILD re-pointing a tensor at 1e10 elements": (
+        _pickle(Call(torch._utils._rebuild_tensor_v2, _storage(1), 0, (1,), (1,), False, OrderedDict(),
+                     state=(Call(torch._utils._rebuild_tensor_v2, _storage(1), 0, (1,), (1,), False, OrderedDict()),
+                            0, (100_000, 100_000), (0, 0)))), "sets the state of a Tensor"),
+    "BUILD of an object array on a plain ndarray": (
+        _pickle(Call(FROMBUFFER, bytearray(8), np.dtype("f8"), (1,), "C", state=(1, (2,), "O", False, [1, 2]))),
+        "sets the state of a ndarray"),
+    "BUILD rewriting an allowed class for later loads": (
+        _raw(b"\x80\x02cdnnlib.tflib.network\nNetwork\n(N}X\x01\x00\x00\x00xK\x01stb."), "sets the state of a type"),
     # memo re-use: one copy in the file, hundreds of copies in memory
     "1 MiB storage re-used 500 times": (
         _pickle([Call(torch.storage._load_from_bytes, _ONE_MIB_STORAGE) for _ in range(500)]), "memory budget"),
@@ -260,7 +274,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "pkl w_dim 4096 (tensors have 8)": (_pickle(snapshot({"w_dim": 4096})), "settings imply"),
     "pkl StyleGAN3 num_layers 1e6": (_pickle(snapshot({"num_layers": 10**6}, "stylegan3")), "num_layers=1000000"),
     "pkl StyleGAN3 channel_max 6000": (_pickle(snapshot({"channel_base": 2**20, "channel_max": 6000}, "stylegan3")),
-                                       "weights do not match its settings"),
+                                       "settings imply [6000"),
     "TF pickle resolution 'huge'": (lambda p: tf_file(p, {"resolution": "huge"}), "unreadable TensorFlow"),
     "TF pickle 10 million mapping layers": (lambda p: tf_file(p, {"mapping_layers": 10**7, "resolution": 16}),
                                             "num_layers=10000000"),

@@ -2,9 +2,9 @@
 
 Every reader ends here, so a checkpoint whose tensors do not fit the network its settings
 describe is reported the same way whatever the file format was. The settings are checked
-against sane bounds first, then a network is built on the meta device (shapes only, no memory)
-and its shapes are compared with the file's tensors; only a checkpoint that fits is built for
-real. So settings that would make a huge network fail in milliseconds, not after gigabytes.
+against sane bounds first, then the shapes they imply are compared with the file's tensors
+(`settings_fit`, nothing built); only a checkpoint that fits is built. So settings that would
+make a huge network fail in milliseconds, not after gigabytes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from explorer.checkpoints.settings_check import check_discriminator_settings, check_generator_settings
+from explorer.checkpoints.settings_fit import Shapes, check_fits, discriminator_shapes, generator_shapes
 from explorer.errors import CheckpointError
 from explorer.nets import build_discriminator, build_generator
 
@@ -26,7 +27,8 @@ def generator_from_state(architecture: str, kwargs: dict[str, Any],
                          allow_derived_missing: bool = False) -> torch.nn.Module:
     """Build a generator of `architecture` from `kwargs` and load `state` into it."""
     check_generator_settings(architecture, kwargs)
-    return _build_checked(lambda: build_generator(architecture, kwargs), state, "generator",
+    return _build_checked(lambda: generator_shapes(architecture, kwargs),
+                          lambda: build_generator(architecture, kwargs), state, "generator",
                           allow_derived_missing)
 
 
@@ -34,16 +36,15 @@ def discriminator_from_state(kwargs: dict[str, Any], state: Mapping[str, torch.T
                              allow_derived_missing: bool = False) -> torch.nn.Module:
     """Build a StyleGAN2 discriminator from `kwargs` and load `state` into it."""
     check_discriminator_settings(kwargs)
-    return _build_checked(lambda: build_discriminator(kwargs), state, "discriminator",
-                          allow_derived_missing)
+    return _build_checked(lambda: discriminator_shapes(kwargs), lambda: build_discriminator(kwargs),
+                          state, "discriminator", allow_derived_missing)
 
 
-def _build_checked(build: Callable[[], torch.nn.Module], state: Mapping[str, torch.Tensor],
-                   what: str, allow_derived_missing: bool) -> torch.nn.Module:
+def _build_checked(shapes: Callable[[], Shapes], build: Callable[[], torch.nn.Module],
+                   state: Mapping[str, torch.Tensor], what: str, allow_derived_missing: bool) -> torch.nn.Module:
+    """Compare the shapes the settings imply with the file's, then build and load for real."""
     try:
-        with torch.device("meta"):
-            shapes = {k: tuple(v.shape) for k, v in build().state_dict().items()}
-        check_weights(shapes, state, what, allow_derived_missing)
+        check_fits(shapes(), state, what)
         net = build()
     except (TypeError, ValueError, KeyError, AssertionError, ZeroDivisionError, OverflowError) as e:
         raise CheckpointError(f"unsupported {what} settings in the checkpoint: {_first_line(e)}") from e

@@ -35,19 +35,24 @@ class _BoundedReader:
 
     def __init__(self, file: BinaryIO, end: int) -> None:
         self.file = file
+        self.position = file.tell()
         self.end = end
 
     def tell(self) -> int:
-        return self.file.tell()
+        return self.position
 
     def left(self) -> int:
-        return max(self.end - self.file.tell(), 0)
+        return max(self.end - self.position, 0)
 
     def read(self, n: int = -1) -> bytes:
-        return self.file.read(self.left() if n < 0 else min(n, self.left()))
+        data = self.file.read(self.left() if n < 0 else min(n, self.left()))
+        self.position += len(data)
+        return data
 
     def readline(self) -> bytes:
-        return self.file.readline(self.left())
+        data = self.file.readline(self.left())
+        self.position += len(data)
+        return data
 
 
 def truncated_error() -> CheckpointError:
@@ -86,9 +91,8 @@ def scan_opcodes(file: BinaryIO, end: int, budget: LoadBudget) -> int:
             raise truncated_error() from e
         raise CheckpointError(f"the pickle is damaged: {text.splitlines()[0] if text else 'bad opcode'}") from e
     budget.charge(pending, "the objects the pickle makes")
-    stop = file.tell()
     file.seek(start)
-    return stop
+    return reader.position
 
 
 def check_structure(root: Any) -> None:

@@ -6,8 +6,9 @@ while loading. This unpickler resolves only what a checkpoint needs, and each na
 stand-in that checks its arguments: NVIDIA's persistence records become `PersistentRecord`s (the
 source is kept as inert text), TF-era networks `TFNetworkRecord`s, numpy values plain numeric
 arrays (`safe_numpy`), tensors checked views of checked storages (`torch_storage`). Nothing that
-takes a size from the file (`bytearray(n)`, `range`, an ndarray shape) is reachable, and the
-opcodes are scanned against the file's memory budget before any of them runs (`pickle_limits`).
+takes a size from the file (`bytearray(n)`, `range`, an ndarray shape) is reachable, only those
+stand-ins may have their state set, and the opcodes are scanned against the file's memory budget
+before any of them runs (`pickle_limits`).
 Every other global is refused with a `CheckpointError`.
 """
 
@@ -17,8 +18,10 @@ import _compat_pickle
 import argparse
 import codecs
 import collections
+import functools
 import os
 import pickle
+import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -140,7 +143,9 @@ def _constructors(budget: LoadBudget) -> dict[tuple[str, str], Callable[..., Any
     }
 
 
+@functools.lru_cache(maxsize=4)
 def _allowed_globals(budget: LoadBudget) -> dict[tuple[str, str], Any]:
+    """The stand-ins, bound to one file's budget (cached: a pickle embeds hundreds of storages)."""
     allowed: dict[tuple[str, str], Any] = {
         ("torch_utils.persistence", "_reconstruct_persistent_obj"): _persistent_record,
         ("dnnlib.util", "EasyDict"): AttrDict,
@@ -167,18 +172,38 @@ def _allowed_globals(budget: LoadBudget) -> dict[tuple[str, str], Any]:
     return allowed
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """A pickle.Unpickler that resolves only `_allowed_globals()` (plus torch dtypes).
+# The only objects whose state a pickle may set (BUILD): the ones numpy and NVIDIA pickle that
+# way, each checking what it is given. Setting the state of anything else (a tensor: `set_` to
+# any size; a class: rewriting it for every later load) is refused.
+_BUILDABLE = (safe_numpy.DtypeSpec, safe_numpy.CheckedArray, TFNetworkRecord, NamespaceRecord, AttrDict)
 
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """An unpickler that resolves only `_allowed_globals()` (plus torch dtypes) and sets the state
+    only of `_BUILDABLE` objects.
+
+    It is Python's own pure-Python unpickler (the C one cannot be told which objects BUILD may
+    reach); checkpoints have few opcodes, their bulk is tensor bytes read in one go.
     `persistent` resolves persistent ids (torch files use them for storages); without it they
     are refused.
     """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file: BinaryIO, budget: LoadBudget,
                  persistent: Callable[[Any], Any] | None = None) -> None:
         super().__init__(file)
         self._allowed = _allowed_globals(budget)
         self._persistent = persistent
+
+    def load_build(self) -> None:
+        target = self.stack[-2] if len(self.stack) >= 2 else None
+        if not isinstance(target, _BUILDABLE):
+            raise CheckpointError(f"refusing to load: the pickle sets the state of a "
+                                  f"{type(target).__name__}, which checkpoints never do")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str) -> Any:
         # Protocol 0-2 pickles spell Python 2 names (__builtin__.set); read them as Python 3's.
@@ -231,7 +256,7 @@ def unpickle_scanned(file: BinaryIO, budget: LoadBudget,
     except EOFError as e:
         raise truncated_error() from e
     except (pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-            RuntimeError, OverflowError, MemoryError, UnicodeDecodeError) as e:
+            RuntimeError, OverflowError, MemoryError, UnicodeDecodeError, struct.error) as e:
         raise CheckpointError(f"the pickle is damaged: {_first_line(e)}") from e
     check_structure(result)
     return result
