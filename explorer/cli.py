@@ -2,6 +2,7 @@
 
 Each subcommand lives in its own module with `add_parser(subparsers)` and `run(args) -> int`.
 User errors print one line and exit 1 (2 for usage errors); they never print a traceback.
+Ctrl-C exits 130 and SIGTERM 143, after the atomic writes in flight have cleaned up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from typing import Sequence
 
 from explorer.errors import ExplorerError
+from explorer.interrupts import EXIT_TERMINATED, Terminated, sigterm_raises
 
 # subcommand -> the module that parses and runs it (imported only when needed).
 COMMAND_MODULES = {
@@ -44,12 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app_command(argv)
     args = build_parser().parse_args(argv)
     try:
-        return importlib.import_module(COMMAND_MODULES[args.command]).run(args)
+        with sigterm_raises():
+            return importlib.import_module(COMMAND_MODULES[args.command]).run(args)
     except ExplorerError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 if __name__ == "__main__":

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
+
+from explorer.cli_values import finite_float, int_in
 from explorer.devices import DEVICE_CHOICES
+
+GRID_LIMIT = 64  # grid.png shows at most this many images, so memory does not grow with --seeds
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to run the generator (auto: cuda, else mps, else cpu)")
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="overwrite results already in the output location")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,17 +31,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("generate", help="render seeds to PNG files and a grid")
     p.add_argument("checkpoint", help="file, URL or published model name")
-    p.add_argument("--seeds", default="0-7", help="seed list, e.g. 0-7,12 (default 0-7)")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none)")
-    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K W+ rows")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class for conditional models")
+    p.add_argument("--seeds", default="0-7", help="seed list, e.g. 0-7,12 (default 0-7; each below 2^32)")
+    p.add_argument("--psi", type=finite_float, default=1.0, help="truncation psi (1 = none)")
+    p.add_argument("--cutoff", type=int_in(0), default=None, help="truncate only the first K W+ rows")
+    p.add_argument("--class", dest="class_idx", type=int_in(0), default=None,
+                   help="class for conditional models")
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
     p.add_argument("--translate", default="0,0", help="StyleGAN3 input translation X,Y")
-    p.add_argument("--rotate", type=float, default=0.0, help="StyleGAN3 input rotation in degrees")
+    p.add_argument("--rotate", type=finite_float, default=0.0, help="StyleGAN3 input rotation in degrees")
     p.add_argument("--edit", action="append", default=[], metavar="SET:INDEX:STRENGTH[:ROWS]",
                    help="direction edit in sigmas, e.g. pca:3:+2.0:0-5 (repeatable; SET is a set "
                         "computed by `directions` for this model, or a .npz file)")
     p.add_argument("--out", required=True, help="output folder")
+    add_force(p)
     add_device(p)
 
 
@@ -63,24 +76,74 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def seed_file_name(seed: int) -> str:
+    return f"seed{seed:04d}.png"
+
+
+class ProgressLine:
+    """Prints `done/total` at most once a second (and at the end), so long runs show they move."""
+
+    def __init__(self, total: int, what: str, every: float = 1.0) -> None:
+        self.total, self.what, self.every = total, what, every
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if done == self.total or now - self.last >= self.every:
+            self.last = now
+            rate = done / max(now - self.started, 1e-9)
+            print(f"{self.what} {done}/{self.total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
+
+
 def run_generate(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
-    from explorer.fileio import image_grid, save_png
-    from explorer.generate import generate_images, parse_pair, parse_seeds
+    from explorer.directions.edits import parse_edit
+    from explorer.errors import InputError
+    from explorer.fileio import image_grid, remove_stale_temp_files
+    from explorer.generate import iter_images, parse_pair, parse_seeds
+    from explorer.outputs import check_output_folder
+
+    # Everything that can be checked without the model is checked before loading it.
     seeds = parse_seeds(args.seeds)
     translate = parse_pair(args.translate, "--translate")
+    for text in args.edit:
+        parse_edit(text)
+    out = Path(args.out)
+    check_output_folder(out, [seed_file_name(s) for s in seeds] + ["grid.png"], args.force,
+                        inputs=[Path(args.checkpoint)])
+
+    remove_stale_temp_files(out)
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
+    model.class_vector(args.class_idx)  # a class for an unconditional model, or none for a conditional one
+    if args.cutoff is not None and args.cutoff > model.num_ws:
+        raise InputError(f"--cutoff must be between 0 and num_ws={model.num_ws}, not {args.cutoff}")
     edits, library = (), None
     if args.edit:
         from explorer.directions import edits_from_args
         edits, library = edits_from_args(model, args.edit)
-    images = generate_images(model, seeds, psi=args.psi, cutoff=args.cutoff, class_idx=args.class_idx,
-                             noise_mode=args.noise_mode, translate=translate, rotate=args.rotate,
-                             edits=edits, directions=library)
-    out = Path(args.out)
-    for seed, img in zip(seeds, images):
-        save_png(out / f"seed{seed:04d}.png", img)
-    save_png(out / "grid.png", image_grid(images))
-    print(f"wrote {len(seeds)} images and grid.png to {out}")
+
+    progress = ProgressLine(len(seeds), "rendered")
+    first: list[np.ndarray] = []
+    images = iter_images(model, seeds, psi=args.psi, cutoff=args.cutoff, class_idx=args.class_idx,
+                         noise_mode=args.noise_mode, translate=translate, rotate=args.rotate,
+                         edits=edits, directions=library)
+    for done, (seed, img) in enumerate(images, 1):
+        _save(out / seed_file_name(seed), img, args.force)
+        if len(first) < GRID_LIMIT:
+            first.append(img)
+        progress(done)
+    _save(out / "grid.png", image_grid(np.stack(first)), args.force)
+    shown = "" if len(seeds) <= GRID_LIMIT else f" (the grid shows the first {GRID_LIMIT})"
+    print(f"wrote {len(seeds)} images and grid.png to {out}{shown}")
     return 0
+
+
+def _save(path: Path, image: np.ndarray, force: bool) -> None:
+    """Write a PNG; without --force, never over a file that appeared since the check."""
+    from explorer.errors import InputError
+    from explorer.fileio import save_png
+    try:
+        save_png(path, image, overwrite=force)
+    except FileExistsError:
+        raise InputError(f"{path} appeared while rendering; pass --force to overwrite it") from None

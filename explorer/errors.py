@@ -15,3 +15,11 @@ class ImageInputError(ExplorerError):
 
 class DownloadError(ExplorerError):
     """A checkpoint could not be downloaded (no network, HTTP error, dropped connection, full disk)."""
+
+
+class InputError(ExplorerError, ValueError):
+    """A value passed to the API or a command is out of range, mis-shaped or not finite.
+
+    It is a ValueError for Python callers and an ExplorerError, so the CLI and the GUI show its
+    one line instead of a traceback.
+    """

@@ -1,4 +1,7 @@
-"""Atomic file writes and PNG helpers: a crash never leaves a half-written file behind."""
+"""Atomic file writes and PNG helpers: a crash never leaves a half-written file behind.
+
+This is the one place files are written atomically; everything else calls it.
+"""
 
 from __future__ import annotations
 
@@ -12,30 +15,87 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> None:
-    """Call `write(temp_path)` on a temp file beside `path`, fsync, then rename it over `path`.
+TEMP_SUFFIX = ".tmp"
 
-    A crash or error at any point leaves the previous file (if any) untouched and no temp file.
+
+def temp_path_for(path: Path) -> Path:
+    """A hidden temp name beside `path` that records the writer's pid (see `stale_temp_files`)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}{TEMP_SUFFIX}")
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], overwrite: bool = True) -> None:
+    """Call `write(temp_path)` on a temp file beside `path`, fsync, then move it to `path`.
+
+    An error, Ctrl-C or SIGTERM (when the CLI has turned it into an exception) at any point
+    leaves the previous file (if any) untouched and no temp file. With `overwrite=False` an
+    existing `path` is never replaced: FileExistsError instead. A killed process (SIGKILL)
+    can still leave a temp file; `stale_temp_files` finds those by the dead pid in their name.
     The temp file is made with plain `open`, so the result gets the usual umask permissions.
     """
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    with open(tmp, "xb"):
-        pass
+    tmp = temp_path_for(path)
     try:
+        with open(tmp, "xb"):
+            pass
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _move_without_replacing(tmp, path)
+    finally:
         tmp.unlink(missing_ok=True)
+
+
+def _move_without_replacing(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)  # fails if `path` exists, unlike rename
+    except FileExistsError:
         raise
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace `path` with `data` atomically."""
-    write_atomically(path, lambda tmp: tmp.write_bytes(data))
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
+    """Replace (or, with overwrite=False, create) `path` with `data` atomically."""
+    write_atomically(path, lambda tmp: tmp.write_bytes(data), overwrite=overwrite)
+
+
+def write_new_file(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically create `path`; FileExistsError if something is already there (never replaced)."""
+    atomic_write_bytes(path, data, overwrite=False)
+
+
+def stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Temp files in `folder` left by writers that no longer run (killed mid-write)."""
+    found = []
+    for tmp in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+        pid_part = tmp.name[:-len(TEMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
+        if pid_part.isdigit() and not _pid_alive(int(pid_part)):
+            found.append(tmp)
+    return found
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> int:
+    """Delete the temp files killed writers left in `folder` (live writers' are kept); how many."""
+    stale = stale_temp_files(folder) if Path(folder).is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return len(stale)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return True
 
 
 def png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
@@ -49,8 +109,9 @@ def png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
     return buf.getvalue()
 
 
-def save_png(path: str | os.PathLike, image: np.ndarray, text: dict[str, str] | None = None) -> None:
-    atomic_write_bytes(path, png_bytes(image, text))
+def save_png(path: str | os.PathLike, image: np.ndarray, text: dict[str, str] | None = None,
+             overwrite: bool = True) -> None:
+    atomic_write_bytes(path, png_bytes(image, text), overwrite=overwrite)
 
 
 def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 0) -> np.ndarray:

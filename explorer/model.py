@@ -10,6 +10,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from explorer import model_inputs as checks
+from explorer.errors import InputError
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -90,6 +93,8 @@ class Model:
         return self.generator.mapping.w_avg
 
     def to(self, device: torch.device | str) -> "Model":
+        from explorer.devices import resolve_device
+        device = resolve_device(device)
         self.generator.to(device)
         if self.discriminator is not None:
             self.discriminator.to(device)
@@ -97,29 +102,36 @@ class Model:
 
     def z_from_seed(self, seed: int) -> torch.Tensor:
         """z for a seed exactly as NVIDIA's gen_images.py draws it (numpy RandomState)."""
-        z = np.random.RandomState(int(seed) % (2**32)).randn(1, self.z_dim)
+        z = np.random.RandomState(checks.seed(seed)).randn(1, self.z_dim)
         return torch.from_numpy(z).float().to(self.device)
 
     def class_vector(self, class_idx: int | None, batch: int = 1) -> torch.Tensor | None:
-        """One-hot labels for a conditional model; None for an unconditional one."""
+        """One-hot labels for a conditional model; None for an unconditional one (given no class)."""
+        batch = checks.whole_number(batch, "batch", 1)
         if self.c_dim == 0:
+            if class_idx is not None:
+                raise InputError(f"this model is unconditional: it takes no class (got {class_idx!r})")
             return None
-        from explorer.errors import ExplorerError
-        if class_idx is None or not 0 <= int(class_idx) < self.c_dim:
-            raise ExplorerError(f"this model is conditional: pass a class in 0..{self.c_dim - 1}")
+        if class_idx is None:
+            raise InputError(f"this model is conditional: pass a class from 0 to {self.c_dim - 1}")
+        class_idx = checks.whole_number(class_idx, "class", 0, self.c_dim - 1)
         c = torch.zeros(batch, self.c_dim, device=self.device)
-        c[:, int(class_idx)] = 1
+        c[:, class_idx] = 1
         return c
 
     @torch.no_grad()
     def map(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0,
             cutoff: int | None = None) -> torch.Tensor:
         """z [N, z_dim] -> ws [N, num_ws, w_dim], truncated towards w_avg by psi over ws[:, :cutoff]."""
-        z = z.to(self.device, torch.float32)
+        z = checks.latent(z, "z", (None, self.z_dim)).to(self.device, torch.float32)
+        psi = checks.finite_number(psi, "psi")
+        cutoff = checks.cutoff(cutoff, self.num_ws)
         if c is None and self.c_dim > 0:
-            from explorer.errors import ExplorerError
-            raise ExplorerError(f"this model is conditional: give a class label (c_dim={self.c_dim})")
+            raise InputError(f"this model is conditional: give labels c of shape [N, {self.c_dim}]")
         if c is not None:
+            if self.c_dim == 0:
+                raise InputError("this model is unconditional: c must be None")
+            c = checks.latent(c, "c", (z.shape[0], self.c_dim), integers_ok=True)
             c = c.to(self.device, torch.float32)
         return self.generator.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
 
@@ -135,10 +147,14 @@ class Model:
         them. `capture`, when given, is filled with intermediate layer outputs by name.
         """
         if noise_mode not in ("const", "random", "none"):
-            from explorer.errors import ExplorerError
-            raise ExplorerError(f"noise_mode must be const, random or none, not {noise_mode!r}")
+            raise InputError(f"noise_mode must be const, random or none, not {noise_mode!r}")
+        ws = checks.latent(ws, "ws", (None, self.num_ws, self.w_dim))
+        translate = checks.pair(translate, "translate")
+        rotate = checks.finite_number(rotate, "rotate")
+        noise_seed = None if noise_seed is None else checks.whole_number(noise_seed, "noise_seed", 0, 2**63 - 1)
+        noise_gain_by_res = checks.noise_gains(noise_gain_by_res)
         transform = None
-        if self.architecture == "stylegan3" and (tuple(translate) != (0, 0) or rotate != 0):
+        if self.architecture == "stylegan3" and (translate != (0, 0) or rotate != 0):
             transform = sg3_input_transform(translate, rotate).to(self.device)
         img = self.generator.synthesis(
             ws.to(self.device, torch.float32), noise_mode=noise_mode, noise_seed=noise_seed,

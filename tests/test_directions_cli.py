@@ -122,7 +122,9 @@ def test_directions_command_computes_then_reuses(model: Model, tmp_path, capsys)
     out = capsys.readouterr().out
     assert "100.0%" in out and "sefa: 4 sefa directions" in out and "W+ rows 0-3" in out
     assert (tmp_path / "sefa.npz").is_file()
-    assert run(parser.parse_args(argv)) == 0
+    with pytest.raises(ExplorerError, match="sefa.npz already exists; pass --force"):
+        run(parser.parse_args(argv))
+    assert run(parser.parse_args(argv + ["--force"])) == 0
     assert "reused the cached set" in capsys.readouterr().out
     with pytest.raises(ExplorerError, match="need labels"):
         run(parser.parse_args(argv[:3] + ["svm"]))

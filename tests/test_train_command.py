@@ -7,6 +7,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
+from explorer.errors import ExplorerError
 from explorer.train.command import add_parser, main, train_config
 from explorer.train.config import TrainConfig
 
@@ -28,7 +31,10 @@ def test_flags_become_config(tmp_path: Path) -> None:
 def test_resume_keeps_stored_settings_but_takes_new_length(tmp_path: Path) -> None:
     stored = TrainConfig(data="old", out=str(tmp_path), batch=16, gamma=0.5, kimg=10)
     (tmp_path / "config.json").write_text(json.dumps(asdict(stored)))
-    cfg = train_config(_parse(["train", "--out", str(tmp_path), "--resume", "--kimg", "20", "--batch", "4"]))
+    with pytest.raises(ExplorerError, match="trained with batch=16, not 4"):
+        train_config(_parse(["train", "--out", str(tmp_path), "--resume", "--kimg", "20", "--batch", "4"]))
+    cfg = train_config(_parse(["train", "--out", str(tmp_path), "--resume", "--kimg", "20", "--batch", "4",
+                               "--force"]))
     assert (cfg.data, cfg.batch, cfg.gamma, cfg.kimg) == ("old", 16, 0.5, 20.0)
 
 

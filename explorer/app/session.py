@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from explorer.errors import ExplorerError
-from explorer.fileio import png_bytes
+from explorer.fileio import png_bytes, write_new_file
 from explorer.latent.state import LatentState
 
 STATE_KEY = "stylegan-explorer-state"
@@ -45,30 +44,6 @@ def free_name(folder: Path, stem: str, suffixes: tuple[str, ...] = (".png", ".np
         if not any((folder / (name + s)).exists() for s in suffixes):
             return name
     raise ExplorerError(f"{folder} holds too many images named {stem}*; choose another folder")
-
-
-def write_new_file(path: Path, data: bytes) -> None:
-    """Atomically create `path`; FileExistsError if something is already there (never replaced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; saved pictures are meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)  # fails if `path` exists, unlike rename
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links: check, then rename
-            if path.exists():
-                raise FileExistsError(path) from None
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def latent_npz_bytes(ws: np.ndarray) -> bytes:

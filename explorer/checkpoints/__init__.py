@@ -19,6 +19,7 @@ from explorer.checkpoints.rosinality import read_rosinality
 from explorer.checkpoints.safetensors_format import (read_checkpoint, read_safetensors, save,
                                                      save_checkpoint)
 from explorer.checkpoints.sniff import PICKLE, SAFETENSORS, TORCH_LEGACY, TORCH_ZIP, sniff_format
+from explorer.devices import resolve_device
 from explorer.errors import CheckpointError
 from explorer.model import Model
 
@@ -37,6 +38,7 @@ def load(path: str | os.PathLike[str], device: str | torch.device = "cpu", progr
     `path` may be a URL or a catalogue name: it is downloaded once into the cache (`progress`:
     a terminal bar, None = only on a terminal; `download=False`: the cache must have it)."""
     from explorer.checkpoints.remote import local_checkpoint
+    device = resolve_device(device)  # a bad device name fails before anything is read or fetched
     path = local_checkpoint(path, progress=progress, download=download)
     if not path.exists():
         hint = "" if path.suffix else " (nor a model name: `stylegan-explorer models` lists them)"

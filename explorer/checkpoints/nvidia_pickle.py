@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from explorer.checkpoints.assemble import discriminator_from_state, generator_from_state
+from explorer.checkpoints.load_budget import LoadBudget
 from explorer.checkpoints.restricted_pickle import PersistentRecord, TFNetworkRecord, load_restricted
 from explorer.checkpoints.tf_pickle import model_from_tf_snapshot
 from explorer.errors import CheckpointError
@@ -29,7 +30,7 @@ _POSITIONAL_NAMES = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"
 def read_nvidia_pickle(path: Path) -> Model:
     """Load a PyTorch-era snapshot (dict of records) or hand a TF-era 3-tuple to its converter."""
     with open(path, "rb") as f:
-        data = load_restricted(f)
+        data = load_restricted(f, LoadBudget.for_file_size(path.stat().st_size))
     if _is_tf_snapshot(data):
         return model_from_tf_snapshot(data, source=str(path))
     g_record, picked = _pick_generator(data)

@@ -8,15 +8,13 @@ numerically the same network). Rosinality never clamps activations, so conv_clam
 from __future__ import annotations
 
 import argparse
-import pickle
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
 from explorer.checkpoints.assemble import discriminator_from_state, generator_from_state
-from explorer.checkpoints.restricted_pickle import describe_weights_only_refusal
+from explorer.checkpoints.torch_file import read_torch_file
 from explorer.errors import CheckpointError
 from explorer.model import Model
 
@@ -57,18 +55,9 @@ def read_rosinality(path: Path) -> Model:
 
 
 def torch_load_weights_only(path: Path) -> dict[str, Any]:
-    """torch.load that can only build tensors and plain containers (plus train.py's Namespace)."""
-    try:
-        with warnings.catch_warnings(), torch.serialization.safe_globals([argparse.Namespace]):
-            warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(f"refusing to load {path.name}: it "
-                              f"{describe_weights_only_refusal(e)}") from e
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
-        lines = str(e).strip().splitlines()
-        raise CheckpointError(f"{path.name} is a damaged torch file: "
-                              f"{lines[0] if lines else type(e).__name__}") from e
+    """The checkpoint dict, read with the restricted unpickler: tensors, plain containers and
+    train.py's argparse.Namespace only, each storage checked against the file's memory budget."""
+    obj = read_torch_file(path)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path.name} holds a {type(obj).__name__}, not a checkpoint dict")
     return obj

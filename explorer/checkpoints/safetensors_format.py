@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -45,13 +45,19 @@ def save_checkpoint(path: str | os.PathLike[str],
     write_atomically(Path(path), lambda tmp: save_file(flat, str(tmp), metadata=header))
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, str]]:
-    """(tensors by group, metadata) of a file written by `save_checkpoint`, tensors as stored."""
+def read_checkpoint(path: str | os.PathLike[str], groups: Collection[str] | None = None
+                    ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, str]]:
+    """(tensors by group, metadata) of a file written by `save_checkpoint`, tensors as stored.
+
+    With `groups`, only those groups are read (a training snapshot's optimiser state is not
+    needed to render).
+    """
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = dict(f.metadata() or {})
-            flat = {key: f.get_tensor(key) for key in f.keys()}
+            flat = {key: f.get_tensor(key) for key in f.keys()
+                    if groups is None or key.partition(".")[0] in groups}
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path.name} is a damaged .safetensors file: {e}") from e
     if metadata.get("format") != FORMAT_TAG:
@@ -100,7 +106,7 @@ def save(model: Model, path: str | os.PathLike[str], include_discriminator: bool
 
 def read_safetensors(path: Path) -> Model:
     """Rebuild the Model saved by `save`; float16 files come back as float32."""
-    groups, metadata = read_checkpoint(path)
+    groups, metadata = read_checkpoint(path, (GENERATOR_GROUP, DISCRIMINATOR_GROUP))
     try:
         architecture = metadata["architecture"]
         g_kwargs = json.loads(metadata["generator_kwargs"])
@@ -108,6 +114,8 @@ def read_safetensors(path: Path) -> Model:
         provenance = json.loads(metadata.get("provenance", "{}"))
     except (KeyError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path.name} has incomplete StyleGAN Explorer metadata ({e})") from e
+    except RecursionError:
+        raise CheckpointError(f"{path.name} has metadata nested too deeply to be settings") from None
     if GENERATOR_GROUP not in groups:
         raise CheckpointError(f"{path.name} holds no generator tensors ({GENERATOR_GROUP}.*)")
     generator = generator_from_state(architecture, g_kwargs, _cast(groups[GENERATOR_GROUP], torch.float32))

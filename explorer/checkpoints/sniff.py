@@ -11,6 +11,7 @@ import struct
 import zipfile
 from pathlib import Path
 
+from explorer.checkpoints.torch_file import check_zip_directory
 from explorer.errors import CheckpointError
 
 PICKLE = "pickle"
@@ -46,6 +47,7 @@ def sniff_format(path: Path) -> str:
 
 def _sniff_zip(path: Path) -> str:
     """torch.save's zip archives hold `<name>/data.pkl`; other zips are not checkpoints."""
+    check_zip_directory(path)
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()

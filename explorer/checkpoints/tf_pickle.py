@@ -9,15 +9,17 @@ style biases lose their +1 offset, and noise inputs become `noise_const`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from explorer.checkpoints.assemble import discriminator_from_state, generator_from_state
 from explorer.checkpoints.restricted_pickle import TFNetworkRecord
+from explorer.checkpoints.settings_check import check_discriminator_settings, check_generator_settings
 from explorer.errors import CheckpointError
 from explorer.model import Model
 
@@ -116,9 +118,38 @@ def _conv(array: np.ndarray, flip: bool = False) -> torch.Tensor:
 
 def tf_generator_to_nvidia(record: TFNetworkRecord) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(StyleGAN2Generator kwargs, NVIDIA-named state) for a TF G or Gs network."""
-    kw = _Kwargs(record, _IGNORED_G_KWARGS)
+    with _readable_settings():
+        kw = _Kwargs(record, _IGNORED_G_KWARGS)
+        kwargs = _generator_kwargs(kw)
+    check_generator_settings("stylegan2", kwargs)
+    resolution = kwargs["img_resolution"]
+    _require(list(kw.get("resample_kernel", [1, 3, 3, 1])) == [1, 3, 3, 1], "resample_kernel")
+    _require(bool(kw.get("use_noise", True)), "use_noise=False")
+    _require(kw.get("nonlinearity", "lrelu") == "lrelu", "nonlinearity")
+    kw.check_unknown()
+
+    variables = _collect_variables(record)
+    for name, value in list(variables.items()):
+        lod = re.fullmatch(r"synthesis/ToRGB_lod(\d+)/(.*)", name)
+        if lod:
+            r = resolution >> int(lod.group(1))
+            variables[f"synthesis/{r}x{r}/ToRGB/{lod.group(2)}"] = value
+            kwargs["synthesis_kwargs"]["architecture"] = "orig"
+    return kwargs, _generator_state(_Vars(variables, "generator"), kwargs)
+
+
+@contextlib.contextmanager
+def _readable_settings() -> Iterator[None]:
+    """int()/float() of a setting that is not a number becomes a one-line CheckpointError."""
+    try:
+        yield
+    except (TypeError, ValueError, OverflowError) as e:
+        raise CheckpointError(f"unreadable TensorFlow network setting: {e}") from e
+
+
+def _generator_kwargs(kw: _Kwargs) -> dict[str, Any]:
     resolution = int(kw.get("resolution", 1024))
-    kwargs: dict[str, Any] = {
+    return {
         "z_dim": int(kw.get("latent_size", 512)), "c_dim": int(kw.get("label_size", 0)),
         "w_dim": int(kw.get("dlatent_size", 512)), "img_resolution": resolution,
         "img_channels": int(kw.get("num_channels", 3)),
@@ -137,19 +168,10 @@ def tf_generator_to_nvidia(record: TFNetworkRecord) -> tuple[dict[str, Any], dic
             "architecture": kw.get("architecture", "skip"),
         },
     }
-    _require(list(kw.get("resample_kernel", [1, 3, 3, 1])) == [1, 3, 3, 1], "resample_kernel")
-    _require(bool(kw.get("use_noise", True)), "use_noise=False")
-    _require(kw.get("nonlinearity", "lrelu") == "lrelu", "nonlinearity")
-    kw.check_unknown()
 
-    variables = _collect_variables(record)
-    for name, value in list(variables.items()):
-        lod = re.fullmatch(r"synthesis/ToRGB_lod(\d+)/(.*)", name)
-        if lod:
-            r = resolution >> int(lod.group(1))
-            variables[f"synthesis/{r}x{r}/ToRGB/{lod.group(2)}"] = value
-            kwargs["synthesis_kwargs"]["architecture"] = "orig"
-    v = _Vars(variables, "generator")
+
+def _generator_state(v: _Vars, kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    resolution = kwargs["img_resolution"]
     architecture = kwargs["synthesis_kwargs"]["architecture"]
     num_layers = kwargs["mapping_kwargs"]["num_layers"]
 
@@ -177,7 +199,7 @@ def tf_generator_to_nvidia(record: TFNetworkRecord) -> tuple[dict[str, Any], dic
             out[f"{block}.torgb.bias"] = _t(v(f"{scope}/ToRGB/bias"))
             out[f"{block}.torgb.affine.weight"] = _dense(v(f"{scope}/ToRGB/mod_weight"))
             out[f"{block}.torgb.affine.bias"] = _t(v(f"{scope}/ToRGB/mod_bias") + 1)
-    return kwargs, out
+    return out
 
 
 def _modulated(v: _Vars, out: dict[str, torch.Tensor], scope: str, dst: str, noise: str,
@@ -192,11 +214,21 @@ def _modulated(v: _Vars, out: dict[str, torch.Tensor], scope: str, dst: str, noi
 
 def tf_discriminator_to_nvidia(record: TFNetworkRecord) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(StyleGAN2Discriminator kwargs, NVIDIA-named state) for a TF D network."""
-    kw = _Kwargs(record, _IGNORED_D_KWARGS)
-    resolution = int(kw.get("resolution", 1024))
+    with _readable_settings():
+        kw = _Kwargs(record, _IGNORED_D_KWARGS)
+        kwargs = _discriminator_kwargs(kw)
+    check_discriminator_settings(kwargs)
+    resolution = kwargs["img_resolution"]
+    _require(list(kw.get("resample_kernel", [1, 3, 3, 1])) == [1, 3, 3, 1], "resample_kernel")
+    _require(kw.get("nonlinearity", "lrelu") == "lrelu", "nonlinearity")
+    kw.check_unknown()
+    return kwargs, _discriminator_state(record, kwargs, resolution)
+
+
+def _discriminator_kwargs(kw: _Kwargs) -> dict[str, Any]:
     mapping_fmaps = kw.get("mapping_fmaps", None)
-    kwargs: dict[str, Any] = {
-        "c_dim": int(kw.get("label_size", 0)), "img_resolution": resolution,
+    return {
+        "c_dim": int(kw.get("label_size", 0)), "img_resolution": int(kw.get("resolution", 1024)),
         "img_channels": int(kw.get("num_channels", 3)),
         "architecture": kw.get("architecture", "resnet"),
         "channel_base": int(kw.get("fmap_base", 16384)) * 2,
@@ -210,10 +242,10 @@ def tf_discriminator_to_nvidia(record: TFNetworkRecord) -> tuple[dict[str, Any],
         "epilogue_kwargs": {"mbstd_group_size": kw.get("mbstd_group_size", 4),
                             "mbstd_num_channels": int(kw.get("mbstd_num_features", 1))},
     }
-    _require(list(kw.get("resample_kernel", [1, 3, 3, 1])) == [1, 3, 3, 1], "resample_kernel")
-    _require(kw.get("nonlinearity", "lrelu") == "lrelu", "nonlinearity")
-    kw.check_unknown()
 
+
+def _discriminator_state(record: TFNetworkRecord, kwargs: dict[str, Any], resolution: int
+                         ) -> dict[str, torch.Tensor]:
     variables = _collect_variables(record)
     for name, value in list(variables.items()):
         lod = re.fullmatch(r"FromRGB_lod(\d+)/(.*)", name)
@@ -246,4 +278,4 @@ def tf_discriminator_to_nvidia(record: TFNetworkRecord) -> tuple[dict[str, Any],
     out["b4.fc.bias"] = _t(v("4x4/Dense0/bias"))
     out["b4.out.weight"] = _dense(v("Output/weight"))
     out["b4.out.bias"] = _t(v("Output/bias"))
-    return kwargs, out
+    return out

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from explorer.cli_values import int_in, seed_value
 from explorer.devices import DEVICE_CHOICES
 from explorer.directions.directionset import METHODS, DirectionSet
 from explorer.engine.jobs import Progress
 
 SHOWN_DIRECTIONS = 10
+MAX_SAMPLES = 10_000_000
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -26,10 +28,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="pca: GANSpace; sefa: closed-form from style weights; kmeans: centres of W; "
                         "svm: InterFaceGAN attribute directions from --labels")
     p.add_argument("--name", default="", help="set name (default: the method's name)")
-    p.add_argument("--samples", type=int, default=100_000, help="w samples to fit on (default %(default)s)")
-    p.add_argument("--components", type=int, default=None,
+    p.add_argument("--samples", type=int_in(1, MAX_SAMPLES), default=100_000, help="w samples to fit on (default %(default)s)")
+    p.add_argument("--components", type=int_in(1), default=None,
                    help="directions to keep, or clusters for kmeans (default 64; 16 for kmeans)")
-    p.add_argument("--sigma-samples", type=int, default=10_000,
+    p.add_argument("--sigma-samples", type=int_in(2, MAX_SAMPLES), default=10_000,
                    help="fresh w samples measuring each direction's sigma (default %(default)s)")
     p.add_argument("--layers", default=None,
                    help="W+ rows A-B (inclusive) or coarse/middle/fine: what SeFa factorises and "
@@ -42,13 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "manifest: NAME (present or not) or NAME=VALUE")
     p.add_argument("--condition", action="append", default=[],
                    help="svm: make the other directions orthogonal to this attribute's (repeatable)")
-    p.add_argument("--labelled-seeds", type=int, default=2000,
+    p.add_argument("--labelled-seeds", type=int_in(1, MAX_SAMPLES), default=2000,
                    help="svm with a manifest: generated seeds its classifier labels (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
-    p.add_argument("--class", dest="class_idx", type=int, default=None,
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed for sampling (default 0)")
+    p.add_argument("--class", dest="class_idx", type=int_in(0), default=None,
                    help="class for conditional models (default: classes drawn at random)")
     p.add_argument("--cache-dir", default=None, help="direction cache folder (default: the user cache)")
     p.add_argument("--out", default=None, help="also export the set to this .npz file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to run the mapping network (auto: cuda, else mps, else cpu)")
     return p
@@ -91,17 +94,28 @@ def run(args: argparse.Namespace) -> int:
     from explorer.devices import resolve_device
     from explorer.directions.cache import DirectionCache
     from explorer.directions.compute import DirectionSpec, cached_direction_set
+    from explorer.errors import InputError
     from explorer.directions.directionset import save_direction_set
+    from explorer.directions.cache import check_set_name
+    from explorer.directions.compute import check_spec_fits
     from explorer.directions.layers import parse_layer_range
+    from explorer.outputs import check_output_file, check_writable_folder
 
+    check_set_name(args.name or args.method)
+    if args.out:
+        inputs = [Path(args.checkpoint)] + ([Path(args.labels)] if args.labels else [])
+        check_output_file(Path(args.out), args.force, inputs)
+    if args.cache_dir:
+        check_writable_folder(Path(args.cache_dir), "--cache-dir")
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
-    components = args.components or (16 if args.method == "kmeans" else 64)
+    components = args.components or (16 if args.method == "kmeans" else min(64, model.w_dim))
     layers = (0, None) if args.layers is None else parse_layer_range(args.layers, model)
     spec = DirectionSpec(method=args.method, name=args.name, samples=args.samples,
                          components=components, sigma_samples=args.sigma_samples, seed=args.seed,
                          class_idx=args.class_idx, layers=layers, labels=args.labels,
                          attributes=tuple(args.attribute), condition=tuple(args.condition),
                          labelled_seeds=args.labelled_seeds)
+    check_spec_fits(model, spec)
     cache = DirectionCache(args.cache_dir)
     print(f"{args.method} directions for {Path(args.checkpoint).name} "
           f"(model {model.info.content_hash})", flush=True)
@@ -111,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     where = cache.path(s.model_hash, s.name)
     print(f"cached as {where}" if printer.printed else f"reused the cached set {where}")
     if args.out:
-        save_direction_set(s, args.out)
+        try:
+            save_direction_set(s, args.out, overwrite=args.force)
+        except FileExistsError:
+            raise InputError(f"{args.out} appeared while computing; pass --force to overwrite it") from None
         print(f"exported to {args.out}")
     return 0

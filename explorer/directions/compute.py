@@ -15,7 +15,7 @@ from explorer.directions.directionset import METHODS, DirectionSet
 from explorer.directions.labels import LabelledLatents
 from explorer.directions.library import DirectionLibrary
 from explorer.engine.jobs import Cancelled, Job, Report
-from explorer.errors import ExplorerError
+from explorer.errors import ExplorerError, InputError
 from explorer.model import Model
 
 
@@ -113,9 +113,23 @@ def labelled_latents(model: Model, spec: DirectionSpec, report: Report | None,
                            seed=spec.seed, class_idx=spec.class_idx, report=report, cancelled=cancelled)
 
 
+def check_spec_fits(model: Model, spec: DirectionSpec) -> None:
+    """Limits that depend on the model, checked before any sampling starts."""
+    k = spec.components
+    if k < 1 or spec.samples < 1 or spec.sigma_samples < 2 or spec.labelled_seeds < 1:
+        raise InputError("components, samples and labelled seeds must be at least 1, sigma samples at least 2")
+    if spec.method in ("pca", "sefa") and k > model.w_dim:
+        raise InputError(f"--components {k} is too many: {spec.method} gives at most w_dim={model.w_dim} "
+                         "directions")
+    if spec.method in ("pca", "kmeans") and k > spec.samples:
+        raise InputError(f"--components {k} is more than --samples {spec.samples}")
+    model.class_vector(spec.class_idx)  # a class for an unconditional model, or out of range
+
+
 def cached_direction_set(model: Model, spec: DirectionSpec, cache: DirectionCache | None = None,
                          report: Report | None = None, cancelled: Cancelled | None = None) -> DirectionSet:
     """The cached set for this model and spec if there is one, else computed and cached."""
+    check_spec_fits(model, spec)
     cache = cache or DirectionCache()
     return cache.get_or_compute(model.info.content_hash, spec.set_name, spec.params(),
                                 lambda: compute_direction_set(model, spec, report, cancelled))

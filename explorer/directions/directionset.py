@@ -113,8 +113,8 @@ def direction_set_bytes(s: DirectionSet) -> bytes:
     return buf.getvalue()
 
 
-def save_direction_set(s: DirectionSet, path: str | os.PathLike[str]) -> None:
-    atomic_write_bytes(path, direction_set_bytes(s))
+def save_direction_set(s: DirectionSet, path: str | os.PathLike[str], overwrite: bool = True) -> None:
+    atomic_write_bytes(path, direction_set_bytes(s), overwrite=overwrite)
 
 
 def load_direction_set(path: str | os.PathLike[str]) -> DirectionSet:

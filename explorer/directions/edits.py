@@ -7,6 +7,7 @@ path of an exported .npz. STRENGTH is in sigmas. LAYERS is an inclusive W+ row r
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -53,6 +54,8 @@ def parse_edit(text: str, model: Model | None = None) -> ParsedEdit:
         if numbers is None or not name:
             raise ExplorerError(f"bad edit {text!r}: use {EDIT_SYNTAX}")
     index, strength = numbers
+    if not math.isfinite(strength):
+        raise ExplorerError(f"bad edit {text!r}: the strength must be a finite number of sigmas")
     if index < 0:
         raise ExplorerError(f"bad edit {text!r}: the direction index must be 0 or more")
     if not layers:

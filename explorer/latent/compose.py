@@ -10,7 +10,8 @@ from typing import Callable, Iterable, Protocol
 
 import torch
 
-from explorer.errors import ExplorerError
+from explorer import model_inputs as checks
+from explorer.errors import ExplorerError, InputError
 from explorer.latent.state import DirectionEdit, LatentState
 from explorer.model import Model
 
@@ -23,6 +24,8 @@ class DirectionLookup(Protocol):
 
 def apply_truncation(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None) -> torch.Tensor:
     """w_avg + psi * (w - w_avg) on rows [0, cutoff); the same arithmetic as the mapping network."""
+    psi = checks.finite_number(psi, "psi")
+    cutoff = checks.cutoff(cutoff, ws.shape[1])
     if psi == 1:
         return ws
     if cutoff is None:
@@ -60,14 +63,18 @@ def apply_edits(model: Model, ws: torch.Tensor, edits: Iterable[DirectionEdit],
                 directions: DirectionLookup | None) -> torch.Tensor:
     """Add each edit (strength in sigmas along a unit direction) to its W+ rows; works on a batch."""
     for edit in edits:
-        if edit.strength == 0:
+        strength = checks.finite_number(edit.strength, "edit strength")
+        end = model.num_ws if edit.layer_end is None else edit.layer_end
+        if not 0 <= edit.layer_start < end <= model.num_ws:
+            raise InputError(f"edit rows {edit.layer_start}-{end - 1} are outside this model's W+ rows "
+                             f"0-{model.num_ws - 1}")
+        if strength == 0:
             continue
         if directions is None:
             raise ExplorerError(f"direction set {edit.direction_set!r} is not loaded")
         vector, sigma = directions.direction(edit.direction_set, edit.index)
-        end = model.num_ws if edit.layer_end is None else edit.layer_end
         ws = ws.clone()
-        ws[:, edit.layer_start:end] += (edit.strength * sigma) * vector.to(ws)
+        ws[:, edit.layer_start:end] += (strength * sigma) * vector.to(ws)
     return ws
 
 

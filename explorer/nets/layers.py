@@ -79,6 +79,10 @@ class MappingNetwork(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, update_w_avg: bool = False) -> torch.Tensor:
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
+        if c is not None and self.c_dim > 0 and (c.ndim != 2 or tuple(c.shape) != (z.shape[0], self.c_dim)):
+            raise ValueError(f"c must have shape [{z.shape[0]}, {self.c_dim}], got {list(c.shape)}")
         parts = []
         if self.z_dim > 0:
             parts.append(normalize_2nd_moment(z.to(torch.float32)))

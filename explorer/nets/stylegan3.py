@@ -335,6 +335,8 @@ class SynthesisNetwork(nn.Module):
         `capture` receives the input layer's output as "input" and every layer's output by name
         (the last one before `output_scale`).
         """
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         rows = ws.to(torch.float32).unbind(dim=1)
         x = self.input(rows[0], transform=transform)
         if capture is not None:

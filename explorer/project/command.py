@@ -11,11 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.cli_values import int_in, seed_value
 from explorer.devices import DEVICE_CHOICES
 from explorer.engine.jobs import Progress
 from explorer.project.config import SPACES, ProjectionConfig
 
 SNAPSHOTS = 8
+MAX_STEPS = 100_000
+OUTPUTS = ("target.png", "reconstruction.png", "projected_w.npz", "progress.png")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -23,16 +26,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("checkpoint", help="file, URL or published model name")
     p.add_argument("image", help="any image Pillow opens; it is centre-cropped to a square")
     p.add_argument("--space", default="w+", choices=SPACES, help="w: one w for all layers; w+: one per layer")
-    p.add_argument("--steps", type=int, default=ProjectionConfig.steps, help="optimisation steps (default %(default)s)")
+    p.add_argument("--steps", type=int_in(1, MAX_STEPS), default=ProjectionConfig.steps,
+                   help="optimisation steps (default %(default)s)")
     p.add_argument("--loss", default="default",
                    help="default, or a '+' list of l1, mse, msssim, dfeat, imagenet, each optionally *weight")
     p.add_argument("--fit-noise", action="store_true",
                    help="StyleGAN2: also fit the noise maps (closer fit; the latent alone no longer reproduces it)")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class for conditional models")
-    p.add_argument("--seed", type=int, default=0, help="seed for sampling W and any random noise")
+    p.add_argument("--class", dest="class_idx", type=int_in(0), default=None, help="class for conditional models")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed for sampling W and any random noise")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to run (auto: cuda, else mps, else cpu)")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--force", action="store_true", help="overwrite an earlier projection in --out")
     return p
 
 
@@ -61,12 +66,22 @@ def _printer(steps: int, snapshots: list[np.ndarray]):
 def run(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
-    from explorer.fileio import save_png
+    from explorer.errors import InputError
+    from explorer.fileio import remove_stale_temp_files, save_png
     from explorer.imageinput import load_image
+    from explorer.outputs import check_output_folder
     from explorer.project.latentfile import save_projected_w
+    from explorer.project.losses import parse_spec
     from explorer.project.projector import Projector
 
+    image, out = Path(args.image), Path(args.out)
+    if not image.is_file():
+        raise InputError(f"no such image: {image}")
+    check_output_folder(out, OUTPUTS, args.force, inputs=[Path(args.checkpoint), image])
+    remove_stale_temp_files(out)
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
+    model.class_vector(args.class_idx)  # a class for an unconditional model, or none for a conditional one
+    parse_spec(args.loss, model)
     loaded = load_image(args.image, model.resolution, model.img_channels)
     config = ProjectionConfig(space=args.space, steps=args.steps, loss=args.loss, seed=args.seed,
                               class_idx=args.class_idx, optimize_noise=args.fit_noise,
@@ -77,11 +92,15 @@ def run(args: argparse.Namespace) -> int:
           f"loss {projector.spec}, {args.steps} steps", flush=True)
     snapshots: list[np.ndarray] = []
     result = projector.run(on_progress=_printer(args.steps, snapshots))
-    out = Path(args.out)
-    save_png(out / "target.png", loaded.pixels)
-    save_png(out / "reconstruction.png", result.image)
-    save_projected_w(out / "projected_w.npz", result.ws, result.noise)
-    save_png(out / "progress.png", progress_strip(loaded.pixels, snapshots, result.image))
+    try:
+        save_png(out / "target.png", loaded.pixels, overwrite=args.force)
+        save_png(out / "reconstruction.png", result.image, overwrite=args.force)
+        save_projected_w(out / "projected_w.npz", result.ws, result.noise, overwrite=args.force)
+        save_png(out / "progress.png", progress_strip(loaded.pixels, snapshots, result.image),
+                 overwrite=args.force)
+    except FileExistsError as e:
+        raise InputError(f"{e.args[0] if e.args else out} appeared while projecting; pass --force "
+                         "to overwrite it") from None
     early = " (stopped early on a plateau)" if result.stopped_early else ""
     print(f"done in {result.steps} steps{early}, {result.seconds + result.setup_seconds:.1f} s: "
           f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.3f}, start {result.start}")

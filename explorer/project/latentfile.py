@@ -20,12 +20,12 @@ NOISE_PREFIX = "noise/"
 
 
 def save_projected_w(path: str | os.PathLike[str], ws: torch.Tensor,
-                     noise: dict[str, torch.Tensor] | None = None) -> None:
+                     noise: dict[str, torch.Tensor] | None = None, overwrite: bool = True) -> None:
     arrays = {"w": ws.detach().float().cpu().numpy().reshape(1, *ws.shape[-2:])}
     arrays.update({NOISE_PREFIX + k: v.detach().float().cpu().numpy() for k, v in (noise or {}).items()})
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
 
 
 def load_projected_w(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

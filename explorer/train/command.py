@@ -24,13 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from explorer.errors import ExplorerError
+from explorer.train.arguments import check_dataset_args, check_train_args
+from explorer.train.resume import absolute_paths, resumed_config
 
 if TYPE_CHECKING:
     from explorer.train.config import TrainConfig
-
-# CLI flag -> TrainConfig field, for the settings a resumed run may change.
-RESUME_OVERRIDES = ("data", "kimg", "device", "workers", "cache_dir", "tick_kimg", "sample_kimg", "snap_kimg",
-                    "fused_kernels")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -76,6 +74,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--time-budget", dest="time_budget", type=parse_duration, metavar="DURATION",
                    help="stop cleanly, with a final snapshot, after this much wall-clock time "
                    "(e.g. 90s, 8m, 2h30m; plain numbers are seconds)")
+    p.add_argument("--force", action="store_true", help="with --resume: go on although flags or the "
+                   "folder's config.json disagree with the run (the stored settings are used)")
 
     d = subparsers.add_parser("dataset", help="build or preprocess training datasets")
     dsub = d.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
@@ -85,6 +85,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--out", required=True, help="output folder")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    a.add_argument("--force", action="store_true", help="render into a folder that already holds a dataset")
     r = dsub.add_parser("prepare", help="preprocess a folder or zip into the training cache; print its manifest")
     r.add_argument("data")
     r.add_argument("--resolution", type=int)
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `train` or `dataset` for parsed arguments; returns the exit status."""
     if args.command == "train":
         return run_train(args)
+    check_dataset_args(args)
     if args.dataset_command == "avatars":
         return run_avatars(args)
     return run_prepare(args)
@@ -128,9 +130,7 @@ def train_config(args: argparse.Namespace) -> "TrainConfig":
         given["w_dim"] = given["z_dim"]
     stored = Path(args.out) / "config.json"
     if args.resume and stored.is_file():
-        values = json.loads(stored.read_text())
-        values.update({k: v for k, v in given.items() if k in RESUME_OVERRIDES})
-        return TrainConfig.from_dict(values)
+        return resumed_config(args.out, given, force=bool(getattr(args, "force", False)))
     if not args.data:
         raise ExplorerError("--data is required (unless --resume finds a run in --out)")
     if args.init_from:
@@ -142,7 +142,8 @@ def train_config(args: argparse.Namespace) -> "TrainConfig":
 
 def run_train(args: argparse.Namespace) -> int:
     from explorer.train.loop import train
-    cfg = train_config(args)
+    check_train_args(args)
+    cfg = absolute_paths(train_config(args))
     stop = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 

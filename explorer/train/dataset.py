@@ -86,6 +86,17 @@ def infer_resolution(source: ImageSource, cap: int = 256) -> int:
     raise ExplorerError(f"{source.path} holds no readable image of at least 4x4 pixels")
 
 
+def check_resolution_fits(source: ImageSource, resolution: int) -> None:
+    """A power of two of at least 8 that the images reach: upscaling 128 px data to 4096 px would
+    only fill the disk with a blurred dataset (and take hours to do it)."""
+    if resolution < 8 or 2 ** int(math.log2(resolution)) != resolution:
+        raise ExplorerError(f"resolution must be a power of two of at least 8, not {resolution}")
+    fits = infer_resolution(source, cap=2**30)
+    if resolution > fits:
+        raise ExplorerError(f"--resolution {resolution} is larger than the images in {source.path} "
+                            f"(the first one fits at most {fits} px); choose {fits} or less")
+
+
 def square_image(data: bytes, resolution: int) -> np.ndarray | None:
     """Decode, centre-crop to a square and resize to [R, R, 3] uint8; None when undecodable.
 
@@ -146,9 +157,10 @@ def prepare_dataset(path: str | os.PathLike[str], resolution: int | None = None,
                     progress: Callable[[int, int], None] | None = None) -> PreparedDataset:
     """Preprocess the images at `path` into the cache (or reuse a finished cache entry)."""
     with ImageSource(path) as source:
-        resolution = resolution or infer_resolution(source)
-        if resolution < 8 or 2 ** int(math.log2(resolution)) != resolution:
-            raise ExplorerError(f"resolution must be a power of two of at least 8, not {resolution}")
+        if resolution is None:
+            resolution = infer_resolution(source)
+        else:
+            check_resolution_fits(source, resolution)
         folder = Path(cache_dir or default_cache_dir()) / f"{_cache_key(source, resolution)}-{resolution}"
         if (folder / "manifest.json").is_file():
             return PreparedDataset(folder, read_manifest(folder))

