@@ -97,6 +97,9 @@ def dragged_transform(translate: tuple[float, float], rotate: float, drag: tuple
     return (translate[0] + drag[0], translate[1] + drag[1]), rotate
 
 
+JOB_EXIT_WAIT_S = 10.0  # how long closing the app waits for cancelled jobs to end
+
+
 class AppController:
     """Owns the edited `LatentState` and its history; talks to the `RenderThread`."""
 
@@ -237,8 +240,14 @@ class AppController:
         self.files.close()
         if self.projection.run is not None:
             self.projection.run.stop()  # a paused projection must wake up to end
-        for handle in self.jobs.values():
+        handles = list(self.jobs.values())
+        for handle in handles:
             handle.cancel()
+        # Wait for them to notice: a job thread still inside torch when the interpreter exits
+        # aborts the whole process ("terminate called without an active exception").
+        deadline = time.monotonic() + JOB_EXIT_WAIT_S
+        for handle in handles:
+            handle.wait(max(deadline - time.monotonic(), 0.0))
 
     def is_busy(self) -> bool:
         """True while a render, a load or a job is under way (the UI then must not idle)."""

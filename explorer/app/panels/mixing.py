@@ -111,7 +111,10 @@ class MixingPanel:
         if imgui.button("none"):
             self._set_weights(ctl, (0.0,) * num_ws)
         weights = list(ctl.state.mix_weights) + [0.0] * (num_ws - len(ctl.state.mix_weights))
+        # Leave room for the longest label, so that 12 or 18 rows (and a scroll bar) never clip it.
+        label_room = imgui.calc_text_size(f"mix row {num_ws} ({max(resolutions)}px)").x
         for row, res in enumerate(resolutions):
+            imgui.set_next_item_width(-label_room - imgui.get_style().item_inner_spacing.x - 2)
             changed, value = slider_float(f"mix row {row} ({res}px)", weights[row], 0.0, 1.0, "%.2f",
                                           f"W+ row {row} drives the {res} px layers: 0 takes it from A, 1 from B")
             if changed:
