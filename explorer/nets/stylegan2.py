@@ -20,6 +20,7 @@ from torch import nn
 
 from cuda_ops import bias_act, setup_filter, upfirdn2d, upsample2d
 from cuda_ops.bias_act import ACTIVATIONS
+from explorer.nets import sg2_fast
 from explorer.nets.layers import FullyConnectedLayer, MappingNetwork
 
 NOISE_MODES = ("const", "random", "none")
@@ -238,6 +239,7 @@ class _SynthesisPass:
     capture: dict[str, torch.Tensor] | None
     allow_fp16: bool
     fused_modconv: bool | None
+    fast: sg2_fast.FastPass | None = None  # set when the CPU inference path runs
 
     def store(self, name: str, t: torch.Tensor) -> None:
         if self.capture is not None:
@@ -288,6 +290,8 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: list[torch.Tensor],
                 p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if p.fast is not None:
+            return sg2_fast.run_block(self, x, img, p.fast, p)
         n = ws[0].shape[0]
         device = ws[0].device
         dtype = torch.float16 if self.use_fp16 and p.allow_fp16 else torch.float32
@@ -397,11 +401,14 @@ class SynthesisNetwork(nn.Module):
         p = _SynthesisPass(noise_mode, generator, gains, capture,
                            allow_fp16=not force_fp32 and ws.device.type == "cuda",
                            fused_modconv=fused_modconv)
-        rows = ws.to(torch.float32).unbind(dim=1)
+        ws = ws.to(torch.float32)
+        if (not self.training if fused_modconv is None else fused_modconv) and sg2_fast.applies(ws):
+            p.fast = sg2_fast.prepare(self, ws)
+        rows = ws.unbind(dim=1)
         x = img = None
         for block, idx in zip(self.blocks, self.block_ws):
             x, img = block(x, img, [rows[i] for i in idx], p)
-        return img
+        return img.contiguous()
 
     def extra_repr(self) -> str:
         return (f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
