@@ -22,6 +22,7 @@ from cuda_ops import bias_act, setup_filter, upfirdn2d, upsample2d
 from cuda_ops.bias_act import ACTIVATIONS
 from explorer.nets import sg2_fast
 from explorer.nets.layers import FullyConnectedLayer, MappingNetwork
+from explorer.nets.resume import Stage, SynthesisResume, run_stages, weights_key
 
 NOISE_MODES = ("const", "random", "none")
 RESAMPLE_FILTER = (1, 3, 3, 1)
@@ -371,6 +372,8 @@ class SynthesisNetwork(nn.Module):
         self.num_ws = w_idx + self.blocks[-1].num_torgb
         self._ws_resolutions = [ws_res[i] for i in range(self.num_ws)]
         self._layer_resolutions = {name: b.resolution for b in self.blocks for name in b.capture_names()}
+        self.stages = [Stage(tuple(rows), b.resolution, tuple(b.capture_names()))
+                       for b, rows in zip(self.blocks, self.block_ws)]
 
     def layer_resolutions(self) -> dict[str, int]:
         """Capturable layer name -> output resolution, in forward order."""
@@ -383,17 +386,28 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int | None = None,
                 noise_gain_by_res: Mapping[int, float] | None = None,
                 capture: dict[str, torch.Tensor] | None = None, transform: Any = None,
-                force_fp32: bool = False, fused_modconv: bool | None = None) -> torch.Tensor:
+                force_fp32: bool = False, fused_modconv: bool | None = None,
+                resume: SynthesisResume | None = None,
+                stop_resolution: int | None = None) -> torch.Tensor:
         """Render images. `transform` is StyleGAN3's and is ignored here.
 
         `noise_seed` makes random noise reproducible across devices (drawn on the CPU in layer
         order); `noise_gain_by_res` scales the noise of all layers of a resolution (missing = 1).
         fp16 is used for the top `num_fp16_res` blocks only on CUDA and unless `force_fp32`.
+        `resume` keeps each block's input and restarts from the first block the new `ws` or
+        gains change (see `explorer.nets.resume`). `stop_resolution` (skip architecture only)
+        returns the image as it stands after that block: a cheap low-resolution preview.
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, not {noise_mode!r}")
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        stop_after = None
+        if stop_resolution is not None:
+            if self.block_architecture != "skip" or int(stop_resolution) not in self.block_resolutions:
+                raise ValueError("stop_resolution needs the skip architecture and one of "
+                                 f"{self.block_resolutions}")
+            stop_after = self.block_resolutions.index(int(stop_resolution))
         generator = None
         if noise_mode == "random" and noise_seed is not None:
             generator = torch.Generator().manual_seed(int(noise_seed))
@@ -405,9 +419,22 @@ class SynthesisNetwork(nn.Module):
         if (not self.training if fused_modconv is None else fused_modconv) and sg2_fast.applies(ws):
             p.fast = sg2_fast.prepare(self, ws)
         rows = ws.unbind(dim=1)
-        x = img = None
-        for block, idx in zip(self.blocks, self.block_ws):
-            x, img = block(x, img, [rows[i] for i in idx], p)
+
+        def run_block(i: int, entering: tuple | None) -> tuple:
+            x, img, rng = entering or (None, None, None)
+            if rng is not None:  # resuming mid-way: the random noise continues where it was
+                generator.set_state(rng)
+            x, img = self.blocks[i](x, img, [rows[r] for r in self.block_ws[i]], p)
+            return x, img, None if generator is None else generator.get_state()
+
+        if resume is not None and (self.training or torch.is_grad_enabled() or
+                                   (noise_mode == "random" and generator is None)):
+            resume = None  # nothing to reuse: unseeded noise, or autograd needs the whole graph
+        key = () if resume is None else (weights_key(self), p.fast is not None, p.allow_fp16,
+                                         fused_modconv, noise_mode,
+                                         noise_seed if noise_mode == "random" else None)
+        _, img, _ = run_stages(resume, self, key, ws, gains, self.stages, capture, run_block,
+                               stop_after)
         return img.contiguous()
 
     def extra_repr(self) -> str:
