@@ -291,6 +291,9 @@ class ExplorerWindow:
                 imgui.text(status.text)
         pixel = self.image_view.hovered_pixel
         frame = self.image_view.frame
+        if frame is not None and frame.preview:
+            imgui.same_line()
+            imgui.text_disabled("   preview")
         if pixel is not None and frame is not None:
             x, y = pixel
             r, g, b = (int(v) for v in frame.rgba[y, x, :3])
