@@ -16,8 +16,9 @@ FLOPs per image are counted once with `torch.utils.flop_counter` on the referenc
 inference path does the same convolutions through oneDNN ops the counter cannot see). Each
 implementation gets best and median ms, GFLOP/s and % of the peak, and speedups over the
 reference and NVIDIA (best against best). Medians drift with the machine's load; best-of
-times and the ratios hold. The OpenMP wait policy (OMP_WAIT_POLICY) is printed: on a shared
-machine PASSIVE is much faster than spinning.
+times and the ratios hold. The OpenMP wait policy is printed: importing `explorer` sets
+OMP_WAIT_POLICY=PASSIVE unless it is set (on a shared machine, spinning is much slower); run with
+OMP_WAIT_POLICY=ACTIVE (or an empty value: GOMP's default) to compare.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import explorer  # noqa: E402,F401 - first: it sets the OpenMP wait policy the app runs with
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
 from bench.common import print_json_line, print_table, sync  # noqa: E402
 from cuda_ops.dispatch import reference_only  # noqa: E402
 from explorer.devices import resolve_device  # noqa: E402
@@ -178,7 +180,7 @@ def main() -> None:
                 rows.append(row)
                 print(row, file=sys.stderr, flush=True)
     best_peak = max(b for b, _ in peaks)
-    policy = os.environ.get("OMP_WAIT_POLICY", "default")
+    policy = os.environ.get("OMP_WAIT_POLICY") or "default"
     print(f"device {device.type}, {args.threads} threads, OMP_WAIT_POLICY={policy}; fp32 peak "
           f"({PEAK_SIZE}^2 matmul): best {best_peak:.1f} GFLOP/s, median "
           f"{statistics.median(m for _, m in peaks):.1f} GFLOP/s")

@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import explorer  # noqa: E402,F401 - first: it sets the OpenMP wait policy the app runs with
+import torch  # noqa: E402
+
 from bench.common import print_json_line, print_table  # noqa: E402
 from bench.generator import CONFIGS, make_generator  # noqa: E402
 from explorer.engine.mapping_cache import MappingCache  # noqa: E402

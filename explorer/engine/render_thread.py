@@ -30,6 +30,7 @@ from explorer.engine.jobs import Job, JobFn, JobHandle, Progress, one_line_error
 from explorer.engine.mapping_cache import MappingCache
 from explorer.engine.render import (mixing_grid, noise_variance, preview_resolution,
                                     render_preview, render_ws)
+from explorer.engine.threads import RENDER_NICE, configure_render_thread
 from explorer.errors import ExplorerError
 from explorer.latent.compose import DirectionLookup
 from explorer.latent.state import LatentState
@@ -52,8 +53,12 @@ class RenderStats:
 class RenderThread:
     """Renders `LatentState`s on a background thread; see the module docstring for the contract."""
 
-    def __init__(self, device: str = "auto", fp16: bool = False) -> None:
+    def __init__(self, device: str = "auto", fp16: bool = False, nice: int = RENDER_NICE,
+                 threads: int | None = None) -> None:
+        """`nice` lowers the render thread's priority below the UI's (see `engine.threads`);
+        `threads` sets its torch thread count (default: torch's, one per core)."""
         self._device = resolve_device(device)
+        self._nice, self._threads = int(nice), threads
         self._fp16 = bool(fp16)
         self._with_stats = False
         self._directions: DirectionLookup | None = None
@@ -236,6 +241,7 @@ class RenderThread:
             self._cond.notify_all()
 
     def _loop(self) -> None:
+        configure_render_thread(self._nice, self._threads)  # before any torch op on this thread
         torch.set_grad_enabled(False)  # grad mode is per thread
         while True:
             with self._cond:
