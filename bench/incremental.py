@@ -53,6 +53,7 @@ def slider_pairs(model: Model) -> dict[str, tuple[LatentState, LatentState]]:
 
     last, fine = res[-1], res[max(len(res) - 3, 0)]
     pairs = {
+        f"last-res rows ({last} px)": (mix_from(first_row[last], 0.2), mix_from(first_row[last], 0.8)),
         f"last-res rows+noise ({last} px)": (
             mix_from(first_row[last], 0.2).replace(noise_gains=((last, 0.5),)),
             mix_from(first_row[last], 0.8).replace(noise_gains=((last, 1.5),))),
@@ -96,7 +97,7 @@ def measure(model: Model, a: LatentState, b: LatentState, rounds: int, preview: 
         inc.append(timed(lambda: incremental(s)))
         ful.append(timed(lambda: full(s)))
     return dict(full_best_ms=min(ful), full_median_ms=statistics.median(ful), incr_best_ms=min(inc),
-                incr_median_ms=statistics.median(inc), first_block=resume.last_start)
+                incr_median_ms=statistics.median(inc), first_stage=resume.last_start)
 
 
 def main() -> None:
@@ -119,7 +120,7 @@ def main() -> None:
                        speedup_median=round(m["full_median_ms"] / m["incr_median_ms"], 2))
             rows.append(row)
             print(row, file=sys.stderr, flush=True)
-    print_table(rows, ["config", "slider", "first_block", "full_best_ms", "full_median_ms", "incr_best_ms",
+    print_table(rows, ["config", "slider", "first_stage", "full_best_ms", "full_median_ms", "incr_best_ms",
                        "incr_median_ms", "speedup_best", "speedup_median"])
     print_json_line("incremental", {"threads": args.threads, "rows": rows})
 

@@ -53,13 +53,13 @@ def final_frame(rt: RenderThread, state: LatentState):
 
 def test_previews_come_before_coarse_changes_only(thread) -> None:
     model = thread.test_model
-    blocks = len(model.generator.synthesis.blocks)
-    preview_block = model.generator.synthesis.block_resolutions.index(32)
+    stages = len(model.generator.synthesis.stages)
+    preview_end = 2 * model.generator.synthesis.block_resolutions.index(32) + 1  # b32's last stage
     base = LatentState(seed=1, mix_seed=2, mix_weights=(0.0,) * model.num_ws)
     thread.submit(base)
     frame = final_frame(thread, base)
     assert (frame.rgba == render_state(model, base).rgba).all()
-    assert thread.stats.previews_rendered == 1 and thread.stats.last_first_block == preview_block + 1
+    assert thread.stats.previews_rendered == 1 and thread.stats.last_first_stage == preview_end + 1
 
     coarse = base.replace(psi=0.6)
     thread.submit(coarse)
@@ -72,7 +72,7 @@ def test_previews_come_before_coarse_changes_only(thread) -> None:
     frame = final_frame(thread, fine)
     assert (frame.rgba == render_state(model, fine).rgba).all()
     assert thread.stats.previews_rendered == 2  # nothing coarse changed: no preview
-    assert thread.stats.last_first_block == blocks - 1  # only the last block ran
+    assert thread.stats.last_first_stage == stages - 1  # only the last half block ran
 
 
 def test_a_preview_never_replaces_the_final_frame_of_its_state(thread) -> None:

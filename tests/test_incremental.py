@@ -39,9 +39,15 @@ def sg2_model(seed: int = 0, architecture: str = "skip") -> Model:
     return Model(g, None, format="test")
 
 
-def block_of_row(model: Model, row: int) -> int:
-    """The first synthesis block that reads W+ row `row`."""
-    return next(i for i, rows in enumerate(model.generator.synthesis.block_ws) if row in rows)
+def stage_of_row(model: Model, row: int) -> int:
+    """The first synthesis stage (half block) that reads W+ row `row`."""
+    return next(i for i, s in enumerate(model.generator.synthesis.stages) if row in s.rows)
+
+
+def stage_of_noise(model: Model, resolution: int) -> int:
+    """The first stage that adds noise of `resolution` (the block's upsampling conv0)."""
+    return next(i for i, s in enumerate(model.generator.synthesis.stages)
+                if s.noise_resolution == resolution)
 
 
 class Frames:
@@ -51,7 +57,7 @@ class Frames:
         self.model, self.directions, self.resume = model, directions, SynthesisResume()
 
     def __call__(self, state: LatentState) -> int:
-        """First block the incremental render of `state` ran (checked against a full render)."""
+        """First stage the incremental render of `state` ran (checked against a full render)."""
         ws = state_ws(self.model, state, self.directions)
         with torch.no_grad():
             got = synthesize_state(self.model, state, ws, resume=self.resume)
@@ -64,11 +70,11 @@ class Frames:
 @pytest.mark.parametrize("path", ["fast", "reference"])
 def test_late_edits_restart_late_and_match_full_renders(path: str) -> None:
     model = sg2_model()
-    blocks = len(model.generator.synthesis.blocks)
+    stages = len(model.generator.synthesis.stages)
     frames = Frames(model, Directions(model.w_dim))
-    k = 5  # a row read first by the 16 px block
-    late = block_of_row(model, k)
-    assert 0 < late < blocks - 1
+    k = 5  # 32 px model: b4 reads rows 0-1, b8 1-3, b16 3-5 (row 5: its ToRGB), b32 5-7
+    late = stage_of_row(model, k)
+    assert late == 5  # the second half of b16
     mix = LatentState(seed=1, mix_seed=2, mix_weights=(0.0,) * model.num_ws)
 
     def mixed(v: float) -> LatentState:
@@ -77,17 +83,20 @@ def test_late_edits_restart_late_and_match_full_renders(path: str) -> None:
     context = reference_only() if path == "reference" else torch.no_grad()
     with context:
         assert frames(mix) == 0
-        assert frames(mix) == blocks  # unchanged: nothing to run
+        assert frames(mix) == stages  # unchanged: nothing to run
         assert frames(mixed(0.3)) == late  # mixing rows >= k
         assert frames(mixed(0.7)) == late
-        gains = mixed(0.7).replace(noise_gains=((32, 0.5),))
-        assert frames(gains) == blocks - 1  # noise of the last resolution only
-        assert frames(gains.replace(noise_gains=((16, 2.0),))) == late  # 16 px noise (32 back to 1)
-        edit = gains.replace(edits=(DirectionEdit("set", 1, 1.5, layer_start=k),))
+        last_rows = mixed(0.7).replace(mix_weights=(0.0,) * 5 + (0.7, 0.2, 0.2))
+        assert frames(last_rows) == stages - 1  # b32's conv1 and ToRGB rows: its conv0 is kept
+        gains = last_rows.replace(noise_gains=((32, 0.5),))
+        assert frames(gains) == stage_of_noise(model, 32) == stages - 2  # all of b32
+        noisy = gains.replace(noise_gains=((16, 2.0),))  # 16 px up, 32 px back to 1
+        assert frames(noisy) == stage_of_noise(model, 16)
+        edit = noisy.replace(edits=(DirectionEdit("set", 1, 1.5, layer_start=k),))
         assert frames(edit) == late  # a direction edit on late rows
         assert frames(edit.replace(edits=(DirectionEdit("set", 1, -1.0, layer_start=k),))) == late
-        assert frames(edit.replace(mix_weights=(0.5,) + (0.0,) * (model.num_ws - 1))) == 0  # row 0
-        assert frames(edit.replace(psi=0.8)) == 0  # truncation moves every row
+        assert frames(edit.replace(mix_weights=(0.5,) + (0.0,) * (model.num_ws - 1))) == 1  # row 0
+        assert frames(edit.replace(psi=0.8)) == 1  # truncation moves every row (b4's const stays)
 
 
 def test_random_noise_resumes_its_draws_and_a_new_seed_restarts() -> None:
@@ -95,7 +104,7 @@ def test_random_noise_resumes_its_draws_and_a_new_seed_restarts() -> None:
     frames = Frames(model)
     base = LatentState(seed=3, noise_mode="random", noise_seed=5, mix_seed=4,
                        mix_weights=(0.0,) * model.num_ws)
-    late = block_of_row(model, model.num_ws - 2)
+    late = stage_of_row(model, model.num_ws - 2)
     assert frames(base) == 0
     assert frames(base.replace(mix_weights=(0.0,) * (model.num_ws - 2) + (1.0, 1.0))) == late
     assert frames(base.replace(noise_seed=6)) == 0
@@ -107,7 +116,7 @@ def test_model_and_weight_changes_invalidate() -> None:
     frames = Frames(model)
     state = LatentState(seed=1)
     assert frames(state) == 0
-    assert frames(state) == len(model.generator.synthesis.blocks)
+    assert frames(state) == len(model.generator.synthesis.stages)
     with torch.no_grad():  # in place, as an EMA update or load_state_dict does
         model.generator.synthesis.b4.conv1.weight.mul_(1.1)
     assert frames(state) == 0
@@ -120,7 +129,7 @@ def test_model_and_weight_changes_invalidate() -> None:
 def test_layer_view_reuses_kept_captures() -> None:
     model = sg2_model()
     resume = SynthesisResume()
-    blocks = len(model.generator.synthesis.blocks)
+    stages = len(model.generator.synthesis.stages)
     state = LatentState(seed=2)
     ws = state_ws(model, state)
     with torch.no_grad():
@@ -131,7 +140,7 @@ def test_layer_view_reuses_kept_captures() -> None:
         assert (got.rgba == render_ws(model, layer, ws).rgba).all()
         other = layer.replace(view_layer="b8.conv1", view_reduce="norm")
         got = render_ws(model, other, ws, resume=resume)
-        assert resume.last_start == blocks  # every capture kept: nothing recomputed
+        assert resume.last_start == stages  # every capture kept: nothing recomputed
         assert (got.rgba == render_ws(model, other, ws).rgba).all()
         stats = render_ws(model, other, ws, resume=resume, with_stats=True)
         assert stats.layer_stats == render_ws(model, other, ws, with_stats=True).layer_stats
@@ -148,7 +157,7 @@ def test_preview_stops_early_and_the_full_frame_resumes_after_it() -> None:
         preview = synthesis(ws, resume=resume, stop_resolution=16)
         assert preview.shape[-1] == 16 and torch.equal(preview, capture["b16.img"].contiguous())
         assert torch.equal(synthesis(ws, resume=resume), full)
-        assert resume.last_start == synthesis.block_resolutions.index(32)
+        assert resume.last_start == 2 * synthesis.block_resolutions.index(32)  # b32's first half
         with pytest.raises(ValueError):
             sg2_model(architecture="resnet").generator.synthesis(ws, stop_resolution=16)
 

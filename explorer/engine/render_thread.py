@@ -4,8 +4,8 @@ The UI thread never waits on torch: `submit` drops a state into a one-slot mailb
 stale requests are dropped, never queued), `latest_frame` swaps a pointer, `poll_events` drains a
 list. Renders and background jobs share one model lock, so they never run the model concurrently.
 
-Frames are incremental: the synthesis keeps each block's input from the last frame and restarts at
-the first block the new state changes (fine W+ rows, one resolution's noise), with the pixels of a
+Frames are incremental: the synthesis keeps each stage's input (StyleGAN2: half a block) from the
+last frame and restarts at the first stage the new state changes (fine W+ rows, one resolution's noise), with the pixels of a
 full render. When the change reaches the coarse blocks and the rest would take long, a cheap preview
 (the 32 px image, scaled up) is published first; if a newer state is waiting by then (a slider
 being dragged), that one is served next, else the full frame continues from the preview's blocks.
@@ -47,7 +47,7 @@ class RenderStats:
     mapping_cache_hits: int
     mapping_cache_misses: int
     previews_rendered: int = 0
-    last_first_block: int | None = None  # where the last frame's synthesis started (0: full)
+    last_first_stage: int | None = None  # where the last frame's synthesis started (0: full)
 
 
 class RenderThread:
@@ -319,9 +319,9 @@ class RenderThread:
         resolution = preview_resolution(model)
         if resolution is None or state.view_layer is not None or with_stats:
             return False
-        resolutions = model.generator.synthesis.block_resolutions
-        stop = resolutions.index(resolution)
-        rest_ms = sum(self._resume.stage_ms.get(i, float("inf")) for i in range(stop + 1, len(resolutions)))
+        stages = model.generator.synthesis.stages
+        stop = max(i for i, stage in enumerate(stages) if stage.noise_resolution <= resolution)
+        rest_ms = sum(self._resume.stage_ms.get(i, float("inf")) for i in range(stop + 1, len(stages)))
         if rest_ms < PREVIEW_AFTER_MS:
             return False
         rgba = render_preview(model, state, ws, resolution, force_fp32, resume=self._resume)

@@ -148,35 +148,39 @@ def prepare(net: "SynthesisNetwork", ws: torch.Tensor) -> FastPass:
 
 # ---------------------------------------------------------------------------------- the layers
 
-def run_block(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tensor | None,
-              fp: FastPass, p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None]:
-    """`SynthesisBlock.forward` on the fast path: same captures, same random-noise draws."""
+def first_half(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tensor | None,
+               fp: FastPass, p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None,
+                                                          torch.Tensor | None]:
+    """`SynthesisBlock.first_half` on the fast path: the const, or the shortcut and conv0."""
     if block.in_channels == 0:
         n = fp.styles.shape[1]
-        x = block.const.unsqueeze(0).repeat([n, 1, 1, 1]).contiguous(memory_format=CL)
-        x = _modulated(block.conv1, x, fp, _noise(block.conv1, fp, p, n))
-        p.store(f"{block.name}.conv1", x)
-    else:
-        n = x.shape[0]
-        x = x.contiguous(memory_format=CL)
-        y = None
-        if block.has_skip:
-            y = _skip(block, x)
-            p.store(f"{block.name}.skip", y)
-        x = _modulated(block.conv0, x, fp, _noise(block.conv0, fp, p, n))
-        p.store(f"{block.name}.conv0", x)
-        x = _modulated(block.conv1, x, fp, _noise(block.conv1, fp, p, n),
-                       clamp_gain=math.sqrt(0.5) if block.has_skip else 1.0)
-        p.store(f"{block.name}.conv1", x)
-        if y is not None:
-            x = y + x if p.capture is not None else y.add_(x)  # captured tensors stay as stored
-            p.store(f"{block.name}.out", x)
+        return block.const.unsqueeze(0).repeat([n, 1, 1, 1]).contiguous(memory_format=CL), img, None
+    x = x.contiguous(memory_format=CL)
+    y = None
+    if block.has_skip:
+        y = _skip(block, x)
+        p.store(f"{block.name}.skip", y)
+    x = _modulated(block.conv0, x, fp, _noise(block.conv0, fp, p, x.shape[0]))
+    p.store(f"{block.name}.conv0", x)
+    return x, img, y
+
+
+def second_half(block: "SynthesisBlock", x: torch.Tensor, img: torch.Tensor | None,
+                y: torch.Tensor | None, fp: FastPass,
+                p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`SynthesisBlock.second_half` on the fast path: conv1 (+ shortcut), then the image."""
+    x = _modulated(block.conv1, x, fp, _noise(block.conv1, fp, p, x.shape[0]),
+                   clamp_gain=math.sqrt(0.5) if block.has_skip else 1.0)
+    p.store(f"{block.name}.conv1", x)
+    if y is not None:
+        x = y + x  # never in place: `y` may be captured, or kept for a later incremental pass
+        p.store(f"{block.name}.out", x)
     if img is not None:
         img = upsample_image(img, block.resample_filter)
     if block.has_torgb:
         rgb = _to_rgb(block.torgb, x, fp)
         p.store(f"{block.name}.torgb", rgb)
-        img = rgb if img is None else img.add_(rgb)
+        img = rgb if img is None else img.add_(rgb)  # `img` is the fresh upsampled copy
         p.store(f"{block.name}.img", img)
     return x, img
 
