@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from cuda_ops import upsample2d
 from cuda_ops.dispatch import reference_requested
+from explorer.nets.resume import weights_key
 
 if TYPE_CHECKING:
     from explorer.nets.stylegan2 import (SynthesisBlock, SynthesisLayer, SynthesisNetwork,
@@ -85,12 +86,8 @@ def _modulated_layers(net: "SynthesisNetwork") -> list[tuple[torch.nn.Module, in
     return out
 
 
-def _plan_key(net: "SynthesisNetwork") -> tuple:
-    return tuple((t.data_ptr(), t._version) for t in (*net.parameters(), *net.buffers()))
-
-
 def _plan(net: "SynthesisNetwork") -> _Plan:
-    key = _plan_key(net)
+    key = weights_key(net)
     plan = _plans.get(net)
     if plan is not None and plan.key == key:
         return plan
