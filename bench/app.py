@@ -1,14 +1,21 @@
 """App responsiveness on CPU: UI frame time while the render thread works, and the latency from a
-slider change to the new picture on screen, for a 64 px and a 256 px StyleGAN2 (random weights).
+slider change to the new picture on screen, for a 64 px and a 256 px StyleGAN2 (random weights,
+bench/generator.py's sg2-64 and sg2-256: 3.9 and 30 GFLOP per image).
 
 Runs the real window (Xvfb is started when there is no display) driven by the Dear ImGui Test
 Engine. Baselines from the same run make the numbers comparable across machines:
-  - UI frame time while rendering / UI frame time idle  (1.0 = rendering costs the UI nothing)
-  - slider-to-screen latency / headless render time       (1.0 = no overhead beyond the render)
-  - overhead_ms: latency minus the render thread's own time for that frame (mailbox, upload,
-    waiting for the next UI frame)
+  - ui_busy_over_idle: UI frame time during a psi drag / idle (1.0 = rendering costs the UI nothing)
+  - latency_ms: slider-to-screen time of a coarse change (psi) until its final frame;
+    latency_over_render: that over the headless full render time (render_ms)
+  - preview_latency_ms: the same change until its first picture (a preview when the full frame
+    takes over 100 ms); preview_speedup = latency_ms / preview_latency_ms
+  - fine_edit_latency_ms: a change of the last resolution's mixing rows until its final frame
+    (incremental: only the last block runs); fine_edit_speedup = latency_ms / fine_edit_latency_ms
+  - overhead_ms: coarse latency minus the render thread's own time for that frame (mailbox,
+    upload, waiting for the next UI frame)
+--nice takes a comma list (render thread priority offsets, 0 = none) measured in turn in one run.
 
-    python bench/app.py [--seconds 3] [--trials 3] [--sizes 64,256]
+    python bench/app.py [--seconds 3] [--trials 3] [--sizes 64,256] [--nice 0,10] [--threads N]
 """
 
 from __future__ import annotations
@@ -28,28 +35,27 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import explorer  # noqa: E402,F401 - first: it sets the OpenMP wait policy the app runs with
 import imgui_bundle  # noqa: E402,F401 - before glfw
 import torch  # noqa: E402
 from imgui_bundle.immapp import testing  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from bench.common import print_json_line, print_table  # noqa: E402
+from bench.generator import CONFIGS, make_generator  # noqa: E402
+from cuda_ops.dispatch import reference_only  # noqa: E402
 from explorer.app.controller import AppController  # noqa: E402
-from explorer.app.default_model import random_model_kwargs  # noqa: E402
 from explorer.app.settings import Settings  # noqa: E402
 from explorer.app.window import ExplorerWindow, WindowOptions  # noqa: E402
 from explorer.engine import RenderThread, render_state  # noqa: E402
+from explorer.engine.threads import RENDER_NICE, configure_render_thread  # noqa: E402
 from explorer.latent.state import LatentState  # noqa: E402
 from explorer.model import Model  # noqa: E402
-from explorer.nets import build_generator  # noqa: E402
-
-CONFIG_F_256 = dict(z_dim=512, w_dim=512, c_dim=0, img_resolution=256, img_channels=3,
-                    mapping_kwargs=dict(num_layers=8), channel_base=32768, channel_max=512)
 
 
 def make_model(resolution: int) -> Model:
-    kwargs = random_model_kwargs() if resolution == 64 else dict(CONFIG_F_256, img_resolution=resolution)
-    torch.manual_seed(0)
-    return Model(build_generator("stylegan2", kwargs), None, format="random", source=f"random {resolution}px")
+    return Model(make_generator(*CONFIGS[f"sg2-{resolution}"]), None, format="random",
+                 source=f"random {resolution}px")
 
 
 def ensure_display() -> subprocess.Popen | None:
@@ -70,15 +76,18 @@ def ensure_display() -> subprocess.Popen | None:
     return proc
 
 
-def headless_render_ms(model: Model, min_trials: int = 3, min_seconds: float = 2.0) -> float:
+def headless_render_ms(model: Model, nice: int, threads: int | None, min_trials: int = 3,
+                       min_seconds: float = 2.0) -> float:
     """Median time of `render_state` for a new psi each time (as a slider drag asks for).
 
-    Measured on a worker thread, as the render thread runs: on a busy machine torch's main-thread
-    intra-op pool times very differently from a worker thread's.
+    Measured on a worker thread set up as the render thread is (priority, threads): on a busy
+    machine torch's main-thread intra-op pool times very differently from a worker thread's.
     """
     times: list[float] = []
 
     def run() -> None:
+        configure_render_thread(nice, threads)
+        torch.set_grad_enabled(False)
         render_state(model, LatentState(seed=1))  # warm-up
         start = time.perf_counter()
         while len(times) < min_trials or time.perf_counter() - start < min_seconds:
@@ -90,6 +99,13 @@ def headless_render_ms(model: Model, min_trials: int = 3, min_seconds: float = 2
     worker.start()
     worker.join()
     return statistics.median(times)
+
+
+def count_gflop(model: Model) -> float:
+    ws = model.map(model.z_from_seed(1))
+    with torch.no_grad(), reference_only(), FlopCounterMode(display=False) as counter:
+        model.synthesize(ws)
+    return counter.get_total_flops() / 1e9
 
 
 def frame_times(ctx, n_frames: int = 0, until: float = 0.0,
@@ -106,21 +122,37 @@ def frame_times(ctx, n_frames: int = 0, until: float = 0.0,
 
 
 def wait_shown(ctx, window: ExplorerWindow) -> None:
-    """Until a UI frame drawn after the last edit shows the edited state's picture."""
+    """Until a UI frame drawn after the last edit shows the edited state's (final) picture."""
     ctx.yield_()
     while window.frames_current_shown < 1:
         ctx.yield_()
 
 
-def measure(model: Model, seconds: float, trials: int, config_dir: Path) -> dict[str, float]:
+def wait_any(ctx, window: ExplorerWindow, ctl: AppController) -> None:
+    """Until a UI frame shows a picture of the current state, preview or final."""
+    ctx.yield_()
+    while (frame := window.image_view.frame) is None or frame.state != ctl.state:
+        ctx.yield_()
+
+
+def settle(ctx, ctl: AppController) -> None:
+    while ctl.is_busy():
+        ctx.yield_()
+
+
+def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: int,
+            threads: int | None) -> dict[str, float]:
     """Drive the real window; frame times and latencies in ms.
 
     The test thread edits the state with the same `AppController.edit` call a slider makes; the
     test engine runs it while the main thread waits between frames, so nothing races.
     """
-    engine = RenderThread(device="cpu")
+    engine = RenderThread(device="cpu", nice=nice, threads=threads)
     engine.start()
-    ctl = AppController(engine, Settings.load(config_dir), LatentState(seed=1))
+    rows = model.num_ws
+    base = LatentState(seed=1, mix_seed=2, mix_weights=(0.0,) * rows)
+    last_rows = model.info.ws_resolutions.index(model.resolution)  # rows only the last block reads
+    ctl = AppController(engine, Settings.load(config_dir), base)
     ctl.load_model(model)
     window = ExplorerWindow(ctl, WindowOptions(size=(1280, 900), zoom_mode="fit"))
     params = window.runner_params()
@@ -132,24 +164,34 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path) -> dict
         ctx.yield_(10)
         idle = frame_times(ctx, n_frames=120)
         # A drag: the slider moves every UI frame while the render thread keeps rendering.
-        renders_before = engine.stats.frames_rendered
+        before = engine.stats
         busy = frame_times(ctx, until=time.perf_counter() + seconds,
                            step=lambda k: ctl.edit(psi=0.5 + 0.001 * (k % 400)))
-        renders = engine.stats.frames_rendered - renders_before
+        after = engine.stats
         wait_shown(ctx, window)
-        latencies, engine_ms = [], []
+        first, final, engine_ms, fine = [], [], [], []
         for k in range(trials):
-            while ctl.is_busy():
-                ctx.yield_()
+            settle(ctx, ctl)
             t = time.perf_counter()
             ctl.edit(psi=0.3 + 0.05 * k)
+            wait_any(ctx, window, ctl)
+            first.append((time.perf_counter() - t) * 1000)
             wait_shown(ctx, window)
-            latencies.append((time.perf_counter() - t) * 1000)
+            final.append((time.perf_counter() - t) * 1000)
             engine_ms.append(window.image_view.frame.render_ms)
+        for k in range(trials):
+            settle(ctx, ctl)
+            t = time.perf_counter()
+            ctl.edit(mix_weights=(0.0,) * last_rows + (0.2 + 0.1 * k,) * (rows - last_rows))
+            wait_shown(ctx, window)
+            fine.append((time.perf_counter() - t) * 1000)
         out.update(ui_idle_ms=statistics.median(idle), ui_busy_ms=statistics.median(busy),
                    ui_busy_p95_ms=sorted(busy)[int(0.95 * (len(busy) - 1))], ui_busy_max_ms=max(busy),
-                   renders_per_s=renders / seconds, latency_ms=statistics.median(latencies),
-                   overhead_ms=statistics.median(a - b for a, b in zip(latencies, engine_ms)), drag_s=seconds)
+                   renders_per_s=(after.frames_rendered - before.frames_rendered) / seconds,
+                   previews_per_s=(after.previews_rendered - before.previews_rendered) / seconds,
+                   latency_ms=statistics.median(final), preview_latency_ms=statistics.median(first),
+                   fine_edit_latency_ms=statistics.median(fine),
+                   overhead_ms=statistics.median(a - b for a, b in zip(final, engine_ms)), drag_s=seconds)
 
     try:
         testing.run(test_function=test, runner_params=params)
@@ -163,6 +205,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the simulated drag")
     parser.add_argument("--trials", type=int, default=3, help="slider-to-screen latency trials")
     parser.add_argument("--sizes", default="64,256", help="model resolutions")
+    parser.add_argument("--nice", default=str(RENDER_NICE),
+                        help="render thread priority offsets to compare, comma-separated (0 = none)")
+    parser.add_argument("--threads", type=int, default=None, help="render thread torch threads")
     args = parser.parse_args()
     xvfb = ensure_display()
     rows = []
@@ -170,23 +215,32 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as config_dir:
             for res in (int(s) for s in args.sizes.split(",")):
                 model = make_model(res)
-                render_ms = headless_render_ms(copy.deepcopy(model))
-                seconds = max(args.seconds, 3 * render_ms / 1000)  # a few renders complete during the drag
-                m = measure(model, seconds, args.trials, Path(config_dir))
-                rows.append(dict(resolution=res, params_m=round(model.info.num_parameters / 1e6, 2),
-                                 render_ms=round(render_ms, 1), **{k: round(v, 2) for k, v in m.items()},
-                                 ui_busy_over_idle=round(m["ui_busy_ms"] / m["ui_idle_ms"], 2),
-                                 latency_over_render=round(m["latency_ms"] / render_ms, 2)))
+                for nice in (int(v) for v in args.nice.split(",")):
+                    render_ms = headless_render_ms(copy.deepcopy(model), nice, args.threads)
+                    seconds = max(args.seconds, 3 * render_ms / 1000)  # a few renders end during the drag
+                    m = measure(model, seconds, args.trials, Path(config_dir), nice, args.threads)
+                    row = dict(resolution=res, nice=nice, gflop=round(count_gflop(model), 1),
+                               render_ms=round(render_ms, 1), **{k: round(v, 2) for k, v in m.items()},
+                               ui_busy_over_idle=round(m["ui_busy_ms"] / m["ui_idle_ms"], 2),
+                               latency_over_render=round(m["latency_ms"] / render_ms, 2),
+                               fine_edit_speedup=round(m["latency_ms"] / m["fine_edit_latency_ms"], 2),
+                               preview_speedup=round(m["latency_ms"] / m["preview_latency_ms"], 2))
+                    rows.append(row)
+                    print(row, file=sys.stderr, flush=True)
     finally:
         if xvfb is not None:
             xvfb.terminate()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gl = "llvmpipe (Xvfb)" if xvfb else "system display"
-    print(f"CPU threads: {torch.get_num_threads()}, load average: {load:.1f}, GL: {gl}")
-    print_table(rows, ["resolution", "params_m", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
-                       "ui_busy_max_ms", "renders_per_s", "latency_ms", "overhead_ms", "ui_busy_over_idle",
-                       "latency_over_render"])
-    print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1), "results": rows})
+    print(f"CPU threads: {torch.get_num_threads()}, render threads: {args.threads or 'default'}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}")
+    print_table(rows, ["resolution", "nice", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
+                       "renders_per_s", "previews_per_s", "latency_ms", "preview_latency_ms",
+                       "fine_edit_latency_ms", "overhead_ms", "ui_busy_over_idle", "latency_over_render",
+                       "fine_edit_speedup", "preview_speedup"])
+    print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1),
+                            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+                            "results": rows})
     return 0
 
 

@@ -1,31 +1,54 @@
-"""Forward latency of our generators (map + synthesis), batch 1 and 8, fp32.
+"""Forward latency of our generators (map + synthesis) against the machine's fp32 limit.
 
-    python bench/generator.py [--device cpu] [--threads 2] [--repeats 10]
+    python bench/generator.py [--device cpu] [--threads 2] [--rounds 9] [--batches 1]
+                              [--configs sg2-64,sg2-256] [--no-reference]
                               [--nvidia-sg2 PATH_TO_stylegan2-ada-pytorch_checkout]
 
-With --nvidia-sg2, NVIDIA's own StyleGAN2 (from a checkout kept outside this repository) runs
-on the same weights in the same process, so the ratio is measured, not remembered.
+In one process and interleaved round by round, so that a busy machine slows every contender
+alike, it times:
+  - peak:      a 2048x2048 fp32 matmul with the same thread count (the machine's reachable limit);
+  - ours:      the generator as the program runs it (the CPU inference path where it applies);
+  - reference: the same weights through the reference ops (`cuda_ops.dispatch.reference_only`),
+               i.e. the code before the inference path, as a same-run baseline;
+  - nvidia:    with --nvidia-sg2, NVIDIA's own StyleGAN2 (a checkout kept outside this
+               repository) on the same weights.
+FLOPs per image are counted once with `torch.utils.flop_counter` on the reference path (the
+inference path does the same convolutions through oneDNN ops the counter cannot see). Each
+implementation gets best and median ms, GFLOP/s and % of the peak, and speedups over the
+reference and NVIDIA (best against best). Medians drift with the machine's load; best-of
+times and the ratios hold. The OpenMP wait policy is printed: importing `explorer` sets
+OMP_WAIT_POLICY=PASSIVE unless it is set (on a shared machine, spinning is much slower); run with
+OMP_WAIT_POLICY=ACTIVE (or an empty value: GOMP's default) to compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
-
-import torch
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import median_seconds, print_json_line, print_table  # noqa: E402
+import explorer  # noqa: E402,F401 - first: it sets the OpenMP wait policy the app runs with
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from bench.common import print_json_line, print_table, sync  # noqa: E402
+from cuda_ops.dispatch import reference_only  # noqa: E402
 from explorer.devices import resolve_device  # noqa: E402
 from explorer.nets import build_generator  # noqa: E402
 
-# name -> (architecture, kwargs): StyleGAN2 with config-f style channels, StyleGAN3-T/R as in
-# NVIDIA's training configs for 256 px and below (cbase 16384 for T, doubled for R).
+# name -> (architecture, kwargs): StyleGAN2 as in NVIDIA's paper256 config (cbase 16384, cmax 512;
+# sg2-64 halves both), config-f (cbase 32768) for sg2-256f, StyleGAN3-T/R as in NVIDIA's
+# training configs for 256 px and below (cbase 16384 for T, doubled for R).
 CONFIGS = {
     "sg2-64": ("stylegan2", dict(img_resolution=64, channel_base=8192, channel_max=256)),
     "sg2-128": ("stylegan2", dict(img_resolution=128, channel_base=16384, channel_max=512)),
     "sg2-256": ("stylegan2", dict(img_resolution=256, channel_base=16384, channel_max=512)),
+    "sg2-256f": ("stylegan2", dict(img_resolution=256, channel_base=32768, channel_max=512)),
     "sg3t-64": ("stylegan3", dict(img_resolution=64, channel_base=16384, channel_max=512)),
     "sg3t-128": ("stylegan3", dict(img_resolution=128, channel_base=16384, channel_max=512)),
     "sg3t-256": ("stylegan3", dict(img_resolution=256, channel_base=16384, channel_max=512)),
@@ -36,6 +59,7 @@ CONFIGS = {
     "sg3r-256": ("stylegan3", dict(img_resolution=256, channel_base=32768, channel_max=1024,
                                    conv_kernel=1, use_radial_filters=True)),
 }
+PEAK_SIZE = 2048
 
 
 def make_generator(arch: str, kw: dict) -> torch.nn.Module:
@@ -61,39 +85,111 @@ def nvidia_sg2(checkout: Path, ours: torch.nn.Module) -> torch.nn.Module:
     return g.eval().requires_grad_(False)
 
 
+def peak_matmul(device: torch.device) -> tuple[Callable[[], object], float]:
+    """A large fp32 matmul and its FLOP count: what this machine reaches with these threads."""
+    a = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
+    b = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
+    out = torch.empty(PEAK_SIZE, PEAK_SIZE, device=device)
+    return (lambda: torch.mm(a, b, out=out)), 2.0 * PEAK_SIZE ** 3
+
+
+def count_flops(fn: Callable[[], object]) -> float:
+    with reference_only(), FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def interleaved(fns: dict[str, Callable[[], object]], device: torch.device, rounds: int,
+                warmup: int = 2) -> dict[str, dict[str, float]]:
+    """First-call, best and median ms of each function, timed one call each per round in turn."""
+    out: dict[str, dict[str, float]] = {}
+    for name, fn in fns.items():
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        out[name] = {"first_ms": 1000 * (time.perf_counter() - t0)}
+        for _ in range(warmup - 1):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(1000 * (time.perf_counter() - t0))
+    for name, ts in times.items():
+        out[name].update(best_ms=min(ts), median_ms=statistics.median(ts))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
-    p.add_argument("--batches", default="1,8")
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--configs", default="sg2-64,sg2-256,sg3t-64,sg3r-64",
+                   help="comma-separated subset of " + ",".join(CONFIGS))
+    p.add_argument("--batches", default="1")
+    p.add_argument("--no-reference", action="store_true", help="skip the reference-ops baseline")
     p.add_argument("--nvidia-sg2", type=Path, default=None, help="stylegan2-ada-pytorch checkout for a baseline")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
     device = resolve_device(args.device)
-    rows = []
+    peak_fn, peak_flops = peak_matmul(device)
+    rows, peaks = [], []
     for name in args.configs.split(","):
         arch, kw = CONFIGS[name]
         g = make_generator(arch, kw).to(device)
-        params = sum(p.numel() for p in g.parameters()) / 1e6
-        ref = nvidia_sg2(args.nvidia_sg2, g).to(device) if args.nvidia_sg2 and arch == "stylegan2" else None
+        nvidia = nvidia_sg2(args.nvidia_sg2, g).to(device) if args.nvidia_sg2 and arch == "stylegan2" else None
         for batch in (int(b) for b in args.batches.split(",")):
             z = torch.randn(batch, 512, device=device, generator=torch.Generator(device).manual_seed(1))
-            with torch.no_grad():
-                ms = 1000 * median_seconds(lambda: g.synthesis(g.mapping(z, None), noise_mode="const",
-                                                               force_fp32=True), device, args.repeats)
-                row = dict(config=name, params_M=round(params, 2), batch=batch, device=device.type,
-                           ours_ms=round(ms, 1), img_per_s=round(1000 * batch / ms, 2))
-                if ref is not None:
-                    ref_ms = 1000 * median_seconds(
-                        lambda: ref.synthesis(ref.mapping(z, None), noise_mode="const", force_fp32=True),
-                        device, args.repeats)
-                    row.update(nvidia_ms=round(ref_ms, 1), speedup=round(ref_ms / ms, 2))
-            rows.append(row)
-            print(row, file=sys.stderr, flush=True)
-    print_table(rows, ["config", "params_M", "batch", "device", "ours_ms", "img_per_s", "nvidia_ms", "speedup"])
-    print_json_line("generator", {"threads": args.threads, "rows": rows})
+
+            def ours() -> torch.Tensor:
+                return g.synthesis(g.mapping(z, None), noise_mode="const", force_fp32=True)
+
+            def reference() -> torch.Tensor:
+                with reference_only():
+                    return ours()
+
+            fns: dict[str, Callable[[], object]] = {"peak": peak_fn, "ours": ours}
+            if not args.no_reference:
+                fns["reference"] = reference
+            if nvidia is not None:
+                fns["nvidia"] = lambda: nvidia.synthesis(nvidia.mapping(z, None), noise_mode="const",
+                                                         force_fp32=True)
+            gflop = count_flops(ours) / 1e9 / batch
+            timed = interleaved(fns, device, args.rounds)
+            peak = timed.pop("peak")
+            peak_gflops = peak_flops / 1e6 / peak["best_ms"]
+            peaks.append((peak_gflops, peak_flops / 1e6 / peak["median_ms"]))
+            for impl, t in timed.items():
+                row = dict(config=name, batch=batch, impl=impl, gflop_per_img=round(gflop, 2),
+                           first_ms=round(t["first_ms"], 1), best_ms=round(t["best_ms"], 1),
+                           median_ms=round(t["median_ms"], 1))
+                for stat in ("best", "median"):
+                    gflops = gflop * batch / t[f"{stat}_ms"] * 1000
+                    row[f"gflops_{stat}"] = round(gflops, 1)
+                    # % of the peak measured alongside (best against best, median against median)
+                    peak_stat = peak_gflops if stat == "best" else peaks[-1][1]
+                    row[f"pct_peak_{stat}"] = round(100 * gflops / peak_stat, 1)
+                for base in ("reference", "nvidia"):
+                    if base in timed and base != impl:
+                        row[f"x_vs_{base}"] = round(timed[base]["best_ms"] / t["best_ms"], 2)
+                rows.append(row)
+                print(row, file=sys.stderr, flush=True)
+    best_peak = max(b for b, _ in peaks)
+    policy = os.environ.get("OMP_WAIT_POLICY") or "default"
+    print(f"device {device.type}, {args.threads} threads, OMP_WAIT_POLICY={policy}; fp32 peak "
+          f"({PEAK_SIZE}^2 matmul): best {best_peak:.1f} GFLOP/s, median "
+          f"{statistics.median(m for _, m in peaks):.1f} GFLOP/s")
+    print_table(rows, ["config", "batch", "impl", "gflop_per_img", "first_ms", "best_ms", "median_ms",
+                       "gflops_best", "gflops_median", "pct_peak_best", "pct_peak_median",
+                       "x_vs_reference", "x_vs_nvidia"])
+    print_json_line("generator", {"device": device.type, "threads": args.threads,
+                                  "omp_wait_policy": policy, "peak_gflops_best": round(best_peak, 1),
+                                  "rows": rows})
 
 
 if __name__ == "__main__":

@@ -26,9 +26,14 @@ def register_fused(op_name: str, kernel: Callable) -> None:
 
 def fused_kernel(op_name: str, x: torch.Tensor) -> Callable | None:
     """The fused kernel for `op_name` when `x` lives on CUDA and one is loaded, else None."""
-    if x.device.type != "cuda" or getattr(_local, "reference_only", False):
+    if x.device.type != "cuda" or reference_requested():
         return None
     return _fused_kernels.get(op_name)
+
+
+def reference_requested() -> bool:
+    """Whether this thread is inside `reference_only` (other fast paths honour it too)."""
+    return getattr(_local, "reference_only", False)
 
 
 @contextmanager

@@ -1,5 +1,12 @@
 """StyleGAN Explorer: load, render, invert, edit and train StyleGAN2/StyleGAN3 generators."""
 
+import os
+
+# OpenMP threads that wait by spinning take the cores a UI or other jobs need, and on a shared
+# machine they wait a lot: sleeping instead made CPU frames 2-3x faster (median) on a shared
+# 2-core box (bench/generator.py). Takes effect only if torch is not loaded yet; a set value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from explorer.errors import CheckpointError, DownloadError, ExplorerError, ImageInputError
 from explorer.model import Model, ModelInfo, to_uint8
 

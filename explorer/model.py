@@ -12,6 +12,7 @@ import torch
 
 from explorer import model_inputs as checks
 from explorer.errors import InputError
+from explorer.nets.resume import SynthesisResume
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,14 @@ class Model:
                    translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0,
                    noise_gain_by_res: dict[int, float] | None = None,
                    capture: dict[str, torch.Tensor] | None = None,
-                   force_fp32: bool = True) -> torch.Tensor:
+                   force_fp32: bool = True, resume: SynthesisResume | None = None,
+                   stop_resolution: int | None = None) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> float32 images [N, C, H, W] in the native range (not clamped).
 
         translate/rotate move StyleGAN3's input grid (as gen_images.py does); StyleGAN2 ignores
-        them. `capture`, when given, is filled with intermediate layer outputs by name.
+        them. `capture`, when given, is filled with intermediate layer outputs by name. `resume`
+        restarts from the first block this call changes (incremental frames); `stop_resolution`
+        returns a StyleGAN2 skip model's image after that block (a preview).
         """
         if noise_mode not in ("const", "random", "none"):
             raise InputError(f"noise_mode must be const, random or none, not {noise_mode!r}")
@@ -156,10 +160,15 @@ class Model:
         transform = None
         if self.architecture == "stylegan3" and (translate != (0, 0) or rotate != 0):
             transform = sg3_input_transform(translate, rotate).to(self.device)
+        extra: dict[str, Any] = {}
+        if resume is not None:
+            extra["resume"] = resume
+        if stop_resolution is not None:
+            extra["stop_resolution"] = stop_resolution
         img = self.generator.synthesis(
             ws.to(self.device, torch.float32), noise_mode=noise_mode, noise_seed=noise_seed,
             noise_gain_by_res=noise_gain_by_res, capture=capture, transform=transform,
-            force_fp32=force_fp32)
+            force_fp32=force_fp32, **extra)
         return img.float()
 
 

@@ -86,6 +86,18 @@ def test_pca_directions_are_orthonormal_and_ordered_by_variance(model: Model, pc
     assert pca.model_hash == model.info.content_hash
 
 
+def test_pca_is_the_exact_eigendecomposition_of_the_samples(model: Model, pca: DirectionSet) -> None:
+    """Streamed covariance + eigh gives the eigenvectors of the very samples it saw (in float64)."""
+    from explorer.directions.sampling import FIT_STREAM, batch_sizes, sampled_w
+    w = np.concatenate(list(sampled_w(model, batch_sizes(SAMPLES, 1000, 8), 0, FIT_STREAM))).astype(np.float64)
+    values, vectors = np.linalg.eigh(np.cov(w, rowvar=False))
+    exact = vectors[:, ::-1][:, :8].T
+    np.testing.assert_allclose(np.abs(np.sum(pca.vectors * exact, axis=1)), 1.0, atol=1e-5)
+    np.testing.assert_allclose(pca.explained_variance, values[::-1][:8] / values.sum(), rtol=1e-4)
+    biggest = pca.vectors[np.arange(8), np.abs(pca.vectors).argmax(axis=1)]
+    assert np.all(biggest > 0)  # scikit-learn's sign convention, so saved directions keep their sign
+
+
 def test_pca_caps_components_at_w_dim(model: Model) -> None:
     s = fit_pca(model, components=64, samples=200, sigma_samples=50)
     assert s.count == model.w_dim

@@ -256,8 +256,9 @@ class AppController:
         return pending or self.loading is not None or bool(self.jobs)
 
     def shows_current_state(self, frame: Frame | None) -> bool:
+        """The final (not preview) frame of the current state is on screen."""
         return (frame is not None and self.model_info is not None and frame.state == self.state
-                and frame.model_hash == self.model_info.content_hash)
+                and frame.model_hash == self.model_info.content_hash and not frame.preview)
 
     def _model_loaded(self, event: ModelLoaded) -> None:
         first = self.model_info is None

@@ -332,6 +332,10 @@ class ExplorerWindow:
             else:
                 imgui.text(status.text)
         pixel, rgba = self.image_view.hovered_pixel, self.image_view.rgba
+        frame = self.image_view.frame
+        if frame is not None and frame.preview:
+            imgui.same_line()
+            imgui.text_disabled("   preview")
         if pixel is not None and rgba is not None:
             x, y = pixel
             r, g, b = (int(v) for v in rgba[y, x, :3])

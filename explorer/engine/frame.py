@@ -37,3 +37,4 @@ class Frame:
     layer_stats: tuple[LayerStats, ...]
     model_hash: str
     device: str
+    preview: bool = False  # a cheap low-resolution stand-in; the full frame of its state follows

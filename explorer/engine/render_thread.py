@@ -3,6 +3,12 @@
 The UI thread never waits on torch: `submit` drops a state into a one-slot mailbox (latest wins;
 stale requests are dropped, never queued), `latest_frame` swaps a pointer, `poll_events` drains a
 list. Renders and background jobs share one model lock, so they never run the model concurrently.
+
+Frames are incremental: the synthesis keeps each stage's input (StyleGAN2: half a block) from the
+last frame and restarts at the first stage the new state changes (fine W+ rows, one resolution's noise), with the pixels of a
+full render. When the change reaches the coarse blocks and the rest would take long, a cheap preview
+(the 32 px image, scaled up) is published first; if a newer state is waiting by then (a slider
+being dragged), that one is served next, else the full frame continues from the preview's blocks.
 """
 
 from __future__ import annotations
@@ -22,11 +28,16 @@ from explorer.engine.events import ErrorEvent, Event, JobFinished, ModelLoaded
 from explorer.engine.frame import Frame
 from explorer.engine.jobs import Job, JobFn, JobHandle, Progress, one_line_error
 from explorer.engine.mapping_cache import MappingCache
-from explorer.engine.render import mixing_grid, noise_variance, render_ws
+from explorer.engine.render import (mixing_grid, noise_variance, preview_resolution,
+                                    render_preview, render_ws)
+from explorer.engine.threads import RENDER_NICE, configure_render_thread
 from explorer.errors import ExplorerError
 from explorer.latent.compose import DirectionLookup
 from explorer.latent.state import LatentState
 from explorer.model import Model, ModelInfo
+from explorer.nets.resume import SynthesisResume
+
+PREVIEW_AFTER_MS = 100.0  # a full frame expected to take longer than this gets a preview first
 
 @dataclass(frozen=True)
 class RenderStats:
@@ -35,13 +46,19 @@ class RenderStats:
     requests_dropped: int  # submitted states replaced by a newer one before they were rendered
     mapping_cache_hits: int
     mapping_cache_misses: int
+    previews_rendered: int = 0
+    last_first_stage: int | None = None  # where the last frame's synthesis started (0: full)
 
 
 class RenderThread:
     """Renders `LatentState`s on a background thread; see the module docstring for the contract."""
 
-    def __init__(self, device: str = "auto", fp16: bool = False) -> None:
+    def __init__(self, device: str = "auto", fp16: bool = False, nice: int = RENDER_NICE,
+                 threads: int | None = None) -> None:
+        """`nice` lowers the render thread's priority below the UI's (see `engine.threads`);
+        `threads` sets its torch thread count (default: torch's, one per core)."""
         self._device = resolve_device(device)
+        self._nice, self._threads = int(nice), threads
         self._fp16 = bool(fp16)
         self._with_stats = False
         self._directions: DirectionLookup | None = None
@@ -57,7 +74,9 @@ class RenderThread:
         self._model: Model | None = None
         self._model_serial = 0
         self._cache = MappingCache()
-        self._last_key: tuple | None = None
+        self._resume = SynthesisResume()
+        self._last_key: tuple | None = None  # the state, model and settings of the frame on screen
+        self._previews_rendered = 0
         self._frames_rendered = 0
         self._last_render_ms = 0.0
         self._requests_dropped = 0
@@ -159,7 +178,8 @@ class RenderThread:
     @property
     def stats(self) -> RenderStats:
         return RenderStats(self._frames_rendered, self._last_render_ms, self._requests_dropped,
-                           self._cache.hits, self._cache.misses)
+                           self._cache.hits, self._cache.misses, self._previews_rendered,
+                           self._resume.last_start)
 
     # --- jobs ------------------------------------------------------------------------------------
     @contextmanager
@@ -221,6 +241,7 @@ class RenderThread:
             self._cond.notify_all()
 
     def _loop(self) -> None:
+        configure_render_thread(self._nice, self._threads)  # before any torch op on this thread
         torch.set_grad_enabled(False)  # grad mode is per thread
         while True:
             with self._cond:
@@ -258,6 +279,7 @@ class RenderThread:
             self._model = model
             self._model_serial += 1
             self._cache.clear()
+            self._resume.clear()
         self._post(ModelLoaded(model.info, label))
 
     def _render(self, state: LatentState, settings_serial: int, directions: DirectionLookup | None,
@@ -265,27 +287,60 @@ class RenderThread:
         key = (self._model_serial, settings_serial, state)
         if key == self._last_key:
             return  # already on screen (or already failed: don't repeat the error every UI frame)
-        self._last_key = key
         try:
             with self._model_lock:
                 start = time.perf_counter()  # not counting the wait for a job to let go
                 model = self._model
                 ws = self._cache.state_ws(model, state, directions)
-                out = render_ws(model, state, ws, force_fp32=force_fp32, with_stats=with_stats)
+                if self._preview(model, state, ws, force_fp32, with_stats, start):
+                    return  # a newer state is waiting: serve it (its preview) first
+                self._last_key = key
+                out = render_ws(model, state, ws, force_fp32=force_fp32, with_stats=with_stats,
+                                resume=self._resume)
         except torch.cuda.OutOfMemoryError:
+            self._last_key = key
             torch.cuda.empty_cache()  # once, after a failure; never per frame
             self._post(ErrorEvent("out of GPU memory while rendering: close other GPU programs, "
                                   "turn on fp16, or use --device cpu", state))
             return
         except Exception as exc:  # a bad state must not kill the thread
+            self._last_key = key
             self._post(ErrorEvent(f"render failed: {one_line_error(exc)}", state))
             return
         self._last_render_ms = (time.perf_counter() - start) * 1000
         self._frames_rendered += 1
-        rgba = np.ascontiguousarray(out.rgba)
+        self._publish(model, state, out.rgba, self._last_render_ms, out.layer_stats)
+
+    def _preview(self, model: Model, state: LatentState, ws: torch.Tensor, force_fp32: bool,
+                 with_stats: bool, start: float) -> bool:
+        """Publish a low-resolution frame first when the full one will be slow; True when a newer
+        request is waiting afterwards (the full frame is then skipped: its blocks up to the
+        preview's stay kept, so nothing computed is lost)."""
+        resolution = preview_resolution(model)
+        if resolution is None or state.view_layer is not None or with_stats:
+            return False
+        stages = model.generator.synthesis.stages
+        stop = max(i for i, stage in enumerate(stages) if stage.noise_resolution <= resolution)
+        rest_ms = sum(self._resume.stage_ms.get(i, float("inf")) for i in range(stop + 1, len(stages)))
+        if rest_ms < PREVIEW_AFTER_MS:
+            return False
+        rgba = render_preview(model, state, ws, resolution, force_fp32, resume=self._resume)
+        if self._resume.last_start > stop:
+            return False  # only finer blocks change: the preview would be the old picture
+        current = self.latest_frame()
+        if not (current is not None and current.state == state and not current.preview):
+            self._previews_rendered += 1
+            self._last_key = None  # the screen no longer shows a final frame
+            self._publish(model, state, rgba, (time.perf_counter() - start) * 1000, (), preview=True)
+        with self._cond:
+            return self._pending_state is not None or self._pending_source is not None or self._stopping
+
+    def _publish(self, model: Model, state: LatentState, rgba: np.ndarray, render_ms: float,
+                 layer_stats: tuple, preview: bool = False) -> None:
+        rgba = np.ascontiguousarray(rgba)
         rgba.flags.writeable = False
-        frame = Frame(serial=self._frames_rendered, state=state, rgba=rgba,
-                      render_ms=self._last_render_ms, layer_stats=out.layer_stats,
-                      model_hash=model.info.content_hash, device=str(self._device))
+        frame = Frame(serial=self._frames_rendered + self._previews_rendered, state=state, rgba=rgba,
+                      render_ms=render_ms, layer_stats=layer_stats,
+                      model_hash=model.info.content_hash, device=str(self._device), preview=preview)
         with self._frame_lock:
             self._frame = frame

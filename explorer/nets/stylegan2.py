@@ -20,7 +20,9 @@ from torch import nn
 
 from cuda_ops import bias_act, setup_filter, upfirdn2d, upsample2d
 from cuda_ops.bias_act import ACTIVATIONS
+from explorer.nets import sg2_fast
 from explorer.nets.layers import FullyConnectedLayer, MappingNetwork
+from explorer.nets.resume import Stage, SynthesisResume, run_stages, weights_key
 
 NOISE_MODES = ("const", "random", "none")
 RESAMPLE_FILTER = (1, 3, 3, 1)
@@ -238,6 +240,7 @@ class _SynthesisPass:
     capture: dict[str, torch.Tensor] | None
     allow_fp16: bool
     fused_modconv: bool | None
+    fast: sg2_fast.FastPass | None = None  # set when the CPU inference path runs
 
     def store(self, name: str, t: torch.Tensor) -> None:
         if self.capture is not None:
@@ -288,6 +291,50 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: list[torch.Tensor],
                 p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The block's two halves in turn (incremental rendering may restart at the second)."""
+        x, img, y = self.first_half(x, img, ws, p)
+        return self.second_half(x, img, y, ws, p)
+
+    def first_half(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: list[torch.Tensor],
+                   p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(x, img, shortcut): the const input, or the resnet shortcut and the upsampling conv0."""
+        if p.fast is not None:
+            return sg2_fast.first_half(self, x, img, p.fast, p)
+        n, dtype, fused, noise = self._settings(ws, p)
+        if self.in_channels == 0:
+            return self.const.to(dtype).unsqueeze(0).repeat([n, 1, 1, 1]), img, None
+        x = x.to(dtype)
+        y = None
+        if self.has_skip:
+            y = self.skip(x, gain=SQRT_HALF)
+            p.store(f"{self.name}.skip", y)
+        x = self.conv0(x, ws[0], noise(self.conv0), fused)
+        p.store(f"{self.name}.conv0", x)
+        return x, img, y
+
+    def second_half(self, x: torch.Tensor, img: torch.Tensor | None, y: torch.Tensor | None,
+                    ws: list[torch.Tensor], p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """conv1 (plus the shortcut), then the image: the previous one upsampled plus this ToRGB."""
+        if p.fast is not None:
+            return sg2_fast.second_half(self, x, img, y, p.fast, p)
+        _, _, fused, noise = self._settings(ws, p)
+        x = self.conv1(x, ws[self.num_conv - 1], noise(self.conv1), fused,
+                       gain=SQRT_HALF if self.has_skip else 1.0)
+        p.store(f"{self.name}.conv1", x)
+        if y is not None:
+            x = y + x
+            p.store(f"{self.name}.out", x)
+        if img is not None:
+            img = upsample2d(img, self.resample_filter)
+        if self.has_torgb:
+            rgb = self.torgb(x, ws[self.num_conv], fused).to(torch.float32)
+            p.store(f"{self.name}.torgb", rgb)
+            img = rgb if img is None else img + rgb
+            p.store(f"{self.name}.img", img)
+        return x, img
+
+    def _settings(self, ws: list[torch.Tensor], p: _SynthesisPass) -> tuple[int, torch.dtype, bool, Callable]:
+        """(batch, dtype, fused modconv, layer -> its noise) for this block in this pass."""
         n = ws[0].shape[0]
         device = ws[0].device
         dtype = torch.float16 if self.use_fp16 and p.allow_fp16 else torch.float32
@@ -298,33 +345,7 @@ class SynthesisBlock(nn.Module):
 
         def noise(layer: SynthesisLayer) -> torch.Tensor | None:
             return layer.make_noise(n, p.noise_mode, noise_gain, p.generator, device)
-
-        if self.in_channels == 0:
-            x = self.const.to(dtype).unsqueeze(0).repeat([n, 1, 1, 1])
-            x = self.conv1(x, ws[0], noise(self.conv1), fused)
-            p.store(f"{self.name}.conv1", x)
-        else:
-            x = x.to(dtype)
-            y = None
-            if self.has_skip:
-                y = self.skip(x, gain=SQRT_HALF)
-                p.store(f"{self.name}.skip", y)
-            x = self.conv0(x, ws[0], noise(self.conv0), fused)
-            p.store(f"{self.name}.conv0", x)
-            x = self.conv1(x, ws[1], noise(self.conv1), fused, gain=SQRT_HALF if self.has_skip else 1.0)
-            p.store(f"{self.name}.conv1", x)
-            if y is not None:
-                x = y + x
-                p.store(f"{self.name}.out", x)
-
-        if img is not None:
-            img = upsample2d(img, self.resample_filter)
-        if self.has_torgb:
-            rgb = self.torgb(x, ws[self.num_conv], fused).to(torch.float32)
-            p.store(f"{self.name}.torgb", rgb)
-            img = rgb if img is None else img + rgb
-            p.store(f"{self.name}.img", img)
-        return x, img
+        return n, dtype, fused, noise
 
     def extra_repr(self) -> str:
         return f"resolution={self.resolution}, architecture={self.architecture}, fp16={self.use_fp16}"
@@ -367,6 +388,13 @@ class SynthesisNetwork(nn.Module):
         self.num_ws = w_idx + self.blocks[-1].num_torgb
         self._ws_resolutions = [ws_res[i] for i in range(self.num_ws)]
         self._layer_resolutions = {name: b.resolution for b in self.blocks for name in b.capture_names()}
+        # Two incremental-rendering stages per block: (const | shortcut + conv0), then the rest.
+        self.stages: list[Stage] = []
+        for b, rows in zip(self.blocks, self.block_ws):
+            first = tuple(n for n in b.capture_names() if n.endswith((".skip", ".conv0")))
+            rest = tuple(n for n in b.capture_names() if n not in first)
+            self.stages.append(Stage(tuple(rows[:1]) if b.in_channels else (), b.resolution, first))
+            self.stages.append(Stage(tuple(rows[b.num_conv - 1:]), b.resolution, rest))
 
     def layer_resolutions(self) -> dict[str, int]:
         """Capturable layer name -> output resolution, in forward order."""
@@ -379,17 +407,28 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int | None = None,
                 noise_gain_by_res: Mapping[int, float] | None = None,
                 capture: dict[str, torch.Tensor] | None = None, transform: Any = None,
-                force_fp32: bool = False, fused_modconv: bool | None = None) -> torch.Tensor:
+                force_fp32: bool = False, fused_modconv: bool | None = None,
+                resume: SynthesisResume | None = None,
+                stop_resolution: int | None = None) -> torch.Tensor:
         """Render images. `transform` is StyleGAN3's and is ignored here.
 
         `noise_seed` makes random noise reproducible across devices (drawn on the CPU in layer
         order); `noise_gain_by_res` scales the noise of all layers of a resolution (missing = 1).
         fp16 is used for the top `num_fp16_res` blocks only on CUDA and unless `force_fp32`.
+        `resume` keeps the input of each block half (`self.stages`) and restarts from the first
+        one the new `ws` or gains change (see `explorer.nets.resume`). `stop_resolution` (skip architecture only)
+        returns the image as it stands after that block: a cheap low-resolution preview.
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, not {noise_mode!r}")
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        stop_after = None
+        if stop_resolution is not None:
+            if self.block_architecture != "skip" or int(stop_resolution) not in self.block_resolutions:
+                raise ValueError("stop_resolution needs the skip architecture and one of "
+                                 f"{self.block_resolutions}")
+            stop_after = 2 * self.block_resolutions.index(int(stop_resolution)) + 1
         generator = None
         if noise_mode == "random" and noise_seed is not None:
             generator = torch.Generator().manual_seed(int(noise_seed))
@@ -397,11 +436,32 @@ class SynthesisNetwork(nn.Module):
         p = _SynthesisPass(noise_mode, generator, gains, capture,
                            allow_fp16=not force_fp32 and ws.device.type == "cuda",
                            fused_modconv=fused_modconv)
-        rows = ws.to(torch.float32).unbind(dim=1)
-        x = img = None
-        for block, idx in zip(self.blocks, self.block_ws):
-            x, img = block(x, img, [rows[i] for i in idx], p)
-        return img
+        ws = ws.to(torch.float32)
+        if (not self.training if fused_modconv is None else fused_modconv) and sg2_fast.applies(ws):
+            p.fast = sg2_fast.prepare(self, ws)
+        rows = ws.unbind(dim=1)
+
+        def run_stage(i: int, entering: tuple | None) -> tuple:
+            x, img, y, rng = entering or (None, None, None, None)
+            if rng is not None:  # resuming mid-way: the random noise continues where it was
+                generator.set_state(rng)
+            block = self.blocks[i // 2]
+            block_rows = [rows[r] for r in self.block_ws[i // 2]]
+            if i % 2 == 0:
+                x, img, y = block.first_half(x, img, block_rows, p)
+            else:
+                (x, img), y = block.second_half(x, img, y, block_rows, p), None
+            return x, img, y, None if generator is None else generator.get_state()
+
+        if resume is not None and (self.training or torch.is_grad_enabled() or
+                                   (noise_mode == "random" and generator is None)):
+            resume = None  # nothing to reuse: unseeded noise, or autograd needs the whole graph
+        key = () if resume is None else (weights_key(self), p.fast is not None, p.allow_fp16,
+                                         fused_modconv, noise_mode,
+                                         noise_seed if noise_mode == "random" else None)
+        _, img, _, _ = run_stages(resume, self, key, ws, gains, self.stages, capture, run_stage,
+                                  stop_after)
+        return img.contiguous()
 
     def extra_repr(self) -> str:
         return (f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "

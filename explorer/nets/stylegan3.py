@@ -19,6 +19,7 @@ from torch import nn
 
 from cuda_ops import filtered_lrelu
 from explorer.nets.layers import FullyConnectedLayer, MappingNetwork
+from explorer.nets.resume import Stage, SynthesisResume, run_stages, weights_key
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,6 +322,8 @@ class SynthesisNetwork(nn.Module):
             use_radial_filters=use_radial_filters)
         self.input = SynthesisInput(w_dim, self.input_spec)
         self.layer_names = [spec.name for spec in self.specs]
+        # Stage 0 is the input (W+ row 0), stage i layer i - 1 (row i); there is no noise.
+        self.stages = [Stage((i,), None, (name,)) for i, name in enumerate(["input", *self.layer_names])]
         for spec in self.specs:
             setattr(self, spec.name, SynthesisLayer(w_dim, spec, conv_clamp=conv_clamp,
                                                     magnitude_ema_beta=magnitude_ema_beta))
@@ -329,22 +332,34 @@ class SynthesisNetwork(nn.Module):
                 noise_gain_by_res: dict[int, float] | None = None,
                 capture: dict[str, torch.Tensor] | None = None,
                 transform: torch.Tensor | None = None, force_fp32: bool = False,
-                update_emas: bool = False) -> torch.Tensor:
+                update_emas: bool = False, resume: SynthesisResume | None = None) -> torch.Tensor:
         """StyleGAN3 has no noise inputs: the noise arguments exist for the shared contract only.
 
         `capture` receives the input layer's output as "input" and every layer's output by name
-        (the last one before `output_scale`).
+        (the last one before `output_scale`). `resume` keeps each layer's input and restarts from
+        the first layer whose W+ row changed (see `explorer.nets.resume`).
         """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         rows = ws.to(torch.float32).unbind(dim=1)
-        x = self.input(rows[0], transform=transform)
-        if capture is not None:
-            capture["input"] = x
-        for name, w in zip(self.layer_names, rows[1:]):
-            x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas)
+
+        def run_stage(i: int, x: torch.Tensor | None) -> torch.Tensor:
+            if i == 0:
+                x = self.input(rows[0], transform=transform)
+            else:
+                x = getattr(self, self.layer_names[i - 1])(x, rows[i], force_fp32=force_fp32,
+                                                           update_emas=update_emas)
             if capture is not None:
-                capture[name] = x
+                capture[self.stages[i].capture_names[0]] = x
+            return x
+
+        if resume is not None and (update_emas or self.training or torch.is_grad_enabled()):
+            resume = None
+        key = ()
+        if resume is not None:
+            user = None if transform is None else tuple(torch.as_tensor(transform).flatten().tolist())
+            key = (weights_key(self), user, force_fp32, ws.dtype)
+        x = run_stages(resume, self, key, ws.to(torch.float32), {}, self.stages, capture, run_stage)
         if self.output_scale != 1:
             x = x * self.output_scale
         return x.to(torch.float32).contiguous()

@@ -1,0 +1,312 @@
+"""StyleGAN2 synthesis for CPU inference: the reference numbers in fewer passes and fewer ops.
+
+The reference modulated conv (`stylegan2.modulated_conv2d`) rebuilds a per-sample weight on
+every call: five passes over 2.4M weights per 512-channel layer, then oneDNN reorders that
+weight again, all for a 4x4...32x32 map that costs less to convolve than to modulate. Its
+epilogue (noise, bias, leaky ReLU, gain, clamp) is five more passes that each allocate a map,
+and every small op costs a thread hand-off, which on a busy 2-core machine can cost more than
+the arithmetic. Here, with the same algebra:
+
+* the styles of all layers come from one batched matmul, and their demodulation coefficients
+  from a second one against precomputed squared weights: d = rsqrt(sum_i Wsq[o, i] s_i^2);
+* where the weights are bigger than the activations (low resolutions, and any batch > 1) the
+  styles scale the *input* and the conv reads a weight packed for oneDNN once per model;
+  elsewhere the weight is modulated in one pass (styles, demodulation and gain at once);
+* the activation gain is folded into the demodulation, bias and noise (lrelu(x) * g = lrelu(g x)
+  for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
+  layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place;
+* everything runs channels-last, the layout oneDNN convolves fastest on CPU.
+
+Constants live in a per-network plan keyed by the parameters' identities and versions, so an
+in-place update (training's EMA, `load_state_dict`) or a move to another device rebuilds it.
+Used only without autograd, in float32, on CPU; training and CUDA keep the reference path.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from cuda_ops import upsample2d
+from cuda_ops.dispatch import reference_requested
+from explorer.nets.resume import weights_key
+
+if TYPE_CHECKING:
+    from explorer.nets.stylegan2 import (SynthesisBlock, SynthesisLayer, SynthesisNetwork,
+                                         ToRGBLayer, _SynthesisPass)
+
+CL = torch.channels_last
+_mkldnn = torch.ops.mkldnn
+_ONE = [1, 1]
+
+
+def applies(x: torch.Tensor) -> bool:
+    """Whether the fast path may run: float32 CPU tensors, no autograd recording, and no
+    `cuda_ops.dispatch.reference_only` block around the call."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+            and not reference_requested())
+
+
+# ------------------------------------------------------------------------------------ the plan
+
+@dataclass
+class _Plan:
+    """Per-network constants: one row per modulated layer (convs and ToRGBs), in forward order."""
+
+    key: tuple
+    index: dict[int, int]  # id(layer) -> row
+    rows: torch.Tensor  # [L] the W+ row that drives each layer
+    affine_weight: torch.Tensor  # [L, in_max, w_dim], gains applied, zero-padded
+    affine_bias: torch.Tensor  # [L, 1, in_max]
+    weight_sq_t: torch.Tensor  # [L, in_max, out_max]: squared conv weights summed over the kernel
+    gains: torch.Tensor  # [L, 1, 1]: activation gain times the block's gain (convs only)
+    gain_values: list[float]
+    per_layer: dict[int, dict[str, Any]] = field(default_factory=dict)  # lazily built extras
+
+
+_plans: "weakref.WeakKeyDictionary[torch.nn.Module, _Plan]" = weakref.WeakKeyDictionary()
+
+
+def _modulated_layers(net: "SynthesisNetwork") -> list[tuple[torch.nn.Module, int, float]]:
+    """(layer, W+ row, gain) of every modulated layer, in forward order."""
+    out = []
+    for block, rows in zip(net.blocks, net.block_ws):
+        convs = [block.conv1] if block.in_channels == 0 else [block.conv0, block.conv1]
+        for i, layer in enumerate(convs):
+            last = i == len(convs) - 1
+            out.append((layer, rows[i], layer.act_gain * (math.sqrt(0.5) if last and block.has_skip else 1.0)))
+        if block.has_torgb:
+            out.append((block.torgb, rows[block.num_conv], 1.0))
+    return out
+
+
+def _plan(net: "SynthesisNetwork") -> _Plan:
+    key = weights_key(net)
+    plan = _plans.get(net)
+    if plan is not None and plan.key == key:
+        return plan
+    layers = _modulated_layers(net)
+    in_max = max(layer.weight.shape[1] for layer, _, _ in layers)
+    out_max = max(layer.weight.shape[0] for layer, _, _ in layers)
+    count, w_dim = len(layers), net.w_dim
+    dev = layers[0][0].weight.device
+    aw = torch.zeros(count, in_max, w_dim, device=dev)
+    ab = torch.zeros(count, 1, in_max, device=dev)
+    wsq = torch.zeros(count, in_max, out_max, device=dev)
+    gains = torch.ones(count, 1, 1, device=dev)
+    for i, (layer, _, gain) in enumerate(layers):
+        affine = layer.affine
+        out_ch, in_ch = layer.weight.shape[:2]
+        style_gain = getattr(layer, "weight_gain", 1.0)  # ToRGB: He gain instead of demodulation
+        aw[i, :in_ch] = affine.weight * (affine.weight_gain * style_gain)
+        ab[i, 0, :in_ch] = affine.bias * (affine.bias_gain * style_gain)
+        if not hasattr(layer, "weight_gain"):
+            wsq[i, :in_ch, :out_ch] = layer.weight.square().sum(dim=[2, 3]).t()
+            gains[i] = gain
+    plan = _Plan(key=key, index={id(layer): i for i, (layer, _, _) in enumerate(layers)},
+                 rows=torch.tensor([r for _, r, _ in layers], device=dev),
+                 affine_weight=aw, affine_bias=ab, weight_sq_t=wsq, gains=gains,
+                 gain_values=gains.flatten().tolist())
+    _plans[net] = plan
+    return plan
+
+
+@dataclass
+class FastPass:
+    """What one synthesis call computes up front: every layer's styles and d * gain."""
+
+    plan: _Plan
+    styles: torch.Tensor  # [L, n, in_max]
+    dgain: torch.Tensor  # [L, n, out_max]
+
+    def of(self, layer: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor, float]:
+        i = self.plan.index[id(layer)]
+        out_ch, in_ch = layer.weight.shape[:2]
+        return self.styles[i, :, :in_ch], self.dgain[i, :, :out_ch], self.plan.gain_values[i]
+
+    def extras(self, layer: torch.nn.Module) -> dict[str, Any]:
+        return self.plan.per_layer.setdefault(id(layer), {})
+
+
+def prepare(net: "SynthesisNetwork", ws: torch.Tensor) -> FastPass:
+    """All styles (one baddbmm) and demodulation coefficients (one bmm) for `ws` [n, num_ws, w_dim]."""
+    plan = _plan(net)
+    w = ws.index_select(1, plan.rows).transpose(0, 1)  # [L, n, w_dim]
+    styles = torch.baddbmm(plan.affine_bias, w, plan.affine_weight.transpose(1, 2))
+    dgain = torch.bmm(styles.square(), plan.weight_sq_t).add_(1e-8).rsqrt_().mul_(plan.gains)
+    return FastPass(plan, styles, dgain)
+
+
+# ---------------------------------------------------------------------------------- the layers
+
+def first_half(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tensor | None,
+               fp: FastPass, p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None,
+                                                          torch.Tensor | None]:
+    """`SynthesisBlock.first_half` on the fast path: the const, or the shortcut and conv0."""
+    if block.in_channels == 0:
+        n = fp.styles.shape[1]
+        return block.const.unsqueeze(0).repeat([n, 1, 1, 1]).contiguous(memory_format=CL), img, None
+    x = x.contiguous(memory_format=CL)
+    y = None
+    if block.has_skip:
+        y = _skip(block, x)
+        p.store(f"{block.name}.skip", y)
+    x = _modulated(block.conv0, x, fp, _noise(block.conv0, fp, p, x.shape[0]))
+    p.store(f"{block.name}.conv0", x)
+    return x, img, y
+
+
+def second_half(block: "SynthesisBlock", x: torch.Tensor, img: torch.Tensor | None,
+                y: torch.Tensor | None, fp: FastPass,
+                p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`SynthesisBlock.second_half` on the fast path: conv1 (+ shortcut), then the image."""
+    x = _modulated(block.conv1, x, fp, _noise(block.conv1, fp, p, x.shape[0]),
+                   clamp_gain=math.sqrt(0.5) if block.has_skip else 1.0)
+    p.store(f"{block.name}.conv1", x)
+    if y is not None:
+        x = y + x  # never in place: `y` may be captured, or kept for a later incremental pass
+        p.store(f"{block.name}.out", x)
+    if img is not None:
+        img = upsample_image(img, block.resample_filter)
+    if block.has_torgb:
+        rgb = _to_rgb(block.torgb, x, fp)
+        p.store(f"{block.name}.torgb", rgb)
+        img = rgb if img is None else img.add_(rgb)  # `img` is the fresh upsampled copy
+        p.store(f"{block.name}.img", img)
+    return x, img
+
+
+def _noise(layer: "SynthesisLayer", fp: FastPass, p: "_SynthesisPass", n: int) -> torch.Tensor | None:
+    """The layer's noise times strength, resolution gain and activation gain, as [n|1, 1, H, W]."""
+    res_gain = p.noise_gain_by_res.get(layer.resolution, 1.0)
+    _, _, g = fp.of(layer)
+    if p.noise_mode == "const" and res_gain != 0:
+        extras = fp.extras(layer)
+        if "noise" not in extras:
+            extras["noise"] = (layer.noise_const * (layer.noise_strength * g)).reshape(
+                1, 1, *layer.noise_const.shape)
+        return extras["noise"] if res_gain == 1 else extras["noise"] * res_gain
+    noise = layer.make_noise(n, p.noise_mode, res_gain, p.generator, layer.weight.device)
+    return None if noise is None else (noise * g).reshape(-1, 1, *noise.shape[-2:])
+
+
+def modulates_weights(layer: "SynthesisLayer", x: torch.Tensor) -> bool:
+    """Batch 1 and a weight at most a third of the input map: modulating it is the cheaper pass.
+
+    (Modulating the weight writes it once and oneDNN reorders it once more; scaling the input
+    instead writes the input once and lets the conv read a weight packed once per model.)
+    """
+    out_channels, _, kh, kw = layer.weight.shape
+    return x.shape[0] == 1 and 3 * out_channels * kh * kw <= x.shape[2] * x.shape[3]
+
+
+def _modulated(layer: "SynthesisLayer", x: torch.Tensor, fp: FastPass, noise: torch.Tensor | None,
+               clamp_gain: float = 1.0) -> torch.Tensor:
+    """Modulated conv (2x up or not), demodulation, noise, bias, lrelu, gain, clamp."""
+    styles, dg, g = fp.of(layer)
+    bias = layer.bias * g
+    y = (_up_preactivation if layer.up > 1 else _same_preactivation)(layer, x, styles, dg, bias, fp)
+    if noise is not None:
+        y.add_(noise)
+    F.leaky_relu_(y, 0.2)
+    if layer.conv_clamp is not None:
+        y.clamp_(-layer.conv_clamp * clamp_gain, layer.conv_clamp * clamp_gain)
+    return y
+
+
+def _same_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.Tensor,
+                        dg: torch.Tensor, bias: torch.Tensor, fp: FastPass) -> torch.Tensor:
+    """x (*) (W * s * d * g) + b * g, at the input's resolution."""
+    n = x.shape[0]
+    pad = [layer.padding] * 2
+    if modulates_weights(layer, x):
+        wm = (layer.weight * (dg.t() * styles)[:, :, None, None]).contiguous(memory_format=CL)
+        return _mkldnn._convolution_pointwise(x, wm, bias, pad, _ONE, _ONE, 1, "none", [], "")
+    extras = fp.extras(layer)
+    if "packed" not in extras:
+        extras["packed"] = torch._C._nn.mkldnn_reorder_conv2d_weight(
+            layer.weight.detach().to_mkldnn(), pad, _ONE, _ONE, 1)
+    y = _mkldnn._convolution_pointwise(x * styles.reshape(n, -1, 1, 1), extras["packed"], None,
+                                       pad, _ONE, _ONE, 1, "none", [], "")
+    return y.mul_(dg.reshape(n, -1, 1, 1)).add_(bias.reshape(1, -1, 1, 1))
+
+
+def _up_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.Tensor,
+                      dg: torch.Tensor, bias: torch.Tensor, fp: FastPass) -> torch.Tensor:
+    """Stride-2 transposed conv of the styled input, then the FIR filter, then d * g and b * g.
+
+    The FIR is depthwise and linear, so for one sample the per-channel d * g rides in its
+    weights and the bias in its epilogue.
+    """
+    n = x.shape[0]
+    extras = fp.extras(layer)
+    if modulates_weights(layer, x):
+        wm = (layer.weight * styles.reshape(1, -1, 1, 1)).transpose(0, 1)
+        y = F.conv_transpose2d(x, wm.contiguous(memory_format=CL), stride=2)
+    else:
+        if "packed" not in extras:
+            extras["packed"] = _mkldnn._reorder_convolution_transpose_weight(
+                layer.weight.detach().transpose(0, 1).contiguous(), [0, 0], [0, 0], [2, 2], _ONE, 1)
+        y = _mkldnn._convolution_transpose_pointwise(
+            x * styles.reshape(n, -1, 1, 1), extras["packed"], None, [0, 0], [0, 0], [2, 2], _ONE,
+            1, "none", [], "")
+    if "fir" not in extras:
+        f = layer.resample_filter
+        f = (f if f.ndim == 2 else torch.outer(f, f)) * 4  # upfirdn2d's gain for 2x up
+        extras["fir"] = f.flip([0, 1])[None, None].expand(layer.weight.shape[0], 1, *f.shape)
+    fir = extras["fir"]
+    p0, p1 = layer.up_padding
+    if p0 != p1 or p0 < 0:
+        y = F.pad(y, [p0, p1, p0, p1]).contiguous(memory_format=CL)
+        p0 = 0
+    if n > 1:  # each sample has its own demodulation
+        y = F.conv2d(y, fir.contiguous(memory_format=CL), None, padding=p0, groups=fir.shape[0])
+        return y.mul_(dg.reshape(n, -1, 1, 1)).add_(bias.reshape(1, -1, 1, 1))
+    fir = (fir * dg.reshape(-1, 1, 1, 1)).contiguous(memory_format=CL)
+    return _mkldnn._convolution_pointwise(y, fir, bias, [p0, p0], _ONE, _ONE, fir.shape[0],
+                                          "none", [], "")
+
+
+def _to_rgb(layer: "ToRGBLayer", x: torch.Tensor, fp: FastPass) -> torch.Tensor:
+    """Modulated 1x1 conv, bias and clamp, as one oneDNN op for one sample."""
+    styles, _, _ = fp.of(layer)
+    n = x.shape[0]
+    attr, scalars = "none", []
+    if layer.conv_clamp is not None:
+        attr, scalars = "hardtanh", [-layer.conv_clamp, layer.conv_clamp]
+    if n == 1:
+        x, wm = x, layer.weight * styles.reshape(1, -1, 1, 1)
+    else:
+        x, wm = x * styles.reshape(n, -1, 1, 1), layer.weight
+    return _mkldnn._convolution_pointwise(x, wm.contiguous(memory_format=CL), layer.bias, [0, 0],
+                                          _ONE, _ONE, 1, attr, scalars, "")
+
+
+def _skip(block: "SynthesisBlock", x: torch.Tensor) -> torch.Tensor:
+    """The resnet shortcut: 1x1 conv (gain sqrt 1/2), then the 2x FIR upsample, no bias."""
+    skip = block.skip
+    w = skip.weight * (skip.weight_gain * math.sqrt(0.5))
+    y = _mkldnn._convolution_pointwise(x, w.contiguous(memory_format=CL), None, [0, 0], _ONE, _ONE,
+                                       1, "none", [], "")
+    return upsample_image(y, skip.resample_filter)
+
+
+def upsample_image(img: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """`upsample2d(img, f)` as one depthwise stride-2 transposed conv (no zero-stuffed image).
+
+    The transposed conv visits only the non-zero samples; its padding crops what upsample2d's
+    padding ((taps + 1) // 2 before, (taps - 2) // 2 after) leaves out.
+    """
+    f = f if f.ndim == 2 else torch.outer(f, f)
+    if f.shape[0] % 2 or f.shape[0] != f.shape[1]:
+        return upsample2d(img, f)
+    ch = img.shape[1]
+    weight = (f * 4)[None, None].expand(ch, 1, *f.shape).contiguous(memory_format=CL)
+    return F.conv_transpose2d(img.contiguous(memory_format=CL), weight, stride=2,
+                              padding=(f.shape[0] - 2) // 2, groups=ch)

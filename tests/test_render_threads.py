@@ -1,0 +1,55 @@
+"""The render thread's CPU manners: it lowers its own priority (not the caller's) before its first
+torch op, so the OpenMP workers it starts inherit it and the UI thread wins a contended core."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from explorer.engine.threads import lower_this_thread
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux-only")
+def test_lowering_affects_only_the_calling_thread_and_its_children() -> None:
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: dict[str, int] = {}
+
+    def child() -> None:
+        seen["child"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def worker() -> None:
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["lowered"] = lower_this_thread(3)
+        seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+        t = threading.Thread(target=child)  # started after: inherits the lower priority
+        t.start()
+        t.join()
+        seen["child_delta"] = seen["child"] - before
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    if main_before >= 17:
+        pytest.skip("already at the lowest priority")
+    assert seen["lowered"] and seen["delta"] == 3 and seen["child_delta"] == 3
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+    assert not lower_this_thread(0)
+
+
+def test_importing_explorer_prefers_sleeping_openmp_waits() -> None:
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])  # this checkout's explorer
+    code = "import explorer, os; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "ACTIVE"  # a user's choice wins

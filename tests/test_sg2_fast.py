@@ -1,0 +1,123 @@
+"""The CPU inference path of StyleGAN2 (`explorer.nets.sg2_fast`) against the reference layers.
+
+The reference path is the definition (it is what the NVIDIA fixtures check); the fast path must
+give the same pictures, captures and random-noise draws, and must notice changed weights.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cuda_ops import upsample2d
+from cuda_ops.dispatch import reference_only
+from explorer.nets import sg2_fast
+from explorer.nets.stylegan2 import StyleGAN2Generator
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+ATOL = 2e-5
+
+
+def generator(architecture: str = "skip", conv_clamp: float | None = 256, resolution: int = 64,
+              seed: int = 0) -> StyleGAN2Generator:
+    """Small, but big enough (8 channels at 16..64 px) that both modulation strategies run."""
+    torch.manual_seed(seed)
+    g = StyleGAN2Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=resolution,
+                           mapping_kwargs={"num_layers": 2}, channel_base=512, channel_max=32,
+                           architecture=architecture, conv_clamp=conv_clamp)
+    with torch.no_grad():  # fresh nets have zero noise strength and unit biases
+        for name, p in g.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.7)
+            elif name.endswith("bias"):
+                p.add_(0.3 * torch.randn_like(p))
+    return g.eval()
+
+
+def both(g: StyleGAN2Generator, ws: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor,
+                                                                   dict, dict]:
+    fast_capture, ref_capture = {}, {}
+    with torch.no_grad():
+        fast = g.synthesis(ws, capture=fast_capture, **kwargs)
+        with reference_only():
+            ref = g.synthesis(ws, capture=ref_capture, **kwargs)
+    return fast, ref, fast_capture, ref_capture
+
+
+def test_both_modulation_strategies_are_exercised() -> None:
+    g = generator()
+    chosen = set()
+    for block in g.synthesis.blocks[1:]:
+        size = block.resolution // 2
+        chosen.add(sg2_fast.modulates_weights(block.conv0, torch.empty(1, 1, size, size)))
+        chosen.add(sg2_fast.modulates_weights(block.conv1, torch.empty(1, 1, 2 * size, 2 * size)))
+    assert chosen == {True, False}
+    assert not sg2_fast.modulates_weights(g.synthesis.b64.conv1, torch.empty(2, 1, 64, 64))
+
+
+@pytest.mark.parametrize("architecture", ["skip", "resnet", "orig"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fast_path_equals_reference(architecture: str, batch: int) -> None:
+    g = generator(architecture)
+    ws = g.mapping(torch.randn(batch, 16), truncation_psi=0.8)
+    ws[:, 5:] = g.mapping(torch.randn(batch, 16))[:, 5:]  # mixed rows: each layer its own w
+    for kwargs in (dict(noise_mode="const"), dict(noise_mode="none"),
+                   dict(noise_mode="random", noise_seed=3),
+                   dict(noise_mode="const", noise_gain_by_res={16: 0, 32: 2.5}),
+                   dict(noise_mode="random", noise_seed=3, noise_gain_by_res={8: 0})):
+        fast, ref, fast_capture, ref_capture = both(g, ws, **kwargs)
+        assert fast.is_contiguous() and fast.shape == ref.shape
+        assert (fast - ref).abs().max() < ATOL, kwargs
+        assert list(fast_capture) == list(ref_capture) == list(g.synthesis.layer_resolutions())
+        for name, value in ref_capture.items():
+            assert (fast_capture[name] - value).abs().max() < ATOL * max(1.0, value.abs().max()), name
+
+
+def test_active_clamps_agree() -> None:
+    g = generator(conv_clamp=0.3)
+    ws = g.mapping(torch.randn(1, 16))
+    fast, ref, capture, _ = both(g, ws)
+    assert (fast - ref).abs().max() < ATOL
+    assert capture["b64.conv1"].abs().max() == pytest.approx(0.3)  # the clamp did bite
+
+
+def test_changed_weights_rebuild_the_cached_constants() -> None:
+    g = generator()
+    ws = g.mapping(torch.randn(1, 16))
+    before, _, _, _ = both(g, ws)
+    with torch.no_grad():  # in place, as training's EMA update does
+        g.synthesis.b8.conv1.weight.mul_(-1.5)
+        g.synthesis.b64.conv1.affine.bias.add_(0.5)
+        g.synthesis.b32.conv0.noise_const.mul_(3)
+    fast, ref, _, _ = both(g, ws)
+    assert (fast - ref).abs().max() < ATOL
+    assert (fast - before).abs().max() > 1e-2
+    other = generator(seed=1)
+    g.load_state_dict(other.state_dict())
+    fast, ref, _, _ = both(g, ws)
+    assert (fast - ref).abs().max() < ATOL
+
+
+def test_autograd_and_training_use_the_reference_path() -> None:
+    g = generator()
+    with torch.no_grad():
+        ws = g.mapping(torch.randn(1, 16))
+    ws.requires_grad_(True)
+    assert not sg2_fast.applies(ws)
+    g.synthesis(ws).square().mean().backward()
+    assert ws.grad is not None and ws.grad.abs().sum() > 0
+    with torch.no_grad():
+        assert sg2_fast.applies(ws)
+        with reference_only():
+            assert not sg2_fast.applies(ws)
+
+
+@pytest.mark.parametrize("taps", [[1, 3, 3, 1], [1, 2, 5, 3], [[1, 2, 0, 1], [0, 3, 1, 1],
+                                                              [2, 1, 1, 0], [1, 0, 4, 2]]])
+def test_upsample_image_equals_upsample2d(taps) -> None:
+    f = torch.tensor(taps, dtype=torch.float32)
+    f = f / f.sum()
+    img = torch.randn(2, 3, 5, 7)
+    want = upsample2d(img, f)
+    got = sg2_fast.upsample_image(img, f)
+    assert got.shape == want.shape and (got - want).abs().max() < 1e-6
