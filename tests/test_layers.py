@@ -19,8 +19,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cuda_ops", ("cuda_ops",)),
     ("foundation", ("explorer.errors", "explorer.fileio", "explorer.devices", "explorer.interrupts",
                     "explorer.cli_values", "explorer.outputs", "explorer.imageinput",
-                    "explorer.model_inputs", "explorer.model")),
+                    "explorer.model_inputs")),
     ("nets", ("explorer.nets",)),
+    ("model", ("explorer.model",)),  # the Model API wraps a generator from nets
     ("download", ("explorer.download",)),
     ("checkpoints", ("explorer.checkpoints", "explorer")),  # `explorer` itself: the load/save facade
     ("latent", ("explorer.latent",)),
