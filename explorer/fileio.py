@@ -75,7 +75,7 @@ def stale_temp_files(folder: str | os.PathLike) -> list[Path]:
     found = []
     for tmp in Path(folder).glob(f".*{TEMP_SUFFIX}"):
         pid_part = tmp.name[:-len(TEMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
-        if pid_part.isdigit() and not _pid_alive(int(pid_part)):
+        if pid_part.isdigit() and not pid_alive(int(pid_part)):
             found.append(tmp)
     return found
 
@@ -88,7 +88,8 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> int:
     return len(stale)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a writer or trainer that may still be working)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

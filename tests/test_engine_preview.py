@@ -4,7 +4,6 @@ preview never replaces the final frame of the same state."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -14,6 +13,7 @@ from explorer.engine import render_thread as render_thread_module
 from explorer.latent.state import LatentState
 from explorer.model import Model
 from explorer.nets import build_generator
+from tests.test_engine import wait_for as wait_for_engine
 
 
 def model_64() -> Model:
@@ -25,13 +25,7 @@ def model_64() -> Model:
 
 
 def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError("timed out waiting for the render thread")
+    return wait_for_engine(predicate, timeout)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from explorer.fileio import atomic_write_bytes
+from explorer.fileio import atomic_write_bytes, pid_alive, remove_stale_temp_files
 
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".safetensors"
@@ -124,16 +124,4 @@ class RunFolder:
     def remove_stale_temp_files(self) -> None:
         """Temp files a killed trainer left mid-write (the files they were replacing are intact)."""
         for folder in (self.path, self.snapshots_dir, self.samples_dir):
-            if folder.is_dir():
-                for tmp in folder.glob(".*.tmp"):
-                    tmp.unlink(missing_ok=True)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, but someone else's
-        return True
-    return True
+            remove_stale_temp_files(folder)
