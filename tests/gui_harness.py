@@ -33,7 +33,7 @@ from PIL import Image  # noqa: E402
 from explorer.app.controller import AppController  # noqa: E402
 from explorer.app.image_view import ImageView  # noqa: E402
 from explorer.app.settings import Settings  # noqa: E402
-from explorer.app.window import ExplorerWindow, WindowOptions  # noqa: E402
+from explorer.app.window import ExplorerWindow, WindowOptions, restore_sigpipe  # noqa: E402
 from explorer.directions import DirectionCache  # noqa: E402
 from explorer.engine import RenderThread  # noqa: E402
 from explorer.latent.state import LatentState  # noqa: E402
@@ -118,7 +118,10 @@ def run_app_test(ctl: AppController, test: TestBody, size: tuple[int, int] = (11
         if ctx.is_error():
             raise AssertionError("the test engine reported an error (see its log above)")
 
-    testing.run(test_function=body, runner_params=params)
+    try:
+        testing.run(test_function=body, runner_params=params)
+    finally:
+        restore_sigpipe()
     return window
 
 

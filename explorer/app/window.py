@@ -8,6 +8,7 @@ off, so the new picture appears as soon as it is published.
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,7 @@ class ExplorerWindow:
         imgui.get_io().config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard
         self._install_drop_callback()
         implot.create_context()  # the plots' own context (hello_imgui.run does not make one)
+        restore_sigpipe()
 
     def _release_gl(self) -> None:
         """GL objects go while the context still exists; the plot context goes before ImGui's."""
@@ -373,4 +375,16 @@ class ExplorerWindow:
         save_png(self.options.screenshot, np.ascontiguousarray(image[..., :3]))
 
     def run(self) -> None:
-        hello_imgui.run(self.runner_params())
+        try:
+            hello_imgui.run(self.runner_params())
+        finally:
+            restore_sigpipe()
+
+
+def restore_sigpipe() -> None:
+    """Python ignores SIGPIPE (a closed socket is an exception, not a signal); the native runner
+    installs its own C handler behind Python's back, and once the window is gone that handler
+    crashes the process on the next broken connection (e.g. a download after a 404).
+    Re-installing Python's setting at the C level keeps sockets safe during and after the window."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
