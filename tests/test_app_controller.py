@@ -214,3 +214,26 @@ def test_training_kimg_is_read_from_the_provenance_of_our_snapshots_and_exports(
     assert training_kimg({"source": "x.safetensors", "source_extra": {"kimg": 103.488}}) == 103.5
     assert training_kimg({"source_format": "nvidia pickle"}) is None
     assert training_kimg({"kimg": "many"}) is None
+
+
+def test_stylegan3_mixing_and_projection_presets_use_the_nominal_resolutions(app) -> None:
+    """StyleGAN3 layer sizes carry a margin (36..52 px for a 32 px model): the mixing presets, the
+    slider labels and the projection's coarse rows must use the resolutions without it."""
+    from explorer.app.panels.mixing import preset_weights
+    from explorer.app.projections import coarse_rows
+    from tests.conftest import FIXTURES_DIR
+    ctl, _ = app
+    ctl.load_model(FIXTURES_DIR / "sg3t_32" / "network-snapshot.pkl")
+    pump(ctl, lambda: ctl.model_info is not None and ctl.model_info.architecture == "stylegan3"
+         and ctl.shows_current_state(ctl.frame), timeout=120)
+    info = ctl.model_info
+    assert max(info.ws_resolutions) > 32  # the raw sizes do carry the margin
+    res, presets = ctl.directions.row_resolutions, ctl.directions.presets
+    assert len(res) == info.num_ws and set(res) <= {16, 32} and res == sorted(res)
+    assert set(presets) == {"coarse", "middle"}  # a 32 px model has no fine layers
+    (c0, c1), (m0, m1) = presets["coarse"], presets["middle"]
+    assert (c0, m1) == (0, info.num_ws) and c1 == m0 and 0 < c1 < info.num_ws
+    assert all(r == 16 for r in res[c0:c1]) and all(r == 32 for r in res[m0:m1])
+    weights = preset_weights(info.num_ws, presets["middle"])
+    assert weights == tuple(1.0 if m0 <= i < m1 else 0.0 for i in range(info.num_ws))
+    assert coarse_rows(info, presets) == presets["coarse"]

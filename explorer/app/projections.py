@@ -59,7 +59,8 @@ def side_by_side(target: np.ndarray, current: np.ndarray | None) -> np.ndarray:
 
 
 def coarse_rows(info: ModelInfo, presets: dict[str, tuple[int, int]]) -> tuple[int, int]:
-    """[start, end) of the coarse W+ rows: the model's preset, else the rows up to 8 px."""
+    """[start, end) of the coarse W+ rows: the model's preset (explorer/directions/layers.py),
+    else, while the presets are not known yet, the rows up to 8 px."""
     if "coarse" in presets:
         return presets["coarse"]
     limit = max(8, min(info.ws_resolutions))

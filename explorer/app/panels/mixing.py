@@ -11,14 +11,13 @@ from explorer.app.layout import place_floating
 from explorer.app.mixing_views import MAX_NEIGHBOURS, MixingGrid, describe_a, describe_b, has_b
 from explorer.app.widgets import slider_float, slider_int
 
-# The StyleGAN paper's split of the synthesis network by resolution: (name, lowest, highest).
-PRESETS = (("coarse", 0, 8), ("middle", 16, 32), ("fine", 64, 1 << 30))
 GRID_WINDOW = "Mixing grid"
 
 
-def preset_weights(ws_resolutions: list[int], lo: int, hi: int) -> tuple[float, ...]:
-    """1 (take B) on the rows whose resolution is in [lo, hi], 0 elsewhere."""
-    return tuple(1.0 if lo <= r <= hi else 0.0 for r in ws_resolutions)
+def preset_weights(num_ws: int, rows: tuple[int, int]) -> tuple[float, ...]:
+    """1 (take B) on the W+ rows [start, end) of a preset, 0 elsewhere."""
+    start, end = rows
+    return tuple(1.0 if start <= i < end else 0.0 for i in range(num_ws))
 
 
 class MixingPanel:
@@ -54,7 +53,10 @@ class MixingPanel:
             ctl.edit(mix_seed=self.seed_b, mix_latent=None)
         self._b_from_file(ctl)
         self._pictures(ctl)
-        weights = self._weights(ctl, info.ws_resolutions, info.num_ws)
+        # The rows' nominal resolutions and the coarse/middle/fine presets have one home
+        # (explorer/directions/layers.py, kept by the directions feature): StyleGAN3's layer
+        # sizes carry a margin that must come off before they say anything.
+        weights = self._weights(ctl, ctl.directions.row_resolutions, ctl.directions.presets, info.num_ws)
         self._grid_controls(ctl, weights)
 
     def _b_from_file(self, ctl: AppController) -> None:
@@ -100,14 +102,13 @@ class MixingPanel:
                 imgui.end_child()
             imgui.end_table()
 
-    def _weights(self, ctl: AppController, resolutions: list[int], num_ws: int) -> tuple[float, ...]:
+    def _weights(self, ctl: AppController, resolutions: list[int], presets: dict[str, tuple[int, int]],
+                 num_ws: int) -> tuple[float, ...]:
         imgui.separator_text("per-row weight (0 = A, 1 = B)")
-        for i, (name, lo, hi) in enumerate(PRESETS):
-            if i:
-                imgui.same_line()
+        for name, rows in presets.items():
             if imgui.button(name):
-                self._set_weights(ctl, preset_weights(resolutions, lo, hi))
-        imgui.same_line()
+                self._set_weights(ctl, preset_weights(num_ws, rows))
+            imgui.same_line()
         if imgui.button("none"):
             self._set_weights(ctl, (0.0,) * num_ws)
         weights = list(ctl.state.mix_weights) + [0.0] * (num_ws - len(ctl.state.mix_weights))
