@@ -12,6 +12,14 @@
 # Training starts from INIT (default: the shipped assets/model.safetensors) when that exists and
 # has the same resolution; else from random weights.
 #
+# The device has no network: carry the avatar renderer's wheels for its Python 3.12 in .whl/
+# (ignored by git; run `device` with carry [".whl"]):
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux2014_x86_64 -d .whl dicebear-core==10.7.0 dicebear-styles==10.6.0 \
+#     resvg-py==0.5.0 dicebear-schema==2.0.2 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 \
+#     referencing==0.37.0 rpds-py==2026.9.1
+# Then: `END_AT=520 bash scripts/gpu_shipped_model.sh` with timeout_s 580, and join model.part.*.
+#
 # Dry run on a CPU first (same script, tiny numbers):
 #   OUT=/tmp/gpu-dry DEVICE=cpu COUNT=300 SMOKE_COUNT=64 SMOKE_TIMEOUT=900 END_AT=400 RES=32 BATCH=8 \
 #       PY=.venv/bin/python bash scripts/gpu_shipped_model.sh
