@@ -49,6 +49,8 @@ CONFIGS = {
     "sg2-128": ("stylegan2", dict(img_resolution=128, channel_base=16384, channel_max=512)),
     "sg2-256": ("stylegan2", dict(img_resolution=256, channel_base=16384, channel_max=512)),
     "sg2-256f": ("stylegan2", dict(img_resolution=256, channel_base=32768, channel_max=512)),
+    "sg2-512f": ("stylegan2", dict(img_resolution=512, channel_base=32768, channel_max=512)),
+    "sg2-1024f": ("stylegan2", dict(img_resolution=1024, channel_base=32768, channel_max=512)),
     "sg3t-64": ("stylegan3", dict(img_resolution=64, channel_base=16384, channel_max=512)),
     "sg3t-128": ("stylegan3", dict(img_resolution=128, channel_base=16384, channel_max=512)),
     "sg3t-256": ("stylegan3", dict(img_resolution=256, channel_base=16384, channel_max=512)),
@@ -80,7 +82,7 @@ def nvidia_sg2(checkout: Path, ours: torch.nn.Module) -> torch.nn.Module:
     g = Generator(z_dim=k["z_dim"], c_dim=0, w_dim=k["w_dim"], img_resolution=k["img_resolution"],
                   img_channels=3, mapping_kwargs=dict(num_layers=8),
                   synthesis_kwargs=dict(channel_base=k["channel_base"], channel_max=k["channel_max"],
-                                        num_fp16_res=0, conv_clamp=256))
+                                        num_fp16_res=k.get("num_fp16_res", 0), conv_clamp=256))
     g.load_state_dict(ours.state_dict())
     return g.eval().requires_grad_(False)
 
@@ -131,23 +133,32 @@ def main() -> None:
     p.add_argument("--configs", default="sg2-64,sg2-256,sg3t-64,sg3r-64",
                    help="comma-separated subset of " + ",".join(CONFIGS))
     p.add_argument("--batches", default="1")
+    p.add_argument("--dtypes", default="fp32",
+                   help="fp32 and/or fp16 (the top four resolutions in float16; CUDA only)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference-ops baseline")
     p.add_argument("--nvidia-sg2", type=Path, default=None, help="stylegan2-ada-pytorch checkout for a baseline")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     device = resolve_device(args.device)
+    if device.type == "cuda":  # "ours" means the fused kernels once they are built and self-checked
+        from cuda_ops import fused
+        print(f"fused kernels: {fused.wait_for_build()}", file=sys.stderr, flush=True)
     peak_fn, peak_flops = peak_matmul(device)
     rows, peaks = [], []
-    for name in args.configs.split(","):
+    for name, dtype in ((n, d) for n in args.configs.split(",") for d in args.dtypes.split(",")):
+        if dtype == "fp16" and device.type != "cuda":
+            print(f"{name} fp16: skipped (float16 layers run only on CUDA)", file=sys.stderr)
+            continue
         arch, kw = CONFIGS[name]
-        g = make_generator(arch, kw).to(device)
+        fp32 = dtype == "fp32"
+        g = make_generator(arch, kw if fp32 else dict(kw, num_fp16_res=4)).to(device)
         nvidia = nvidia_sg2(args.nvidia_sg2, g).to(device) if args.nvidia_sg2 and arch == "stylegan2" else None
         for batch in (int(b) for b in args.batches.split(",")):
             z = torch.randn(batch, 512, device=device, generator=torch.Generator(device).manual_seed(1))
 
             def ours() -> torch.Tensor:
-                return g.synthesis(g.mapping(z, None), noise_mode="const", force_fp32=True)
+                return g.synthesis(g.mapping(z, None), noise_mode="const", force_fp32=fp32)
 
             def reference() -> torch.Tensor:
                 with reference_only():
@@ -158,14 +169,14 @@ def main() -> None:
                 fns["reference"] = reference
             if nvidia is not None:
                 fns["nvidia"] = lambda: nvidia.synthesis(nvidia.mapping(z, None), noise_mode="const",
-                                                         force_fp32=True)
+                                                         force_fp32=fp32)
             gflop = count_flops(ours) / 1e9 / batch
             timed = interleaved(fns, device, args.rounds)
             peak = timed.pop("peak")
             peak_gflops = peak_flops / 1e6 / peak["best_ms"]
             peaks.append((peak_gflops, peak_flops / 1e6 / peak["median_ms"]))
             for impl, t in timed.items():
-                row = dict(config=name, batch=batch, impl=impl, gflop_per_img=round(gflop, 2),
+                row = dict(config=name, dtype=dtype, batch=batch, impl=impl, gflop_per_img=round(gflop, 2),
                            first_ms=round(t["first_ms"], 1), best_ms=round(t["best_ms"], 1),
                            median_ms=round(t["median_ms"], 1))
                 for stat in ("best", "median"):
@@ -184,7 +195,7 @@ def main() -> None:
     print(f"device {device.type}, {args.threads} threads, OMP_WAIT_POLICY={policy}; fp32 peak "
           f"({PEAK_SIZE}^2 matmul): best {best_peak:.1f} GFLOP/s, median "
           f"{statistics.median(m for _, m in peaks):.1f} GFLOP/s")
-    print_table(rows, ["config", "batch", "impl", "gflop_per_img", "first_ms", "best_ms", "median_ms",
+    print_table(rows, ["config", "dtype", "batch", "impl", "gflop_per_img", "first_ms", "best_ms", "median_ms",
                        "gflops_best", "gflops_median", "pct_peak_best", "pct_peak_median",
                        "x_vs_reference", "x_vs_nvidia"])
     print_json_line("generator", {"device": device.type, "threads": args.threads,
