@@ -18,7 +18,10 @@
 #     --platform manylinux2014_x86_64 -d .whl dicebear-core==10.7.0 dicebear-styles==10.6.0 \
 #     resvg-py==0.5.0 dicebear-schema==2.0.2 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 \
 #     referencing==0.37.0 rpds-py==2026.9.1
-# Then: `END_AT=520 bash scripts/gpu_shipped_model.sh` with timeout_s 580, and join model.part.*.
+# Then: `END_AT=480 bash scripts/gpu_shipped_model.sh` with timeout_s 540, and join model.part.*.
+# On a CUDA machine the kernels' checks (scripts/gpu_kernels.sh PHASE=checks) run beside the
+# training; a second call on the warm machine, `OUT=$OUT PHASE=bench bash scripts/gpu_kernels.sh`
+# with timeout_s 240, measures them: start-up + 540 + 240 s fits one session's 900 s.
 #
 # Dry run on a CPU first (same script, tiny numbers):
 #   OUT=/tmp/gpu-dry DEVICE=cpu COUNT=300 SMOKE_COUNT=64 SMOKE_TIMEOUT=900 END_AT=400 RES=32 BATCH=8 \
@@ -92,6 +95,11 @@ if [ "$DEVICE" = cuda ]; then
     kill "$build_pid" 2>/dev/null
   fi
   log "kernels: $(tail -1 "$WORK/kernels-build.log") -> ${KERNEL_FLAGS[*]}"
+  # Issue 16's light checks (tests, compute-sanitizer) beside the training run, within its time;
+  # their logs travel in run.tar.gz (run/kernel-checks/). The benches need the GPU alone: run
+  # `PHASE=bench bash scripts/gpu_kernels.sh` in a second call.
+  OUT="$WORK/kernel-checks" PHASE=checks PY="$PY" timeout $((END_AT - SECONDS)) \
+    bash scripts/gpu_kernels.sh >/dev/null 2>&1 &
 fi
 INIT_FLAGS=()
 if [ -f "$INIT" ] && "$PY" -c "import sys, explorer; sys.exit(explorer.load(sys.argv[1]).resolution != $RES)" "$INIT"; then
@@ -120,5 +128,6 @@ EOF
 fi
 wait  # the kernel build, if it is still going
 cp "$WORK/train.log" "$WORK/kernels-build.log" "$WORK/data.log" "$WORK/run/" 2>/dev/null
+cp -r "$WORK/kernel-checks" "$WORK/run/" 2>/dev/null
 tar -czf "$OUT/run.tar.gz" -C "$WORK" --exclude='run/snapshots' run
 log "done"
