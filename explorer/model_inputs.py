@@ -14,9 +14,8 @@ from typing import Any, Sequence
 
 import torch
 
+from explorer.cli_values import SEED_LIMIT
 from explorer.errors import InputError
-
-SEED_LIMIT = 2**32  # numpy's RandomState, which draws z, takes seeds below this
 
 
 def finite_number(value: Any, name: str, low: float | None = None, high: float | None = None) -> float:

@@ -1,5 +1,6 @@
 """The headless engine: pure rendering, the render thread with its mailbox, and background jobs."""
 
+from explorer.engine.batch import generate_images, iter_images
 from explorer.engine.events import ErrorEvent, Event, JobFinished, ModelLoaded
 from explorer.engine.frame import Frame, LayerStats
 from explorer.engine.jobs import Job, JobCancelled, JobHandle, Progress, start_job
@@ -10,5 +11,5 @@ from explorer.engine.render_thread import RenderStats, RenderThread
 
 __all__ = ["ErrorEvent", "Event", "Frame", "Job", "JobCancelled", "JobFinished", "JobHandle",
            "LayerStats", "MappingCache", "ModelLoaded", "Progress", "RenderOutput", "RenderStats",
-           "RenderThread", "layer_rgba", "mixing_grid", "noise_variance", "render_state",
+           "RenderThread", "generate_images", "iter_images", "layer_rgba", "mixing_grid", "noise_variance", "render_state",
            "render_ws", "start_job"]

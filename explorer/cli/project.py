@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.cli.options import add_device
 from explorer.cli_values import int_in, seed_value
-from explorer.devices import DEVICE_CHOICES
 from explorer.engine.jobs import Progress
 from explorer.project.config import SPACES, ProjectionConfig
 
@@ -34,8 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="StyleGAN2: also fit the noise maps (closer fit; the latent alone no longer reproduces it)")
     p.add_argument("--class", dest="class_idx", type=int_in(0), default=None, help="class for conditional models")
     p.add_argument("--seed", type=seed_value, default=0, help="seed for sampling W and any random noise")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                   help="where to run (auto: cuda, else mps, else cpu)")
+    add_device(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--force", action="store_true", help="overwrite an earlier projection in --out")
     return p
