@@ -17,9 +17,9 @@ from explorer.directions import (DirectionCache, DirectionLibrary, DirectionSet,
 from explorer.directions.labels import seeds_to_w
 from explorer.directions.sefa import row_affines
 from explorer.directions.svm import binary_labels
-from explorer.engine import Job, JobCancelled, MappingCache, render_state, start_job
-from explorer.engine.jobs import JobHandle
+from explorer.engine import MappingCache, render_state
 from explorer.errors import ExplorerError
+from explorer.jobs import Job, JobCancelled, JobHandle, start_job
 from explorer.latent.compose import state_ws
 from explorer.latent.state import DirectionEdit, LatentState, encode_latent
 from explorer.model import Model

@@ -11,10 +11,10 @@ from torch import nn
 
 import explorer
 
-from explorer.engine import (ErrorEvent, Job, JobCancelled, JobFinished, MappingCache, ModelLoaded,
-                             Progress, RenderThread, layer_rgba, mixing_grid, noise_variance,
-                             render_state, start_job)
+from explorer.engine import (ErrorEvent, JobFinished, MappingCache, ModelLoaded, RenderThread, layer_rgba,
+                             mixing_grid, noise_variance, render_state)
 from explorer.errors import ExplorerError
+from explorer.jobs import Job, JobCancelled, Progress, start_job
 from explorer.latent.compose import state_ws
 from explorer.latent.state import DirectionEdit, LatentState, encode_latent
 from explorer.model import Model, to_uint8

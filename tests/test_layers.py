@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cuda_ops", ("cuda_ops",)),
     ("foundation", ("explorer.errors", "explorer.fileio", "explorer.devices", "explorer.interrupts",
-                    "explorer.cli_values", "explorer.outputs", "explorer.imageinput",
+                    "explorer.jobs", "explorer.cli_values", "explorer.outputs", "explorer.imageinput",
                     "explorer.model_inputs")),
     ("nets", ("explorer.nets",)),
     ("model", ("explorer.model",)),  # the Model API wraps a generator from nets

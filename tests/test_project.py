@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.engine.jobs import Job, Progress, start_job
 from explorer.errors import ExplorerError
+from explorer.jobs import Job, Progress, start_job
 from explorer.model import Model, to_uint8
 from explorer.nets import build_discriminator, build_generator
 from explorer.project import ProjectionConfig, Projector, project
@@ -222,7 +222,7 @@ def test_npz_round_trip_and_nvidia_layout(model, tmp_path):
 
 def test_project_command(model, tmp_path, capsys):
     import explorer
-    from explorer.project import command
+    from explorer.cli import project as command
     from PIL import Image
     ckpt = tmp_path / "tiny.safetensors"
     explorer.save(model, ckpt)

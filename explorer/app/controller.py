@@ -38,8 +38,9 @@ from explorer.app.settings import Settings
 from explorer.app.train_runs import STOP_KIND, TrainRuns
 from explorer.directions import DirectionCache
 from explorer.download import is_url, remote_source
-from explorer.engine import ErrorEvent, Frame, JobFinished, JobHandle, ModelLoaded, RenderThread
+from explorer.engine import ErrorEvent, Frame, JobFinished, ModelLoaded, RenderThread
 from explorer.errors import ExplorerError
+from explorer.jobs import JobHandle
 from explorer.latent.compose import DirectionLookup
 from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model, ModelInfo

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explorer.engine import JobHandle, Progress
 from explorer.imageinput import LoadedImage, load_image
+from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import encode_latent
 from explorer.model import ModelInfo
 from explorer.project import ProjectionConfig, ProjectionResult, Projector

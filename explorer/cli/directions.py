@@ -12,7 +12,7 @@ from pathlib import Path
 from explorer.cli.options import add_device
 from explorer.cli_values import int_in, seed_value
 from explorer.directions.directionset import METHODS, DirectionSet
-from explorer.engine.jobs import Progress
+from explorer.jobs import Progress
 
 SHOWN_DIRECTIONS = 10
 MAX_SAMPLES = 10_000_000

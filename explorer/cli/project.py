@@ -13,7 +13,7 @@ import numpy as np
 
 from explorer.cli.options import add_device
 from explorer.cli_values import int_in, seed_value
-from explorer.engine.jobs import Progress
+from explorer.jobs import Progress
 from explorer.project.config import SPACES, ProjectionConfig
 
 SNAPSHOTS = 8
