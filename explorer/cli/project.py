@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.fileio import remove_stale_temp_files, save_png
     from explorer.imageinput import load_image
     from explorer.outputs import check_output_folder
-    from explorer.project.latentfile import save_projected_w
+    from explorer.latent.npz import save_latent_npz
     from explorer.project.losses import parse_spec
     from explorer.project.projector import Projector
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         save_png(out / "target.png", loaded.pixels, overwrite=args.force)
         save_png(out / "reconstruction.png", result.image, overwrite=args.force)
-        save_projected_w(out / "projected_w.npz", result.ws, result.noise, overwrite=args.force)
+        save_latent_npz(out / "projected_w.npz", result.ws, result.noise, overwrite=args.force)
         save_png(out / "progress.png", progress_strip(loaded.pixels, snapshots, result.image),
                  overwrite=args.force)
     except FileExistsError as e:
