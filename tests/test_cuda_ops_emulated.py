@@ -18,7 +18,7 @@ import os
 import pytest
 import torch
 
-from cuda_ops import fused, selfcheck
+from cuda_ops import fused, fused_ops, selfcheck
 from cuda_ops.cases import BIAS_ACT_CASES, DTYPES, FLRELU_CASES, UPFIRDN_CASES, case_id, make_filter
 from tests.test_cuda_ops import run_bias_act_case, run_filtered_lrelu_case, run_upfirdn2d_case
 
@@ -30,8 +30,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def emu() -> fused.FusedOps:
-    return fused.FusedOps(fused.load_emulator())
+def emu() -> fused_ops.FusedOps:
+    return fused_ops.FusedOps(fused.load_emulator())
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -62,7 +62,7 @@ def test_emulated_upfirdn2d_layouts(emu, case, layout) -> None:
 @pytest.mark.parametrize("case", UPFIRDN_CASES, ids=case_id)
 def test_emulated_upfirdn2d_small_shared_memory(emu, case, smem_limit) -> None:
     """1 byte: the direct path. 1-3 KiB: small tiles, so many tile borders."""
-    ops = fused.FusedOps(emu.module, smem_limit=smem_limit)
+    ops = fused_ops.FusedOps(emu.module, smem_limit=smem_limit)
     run_upfirdn2d_case(ops, "cpu", torch.float64, case)
 
 
@@ -82,7 +82,7 @@ def test_emulated_filtered_lrelu_layouts(emu, case, layout) -> None:
 @pytest.mark.parametrize("case", FLRELU_CASES, ids=case_id)
 def test_emulated_filtered_lrelu_small_shared_memory(emu, case, smem_limit) -> None:
     """1 byte: no tile fits, the op composes upfirdn2d and bias_act. 4-9 KiB: small tiles."""
-    ops = fused.FusedOps(emu.module, smem_limit=smem_limit)
+    ops = fused_ops.FusedOps(emu.module, smem_limit=smem_limit)
     run_filtered_lrelu_case(ops, "cpu", torch.float64, case)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from explorer.cli.options import add_device
 from explorer.cli_values import finite_float, int_in
+from explorer.model_inputs import NOISE_MODES
 
 GRID_LIMIT = 64  # grid.png shows at most this many images, so memory does not grow with --seeds
 
@@ -23,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cutoff", type=int_in(0), default=None, help="truncate only the first K W+ rows")
     p.add_argument("--class", dest="class_idx", type=int_in(0), default=None,
                    help="class for conditional models")
-    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    p.add_argument("--noise-mode", default="const", choices=NOISE_MODES,
+                   help="StyleGAN2 noise: the stored maps (const), fresh per seed (random) or none")
     p.add_argument("--translate", default="0,0", help="StyleGAN3 input translation X,Y")
     p.add_argument("--rotate", type=finite_float, default=0.0, help="StyleGAN3 input rotation in degrees")
     p.add_argument("--edit", action="append", default=[], metavar="SET:INDEX:STRENGTH[:ROWS]",

@@ -172,10 +172,6 @@ class RenderThread:
         return self._frames_rendered
 
     @property
-    def last_render_ms(self) -> float:
-        return self._last_render_ms
-
-    @property
     def stats(self) -> RenderStats:
         return RenderStats(self._frames_rendered, self._last_render_ms, self._requests_dropped,
                            self._cache.hits, self._cache.misses, self._previews_rendered,
