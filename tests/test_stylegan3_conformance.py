@@ -20,7 +20,7 @@ import explorer
 from cuda_ops.filtered_lrelu import filtered_lrelu, filtered_lrelu_ref
 from explorer.model import sg3_input_transform
 from explorer.nets import build_generator
-from explorer.nets.stylegan3 import StyleGAN3Generator, design_lowpass_filter
+from explorer.nets.stylegan3 import StyleGAN3Generator, lowpass_filter
 from tests import checkpoint_builders as cb
 from tests.conftest import FIXTURES_DIR, fixture_names
 
@@ -291,11 +291,11 @@ def test_conditional_names() -> None:
 
 
 def test_radial_filter_is_normalised() -> None:
-    f = design_lowpass_filter(12, cutoff=4.0, width=8.0, fs=32, radial=True)
+    f = lowpass_filter(12, cutoff=4.0, width=8.0, fs=32, radial=True)
     assert f.shape == (12, 12)
     assert float(f.sum()) == pytest.approx(1.0, abs=1e-6)
     assert torch.allclose(f, f.t()) and torch.allclose(f, f.flip(0))
-    assert design_lowpass_filter(1, cutoff=4.0, width=8.0, fs=32) is None
+    assert lowpass_filter(1, cutoff=4.0, width=8.0, fs=32) is None
 
 
 FLRELU_CASES = [
