@@ -30,7 +30,7 @@ import explorer  # noqa: E402
 from bench.common import print_json_line, print_table  # noqa: E402
 from explorer.engine.render import mixing_grid  # noqa: E402
 from explorer.fileio import image_grid, save_png  # noqa: E402
-from explorer.generate import generate_images  # noqa: E402
+from explorer.engine.batch import generate_images  # noqa: E402
 from explorer.project.losses.efficientnet_lite0 import load_efficientnet_lite0  # noqa: E402
 from explorer.train.attribute_check import attribute_check  # noqa: E402
 from explorer.train.dataset import prepare_dataset  # noqa: E402

@@ -7,6 +7,6 @@ used instead; until kernels are built, the reference path always runs.
 
 from cuda_ops.bias_act import bias_act
 from cuda_ops.filtered_lrelu import filtered_lrelu
-from cuda_ops.upfirdn2d import setup_filter, upfirdn2d, upsample2d, downsample2d, filter2d
+from cuda_ops.upfirdn2d import downsample2d, setup_filter, upfirdn2d, upsample2d
 
-__all__ = ["bias_act", "filtered_lrelu", "setup_filter", "upfirdn2d", "upsample2d", "downsample2d", "filter2d"]
+__all__ = ["bias_act", "filtered_lrelu", "setup_filter", "upfirdn2d", "upsample2d", "downsample2d"]

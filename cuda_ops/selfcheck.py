@@ -94,7 +94,7 @@ def plan(seed: int = 0) -> list[Check]:
 
 
 def measure(ops: Any, device: str | torch.device, check: Check) -> list[Measure]:
-    """Run one check on `ops` (a cuda_ops.fused.FusedOps) with inputs on `device`."""
+    """Run one check on `ops` (a cuda_ops.fused_ops.FusedOps) with inputs on `device`."""
     if check.smem_limit:
         ops = type(ops)(ops.module, smem_limit=check.smem_limit)
     runners: dict[str, Callable[[], list[Measure]]] = {

@@ -116,15 +116,6 @@ def upfirdn2d(
     return x[:, :, ::downy, ::downx]
 
 
-def filter2d(x: torch.Tensor, f: torch.Tensor, padding: int | Sequence[int] = 0,
-             flip_filter: bool = False, gain: float = 1.0) -> torch.Tensor:
-    """Filter without resampling; by default keeps the size ('same' padding)."""
-    fw, fh = filter_taps(f)
-    px0, px1, py0, py1 = _padding(padding)
-    pad = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
-    return upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, gain=gain)
-
-
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: Pair = 2, padding: int | Sequence[int] = 0,
                flip_filter: bool = False, gain: float = 1.0) -> torch.Tensor:
     """Upsample by `up` with anti-imaging filter `f`; output is exactly `up` times larger."""

@@ -1,16 +1,22 @@
-"""argparse `type=` checks for numbers, so a bad value is a usage error before anything loads.
+"""Checks on command-line values, so a bad value is refused before anything loads.
 
-argparse accepts `--psi nan`, `--steps -5` or `--seed 99999999999` as valid numbers; these
-types refuse them at parse time with a message naming the allowed range.
+argparse accepts `--psi nan`, `--steps -5` or `--seed 99999999999` as valid numbers; the `type=`
+functions here refuse them at parse time with a message naming the allowed range. Lists
+(`parse_seeds`, `parse_pair`) raise `InputError` instead, so the same text typed into the app
+gets the same one-line message.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Callable
 
-SEED_LIMIT = 2**32
+from explorer.errors import InputError
+
+SEED_LIMIT = 2**32  # numpy's RandomState, which draws z, takes seeds below this
+MAX_SEEDS = 1_000_000
 
 
 def finite_float(text: str) -> float:
@@ -61,3 +67,41 @@ def power_of_two(low: int, high: int) -> Callable[[str], int]:
 
 
 seed_value = int_in(0, SEED_LIMIT - 1)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11]; each seed below 2**32, none twice."""
+    ranges: list[tuple[int, int]] = []
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise InputError(f"bad seed list {text!r}: use numbers and ranges like 0-7,12")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        if hi < lo:
+            raise InputError(f"bad seed range {part!r}: the end is before the start")
+        if hi >= SEED_LIMIT:
+            raise InputError(f"seed {hi} is too large: seeds go from 0 to {SEED_LIMIT - 1} "
+                             "(larger ones would repeat smaller ones)")
+        ranges.append((lo, hi))
+    if sum(hi - lo + 1 for lo, hi in ranges) > MAX_SEEDS:
+        raise InputError(f"--seeds {text} lists more than {MAX_SEEDS:,} seeds; split the job")
+    seeds = [s for lo, hi in ranges for s in range(lo, hi + 1)]
+    seen: set[int] = set()
+    for s in seeds:
+        if s in seen:
+            raise InputError(f"seed {s} is listed twice in {text!r}; its image would be written twice")
+        seen.add(s)
+    return seeds
+
+
+def parse_pair(text: str, what: str) -> tuple[float, float]:
+    """'0.1,-0.2' -> (0.1, -0.2): two finite numbers."""
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"{what} must be two numbers like 0.1,-0.2, not {text!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InputError(f"{what} must be two finite numbers, not {text!r}")
+    return x, y

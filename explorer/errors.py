@@ -23,3 +23,11 @@ class InputError(ExplorerError, ValueError):
     It is a ValueError for Python callers and an ExplorerError, so the CLI and the GUI show its
     one line instead of a traceback.
     """
+
+
+def one_line_error(exc: BaseException) -> str:
+    """User errors carry their own message; anything else says what kind of failure it was."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, ExplorerError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -150,8 +150,7 @@ class Model:
         restarts from the first block this call changes (incremental frames); `stop_resolution`
         returns a StyleGAN2 skip model's image after that block (a preview).
         """
-        if noise_mode not in ("const", "random", "none"):
-            raise InputError(f"noise_mode must be const, random or none, not {noise_mode!r}")
+        noise_mode = checks.noise_mode(noise_mode)
         ws = checks.latent(ws, "ws", (None, self.num_ws, self.w_dim))
         translate = checks.pair(translate, "translate")
         rotate = checks.finite_number(rotate, "rotate")

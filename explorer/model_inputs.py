@@ -14,9 +14,10 @@ from typing import Any, Sequence
 
 import torch
 
+from explorer.cli_values import SEED_LIMIT
 from explorer.errors import InputError
 
-SEED_LIMIT = 2**32  # numpy's RandomState, which draws z, takes seeds below this
+NOISE_MODES = ("const", "random", "none")  # StyleGAN2 per-pixel noise: stored maps, fresh draws, or off
 
 
 def finite_number(value: Any, name: str, low: float | None = None, high: float | None = None) -> float:
@@ -48,6 +49,13 @@ def whole_number(value: Any, name: str, low: int, high: int | None = None) -> in
 def seed(value: Any, name: str = "seed") -> int:
     """A seed numpy's RandomState accepts as it is: 0 <= seed < 2**32 (larger ones would wrap)."""
     return whole_number(value, name, 0, SEED_LIMIT - 1)
+
+
+def noise_mode(value: Any) -> str:
+    """One of NOISE_MODES."""
+    if value not in NOISE_MODES:
+        raise InputError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, not {value!r}")
+    return value
 
 
 def cutoff(value: Any, num_ws: int) -> int | None:

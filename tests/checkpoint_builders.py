@@ -436,3 +436,19 @@ def write_tf_pickle(fixture_dir: Path, out_path: Path, d_state: Mapping[str, tor
     d = TFNetwork(version=4, name="D", static_kwargs=d_static, components={}, variables=d_vars,
                    build_module_src=src, build_func_name="D_stylegan2")
     return _dump((generator("G"), d, generator("Gs")), out_path)
+
+
+# --------------------------------------------------------------------------- the user's file
+
+def user_checkpoint(fixture_dir: Path, out_dir: Path) -> Path:
+    """The file a user would have for this fixture: the one shipped in the folder (NVIDIA's
+    network-snapshot.pkl, rosinality's checkpoint.pt), else one built from state.npz into
+    `out_dir`. ValueError for a fixture format no builder writes."""
+    fixture_dir, fmt = Path(fixture_dir), read_config(fixture_dir)["format"]
+    if fmt in NVIDIA_FORMATS:
+        shipped = fixture_dir / "network-snapshot.pkl"
+        return shipped if shipped.is_file() else write_nvidia_pickle(fixture_dir, out_dir / "snapshot.pkl")
+    if fmt == ROSINALITY_FORMAT:
+        shipped = fixture_dir / "checkpoint.pt"
+        return shipped if shipped.is_file() else write_rosinality_checkpoint(fixture_dir, out_dir / "checkpoint.pt")
+    raise ValueError(f"no checkpoint builder for fixture format {fmt!r}")

@@ -204,12 +204,11 @@ def test_slow_model_keeps_the_ui_live_and_the_newest_request_wins(make_app, tmp_
     synthesis = model.generator.synthesis
     plain_forward = synthesis.forward
     started: list[float] = []
-    release = threading.Event()  # holds a render past its 1 s until the test has sent its requests
+    release = threading.Event()  # once cleared, holds a render in flight until the test sets it
     release.set()
 
     def slow_forward(*args, **kwargs):
         started.append(time.perf_counter())
-        time.sleep(1.0)
         release.wait(timeout=60)
         return plain_forward(*args, **kwargs)
 
@@ -232,16 +231,14 @@ def test_slow_model_keeps_the_ui_live_and_the_newest_request_wins(make_app, tmp_
         release.clear()
         ctx.item_input_value("//Truncation/psi", 0.5)
         wait_frames_until(ctx, lambda: len(started) > rendered_before, what="the psi 0.5 render to start")
-        # While that render is in flight the user keeps moving the slider, and the UI stays live.
-        t0, frames0 = time.perf_counter(), window.ui_frames
+        # While that render is held in flight the user keeps moving the slider, and the UI goes on
+        # drawing: frames are counted, not timed, so a slow or busy machine cannot fail this.
+        # (How fast the UI draws is measured by bench/app.py.)
+        frames0 = window.ui_frames
         ctx.item_input_value("//Truncation/psi", 0.6)
         ctx.item_input_value("//Truncation/psi", 0.7)
-        wait_frames_until(ctx, lambda: time.perf_counter() - started[-1] >= 1.0, what="a full second")
-        elapsed, frames = time.perf_counter() - t0, window.ui_frames - frames0
-        assert ctl.engine.stats.frames_rendered == rendered_before, "the slow render is still in flight"
-        assert frames / elapsed >= 10, f"only {frames} UI frames in {elapsed:.2f} s"
-        frame_ms = np.asarray(window.performance.frame_ms)[-frames:]
-        assert frame_ms.max() < 500, f"a UI frame took {frame_ms.max():.0f} ms"
+        wait_frames_until(ctx, lambda: window.ui_frames - frames0 >= 30, 120, "30 UI frames during the render")
+        assert ctl.engine.stats.frames_rendered == rendered_before, "the held render is still in flight"
         release.set()
         wait_frames_until(ctx, lambda: window.frames_current_shown >= 2, timeout_s=60, what="psi 0.7")
         # psi 0.6 waited in the one-slot mailbox and was replaced by 0.7: two renders, not three.

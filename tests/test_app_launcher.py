@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from explorer.app_launcher import NO_DISPLAY_EXIT, build_parser, display_problem
+from explorer.cli.app_launcher import NO_DISPLAY_EXIT, build_parser, display_problem
 from tests.conftest import REPO_ROOT
 
 
@@ -35,7 +35,7 @@ def test_flags_preset_the_state():
 
 
 def test_missing_checkpoint_is_reported_before_a_window_opens(monkeypatch, tmp_path, capsys):
-    from explorer.app_launcher import run_app_command
+    from explorer.cli.app_launcher import run_app_command
     monkeypatch.setenv("DISPLAY", ":99")
     assert run_app_command([str(tmp_path / "missing.pkl")]) == 1
     assert "no such checkpoint file" in capsys.readouterr().err

@@ -8,6 +8,7 @@ frames, and that the final latent's picture on screen equals a direct render of 
 from __future__ import annotations
 
 import copy
+import threading
 import time
 
 import numpy as np
@@ -92,10 +93,10 @@ def test_pause_then_stop_keeps_the_best_latent(app, tmp_path):
     run = ctl.projection.run
     pump(ctl, lambda: run.step >= 3, 120)
     run.pause()
-    time.sleep(0.3)
+    pump(ctl, lambda: run.holding, 60)  # the step in flight has ended; the job waits
     paused_at = run.step
-    time.sleep(0.5)
-    assert run.step == paused_at and run.paused and ctl.projection.busy
+    time.sleep(0.3)  # not a timing check: a held job cannot step, however long this takes
+    assert run.step == paused_at and run.paused and run.holding and ctl.projection.busy
     run.stop()
     pump(ctl, lambda: not ctl.projection.busy, 60)
     assert run.result.cancelled and run.result.steps == paused_at
@@ -114,6 +115,16 @@ def test_unreadable_image_and_no_model_are_status_messages(app, tmp_path):
 def test_dropping_an_image_on_the_window_projects_it(make_app, tmp_path):
     model = tiny_model(seed=42)
     ref = copy.deepcopy(model)
+    # Each synthesis call of the projection job waits for the next UI frame, so the window sees
+    # the run move however the two threads are scheduled on a busy machine.
+    ui_frame = threading.Event()
+
+    def in_step_with_the_ui(module, args) -> None:
+        if threading.current_thread().name.startswith("job-"):
+            ui_frame.wait(timeout=5)
+            ui_frame.clear()
+
+    model.generator.synthesis.register_forward_pre_hook(in_step_with_the_ui)
     ctl = make_app(model)
     png = generated_png(ref, tmp_path / "target.png")
 
@@ -128,8 +139,9 @@ def test_dropping_an_image_on_the_window_projects_it(make_app, tmp_path):
         run = ctl.projection.run
         steps, uploads = set(), window.projection.view.uploads
 
-        def seen() -> bool:
+        def seen() -> bool:  # called once per UI frame
             steps.add(run.step)
+            ui_frame.set()
             return not ctl.projection.busy
         wait_frames_until(ctx, seen, 120, "the projection to finish")
         assert len({s for s in steps if 0 < s < 120}) >= 2, f"progress frames seen: {sorted(steps)}"

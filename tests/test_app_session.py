@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.app.session import (STATE_KEY, free_name, load_latent, read_png_state, save_image,
-                                  save_latent, write_new_file)
+from explorer.app.session import STATE_KEY, free_name, read_png_state, save_image, save_latent
 from explorer.errors import ExplorerError
+from explorer.fileio import write_new_file
+from explorer.latent.npz import load_latent_npz
 from explorer.latent.state import LatentState, encode_latent
 
 
@@ -28,7 +29,7 @@ def test_save_image_round_trips_state_pixels_and_latent(tmp_path):
     with np.load(saved.npz) as data:
         assert data["w"].shape == (1, 4, 6)
         np.testing.assert_array_equal(data["w"], ws)
-    np.testing.assert_array_equal(load_latent(saved.npz), ws[0])
+    np.testing.assert_array_equal(load_latent_npz(saved.npz)[0], ws[0])
 
 
 def test_save_image_never_overwrites(tmp_path):
@@ -78,11 +79,11 @@ def test_load_latent_errors_are_one_line(tmp_path):
     bad = tmp_path / "other.npz"
     np.savez(bad, z=np.zeros(3))
     with pytest.raises(ExplorerError, match="no array named 'w'"):
-        load_latent(bad)
+        load_latent_npz(bad)
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, w=np.zeros((2, 2, 2, 2)))
     with pytest.raises(ExplorerError, match="must be"):
-        load_latent(wrong)
+        load_latent_npz(wrong)
 
 
 def test_saved_files_are_readable_by_others(tmp_path):

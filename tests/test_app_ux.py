@@ -396,7 +396,9 @@ def test_projection_time_left_wording_switch_mark_and_main_view(make_app, tmp_pa
             format_duration(run.seconds_left) in window.projection.progress_text
         wait_frames_until(ctx, lambda: not ctl.projection.busy, 300, "the end of the projection")
         actual = time.monotonic() - t0
-        assert abs(predicted - actual) <= 0.25 * actual, f"predicted {predicted:.1f} s, took {actual:.1f} s"
+        # Within half: the sleep above dominates each step, and the bound still catches the
+        # estimates that go wrong by whole factors (setup time counted as a step, a stale rate).
+        assert abs(predicted - actual) <= 0.5 * actual, f"predicted {predicted:.1f} s, took {actual:.1f} s"
         # One wording of the space; the W -> W+ switch is where it was planned, and marked.
         assert run.phase == "W+" and run.switch_step == 15
         assert window.projection.marked_switch == 15

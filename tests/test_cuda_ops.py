@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import torch
 
-from cuda_ops import dispatch, fused
+from cuda_ops import dispatch, fused, fused_ops
 from cuda_ops.bias_act import bias_act
 from cuda_ops.cases import (BIAS_ACT_CASES, DTYPES, FLRELU_CASES, SQRT2, UPFIRDN_CASES, Measure,
                             case_id, make_filter, measure_bias_act, measure_filtered_lrelu,
@@ -86,7 +86,7 @@ def test_upfirdn2d_gradient_is_the_derived_upfirdn2d() -> None:
             continue  # the padding leaves no output for this geometry
         dy = torch.randn(y.shape, generator=gen, dtype=torch.float64)
         (expected,) = torch.autograd.grad(y, x, dy)
-        g = fused.upfirdn2d_grad_geometry(fused._geometry(up, down, pad, flip, 1.7), x.shape[2:],
+        g = fused_ops.upfirdn2d_grad_geometry(fused_ops._geometry(up, down, pad, flip, 1.7), x.shape[2:],
                                           y.shape[2:], filter_taps(f))
         got = _reference_with_geometry(dy, f, g)
         checked += 1
@@ -112,7 +112,7 @@ class _ReferenceWithDerivedGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy):  # type: ignore[override]
-        g = fused.upfirdn2d_grad_geometry(ctx.geom, ctx.in_hw, ctx.out_hw, filter_taps(ctx.f))
+        g = fused_ops.upfirdn2d_grad_geometry(ctx.geom, ctx.in_hw, ctx.out_hw, filter_taps(ctx.f))
         return _ReferenceWithDerivedGrad.apply(dy, ctx.f, g), None, None
 
 
@@ -126,7 +126,7 @@ def test_derived_gradient_passes_gradcheck_and_gradgradcheck(up, down, fspec, fl
     gen = torch.Generator().manual_seed(3)
     f = make_filter(fspec, gen)
     f = None if f is None else f.double()
-    geom = fused._geometry(up, down, pad, flip, 1.3)
+    geom = fused_ops._geometry(up, down, pad, flip, 1.3)
     x = torch.randn(1, 2, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
     fn = lambda t: _ReferenceWithDerivedGrad.apply(t, f, geom)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x,))
@@ -142,7 +142,7 @@ class ReferenceBackend:
     long filters are also pathologically slow)."""
 
     backend = "reference"
-    _ACTS = {v: k for k, v in fused.ACT_CODES.items()}
+    _ACTS = {v: k for k, v in fused_ops.ACT_CODES.items()}
 
     def __init__(self, compose_filtered_lrelu: bool = False) -> None:
         self.compose_filtered_lrelu = compose_filtered_lrelu
@@ -178,7 +178,7 @@ def _wide(t: torch.Tensor | None) -> torch.Tensor | None:
     return t.float() if t is not None and t.dtype in (torch.float16, torch.bfloat16) else t
 
 
-REF_OPS = fused.FusedOps(ReferenceBackend())
+REF_OPS = fused_ops.FusedOps(ReferenceBackend())
 
 
 @pytest.mark.parametrize("case", BIAS_ACT_CASES, ids=case_id)
@@ -194,7 +194,7 @@ def test_fused_autograd_rules_upfirdn2d(case) -> None:
 @pytest.mark.parametrize("compose", [False, True])
 @pytest.mark.parametrize("case", FLRELU_CASES, ids=case_id)
 def test_fused_autograd_rules_filtered_lrelu(case, compose) -> None:
-    ops = fused.FusedOps(ReferenceBackend(compose_filtered_lrelu=compose))
+    ops = fused_ops.FusedOps(ReferenceBackend(compose_filtered_lrelu=compose))
     run_filtered_lrelu_case(ops, "cpu", torch.float64, case)
 
 
@@ -226,7 +226,7 @@ def test_filter_gradients_fall_back_to_the_reference() -> None:
         def __getattr__(self, name):
             raise AssertionError("the kernel must not run when the filter needs a gradient")
 
-    y = fused.FusedOps(Boom()).upfirdn2d(x, f, up=2, padding=1)
+    y = fused_ops.FusedOps(Boom()).upfirdn2d(x, f, up=2, padding=1)
     (gf,) = torch.autograd.grad(y.sum(), f)
     (rf,) = torch.autograd.grad(upfirdn2d(x, f, up=2, padding=1).sum(), f)
     torch.testing.assert_close(gf, rf)
@@ -346,7 +346,7 @@ def test_module_level_api_on_this_machine() -> None:
         assert status == fused.BuildStatus("failed", fused._toolchain_problem())
     else:
         assert status.state == "ready", str(status)
-        assert isinstance(fused.loaded_ops(), fused.FusedOps)
+        assert isinstance(fused.loaded_ops(), fused_ops.FusedOps)
 
 
 # ------------------------------------------------------------------------- CUDA: the kernels
@@ -397,7 +397,7 @@ def test_cuda_upfirdn2d_layouts(kernels, case, layout) -> None:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=str)
 @pytest.mark.parametrize("case", UPFIRDN_CASES, ids=case_id)
 def test_cuda_upfirdn2d_direct_path(kernels, case, dtype) -> None:
-    ops = fused.FusedOps(kernels.module, smem_limit=1)  # no tile fits: one thread per output
+    ops = fused_ops.FusedOps(kernels.module, smem_limit=1)  # no tile fits: one thread per output
     run_upfirdn2d_case(ops, "cuda", dtype, case)
 
 
@@ -418,7 +418,7 @@ def test_cuda_filtered_lrelu_layouts(kernels, case, layout) -> None:
 @requires_cuda
 @pytest.mark.parametrize("case", FLRELU_CASES, ids=case_id)
 def test_cuda_filtered_lrelu_composed_fallback(kernels, case) -> None:
-    ops = fused.FusedOps(kernels.module, smem_limit=1)
+    ops = fused_ops.FusedOps(kernels.module, smem_limit=1)
     assert kernels.module.filtered_lrelu(torch.zeros(1, 1, 8, 8, device="cuda"), None, None, None,
                                           1, 1, 0, 0, 0, 0, 1.0, 0.2, -1.0, False, 1) is None
     run_filtered_lrelu_case(ops, "cuda", torch.float32, case)

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from cuda_ops import dispatch, fused, selfcheck
+from cuda_ops import dispatch, fused, fused_ops, selfcheck
 from tests.test_cuda_ops import ReferenceBackend
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -102,8 +102,8 @@ WRONG = {
 }
 
 
-def _ops(backend: ReferenceBackend) -> fused.FusedOps:
-    return fused.FusedOps(backend)
+def _ops(backend: ReferenceBackend) -> fused_ops.FusedOps:
+    return fused_ops.FusedOps(backend)
 
 
 # ------------------------------------------------------------------------------ the plan

@@ -12,7 +12,7 @@ pytest.importorskip("dicebear_styles")
 pytest.importorskip("resvg_py")
 
 from explorer.train.avatars import build_avatars  # noqa: E402
-from explorer.train.command import main  # noqa: E402
+from explorer.cli import main  # noqa: E402
 from explorer.train.dataset import prepare_dataset  # noqa: E402
 
 

@@ -17,14 +17,14 @@ from explorer.directions import (DirectionCache, DirectionLibrary, DirectionSet,
 from explorer.directions.labels import seeds_to_w
 from explorer.directions.sefa import row_affines
 from explorer.directions.svm import binary_labels
-from explorer.engine import Job, JobCancelled, MappingCache, render_state, start_job
-from explorer.engine.jobs import JobHandle
+from explorer.engine import MappingCache, render_state
 from explorer.errors import ExplorerError
+from explorer.jobs import Job, JobCancelled, JobHandle, start_job
 from explorer.latent.compose import state_ws
+from explorer.latent.npz import save_latent_npz
 from explorer.latent.state import DirectionEdit, LatentState, encode_latent
 from explorer.model import Model
 from explorer.nets import build_generator
-from explorer.project.latentfile import save_projected_w
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -355,7 +355,7 @@ def test_conditional_directions_are_orthogonal_to_their_conditions(model: Model)
 
 def test_label_csv_with_seeds_and_projected_latents(model: Model, tmp_path) -> None:
     latent = torch.randn(1, model.num_ws, model.w_dim, generator=torch.Generator().manual_seed(3))
-    save_projected_w(tmp_path / "cat.npz", latent)
+    save_latent_npz(tmp_path / "cat.npz", latent)
     (tmp_path / "labels.csv").write_text(
         "seed,latent,image,smile,age\n"
         "5,,,1,0.2\n"

@@ -16,7 +16,7 @@ from explorer.directions import (DirectionCache, DirectionLibrary, DirectionSpec
                                  cached_direction_set, direction_strip, edits_from_args, fit_pca,
                                  layer_presets, parse_edit, parse_layer_range, preset_rows,
                                  row_resolutions, save_direction_set)
-from explorer.directions.command import add_parser, run
+from explorer.cli.directions import add_parser, run
 from explorer.directions.manifest import manifest_labels
 from explorer.engine import render_state
 from explorer.errors import ExplorerError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -11,10 +12,10 @@ from torch import nn
 
 import explorer
 
-from explorer.engine import (ErrorEvent, Job, JobCancelled, JobFinished, MappingCache, ModelLoaded,
-                             Progress, RenderThread, layer_rgba, mixing_grid, noise_variance,
-                             render_state, start_job)
+from explorer.engine import (ErrorEvent, JobFinished, MappingCache, ModelLoaded, RenderThread, layer_rgba,
+                             mixing_grid, noise_variance, render_state)
 from explorer.errors import ExplorerError
+from explorer.jobs import Job, JobCancelled, Progress, start_job
 from explorer.latent.compose import state_ws
 from explorer.latent.state import DirectionEdit, LatentState, encode_latent
 from explorer.model import Model, to_uint8
@@ -37,16 +38,21 @@ def model() -> Model:
     return Model(tiny_generator(), None, format="test")
 
 
-class SlowSynthesis(nn.Module):
-    """A real synthesis network that takes `delay` seconds per call, to make requests pile up."""
+class GatedSynthesis(nn.Module):
+    """A real synthesis network that, once `gate` is cleared, waits there inside each call: a
+    render that stays in flight for as long as the test needs, without guessing at durations."""
 
-    def __init__(self, inner: nn.Module, delay: float) -> None:
+    def __init__(self, inner: nn.Module) -> None:
         super().__init__()
         self.inner = inner
-        self.delay = delay
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
-        time.sleep(self.delay)
+        self.entered.set()
+        if not self.gate.wait(timeout=60):
+            raise RuntimeError("the test never opened the gate")
         return self.inner(*args, **kwargs)
 
     def layer_resolutions(self) -> dict[str, int]:
@@ -293,17 +299,23 @@ def test_state_submitted_before_the_model_is_rendered_once_it_loads(thread, mode
 
 def test_latest_wins_with_a_slow_model(thread):
     g = tiny_generator(resolution=16)
-    g.synthesis = SlowSynthesis(g.synthesis, delay=1.0)
+    g.synthesis = gated = GatedSynthesis(g.synthesis)
     loaded(thread, Model(g, None, format="test"))
     states = [LatentState(seed=s) for s in range(5)]
-    for state in states:
-        start = time.perf_counter()
-        thread.submit(state)
-        assert time.perf_counter() - start < 0.05
-        time.sleep(0.01)
+    gated.gate.clear()
+    thread.submit(states[0])
+    assert gated.entered.wait(30), "the first render never started"
+    # The render of states[0] cannot finish while the gate is shut, so submits that return now
+    # never waited for it; each one replaces the previous request in the one-slot mailbox.
+    submitter = threading.Thread(target=lambda: [thread.submit(s) for s in states[1:]])
+    submitter.start()
+    submitter.join(30)
+    assert not submitter.is_alive(), "submit() waited for a render in flight"
+    assert thread.frames_rendered == 0
+    gated.gate.set()
     frame = frame_for(thread, states[-1])
-    assert thread.frames_rendered <= 2 and frame.serial == thread.frames_rendered
-    assert thread.stats.requests_dropped >= 3
+    assert thread.frames_rendered == 2 and frame.serial == 2  # states[0], then the newest
+    assert thread.stats.requests_dropped == 3
 
 
 def test_loads_a_checkpoint_file_on_the_thread(thread, model, tmp_path):
@@ -367,9 +379,27 @@ def test_thread_jobs_use_the_current_model(thread, model):
     assert {e.handle.id for e in events} == {noise.id, grid.id}
 
 
-def test_stop_is_idempotent():
+def test_stop_is_idempotent(model):
+    """stop() before start, and twice while a job runs: it returns each time, the thread ends,
+    the job is cancelled, and an engine stopped before it started never renders."""
+    never_started = RenderThread(device="cpu")
+    never_started.stop()
+    never_started.start()
+    never_started._thread.join(10)
+    assert not never_started._thread.is_alive()
+
     rt = RenderThread(device="cpu")
-    rt.stop()
     rt.start()
+    loaded(rt, model)
+
+    def wait_for_cancel(report, cancelled) -> None:
+        while True:
+            report(Progress(0, 1))  # raises JobCancelled once stop() asks
+            time.sleep(0.01)
+
+    job = rt.run_job("wait", wait_for_cancel)
+    wait_for(lambda: job.progress is not None)
     rt.stop()
     rt.stop()
+    assert not rt._thread.is_alive()
+    assert job.wait(10) and job.status == "cancelled"

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.engine.jobs import Job, Progress, start_job
 from explorer.errors import ExplorerError
+from explorer.jobs import Job, Progress, start_job
+from explorer.latent.npz import load_latent_npz, save_latent_npz
 from explorer.model import Model, to_uint8
 from explorer.nets import build_discriminator, build_generator
 from explorer.project import ProjectionConfig, Projector, project
-from explorer.project.latentfile import load_projected_w, save_projected_w
 from explorer.project.losses import imagenet_available, parse_spec
 from explorer.project.losses.ssim import ms_ssim, ssim
 from explorer.project.metrics import psnr, uint8_to_tensor
@@ -205,24 +205,24 @@ def test_npz_round_trip_and_nvidia_layout(model, tmp_path):
     ws = torch.randn(1, model.num_ws, model.w_dim)
     noise = {"b8.conv0.noise_const": torch.randn(8, 8)}
     path = tmp_path / "projected_w.npz"
-    save_projected_w(path, ws, noise)
+    save_latent_npz(path, ws, noise)
     with np.load(path) as data:  # what NVIDIA's gen_images.py --projected-w reads
         assert data["w"].shape == (1, model.num_ws, model.w_dim) and data["w"].dtype == np.float32
         np.testing.assert_array_equal(data["w"], ws.numpy())
-    w, maps = load_projected_w(path)
-    np.testing.assert_array_equal(w, ws.numpy())
+    w, maps = load_latent_npz(path)
+    np.testing.assert_array_equal(w, ws[0].numpy())
     np.testing.assert_array_equal(maps["b8.conv0.noise_const"], noise["b8.conv0.noise_const"].numpy())
     nvidia = tmp_path / "nvidia.npz"
     np.savez(nvidia, w=ws.numpy())  # exactly as NVIDIA's projector writes it
-    assert load_projected_w(nvidia)[0].shape == (1, model.num_ws, model.w_dim)
+    assert load_latent_npz(nvidia)[0].shape == (model.num_ws, model.w_dim)
     (tmp_path / "bad.npz").write_text("nope")
     with pytest.raises(ExplorerError):
-        load_projected_w(tmp_path / "bad.npz")
+        load_latent_npz(tmp_path / "bad.npz")
 
 
 def test_project_command(model, tmp_path, capsys):
     import explorer
-    from explorer.project import command
+    from explorer.cli import project as command
     from PIL import Image
     ckpt = tmp_path / "tiny.safetensors"
     explorer.save(model, ckpt)

@@ -1,24 +1,27 @@
 """StyleGAN3 against NVIDIA's reference outputs (shared fixtures), plus unit tests of its parts.
 
-Every fixture whose producer is `networks_stylegan3.Generator` is rebuilt from its init kwargs,
-loaded strictly from state.npz and must reproduce every case of expected.npz.
+Every fixture whose producer is `networks_stylegan3.Generator` must reproduce every case of
+expected.npz twice: rebuilt from its init kwargs and loaded strictly from state.npz (the network
+code alone), and read by `explorer.load` from the checkpoint file a user would have (the shipped
+network-snapshot.pkl, or one built from state.npz).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
 import torch
 
+import explorer
 from cuda_ops.filtered_lrelu import filtered_lrelu, filtered_lrelu_ref
 from explorer.model import sg3_input_transform
 from explorer.nets import build_generator
-from explorer.nets.stylegan3 import StyleGAN3Generator, design_lowpass_filter
+from explorer.nets.stylegan3 import StyleGAN3Generator, lowpass_filter
+from tests import checkpoint_builders as cb
 from tests.conftest import FIXTURES_DIR, fixture_names
 
 IMG_ATOL = 1e-4
@@ -35,6 +38,7 @@ def _sg3_fixtures() -> list[str]:
 
 
 SG3_FIXTURES = _sg3_fixtures()
+SOURCES = ("state.npz", "checkpoint")
 
 
 def _npz(name: str, kind: str) -> dict[str, np.ndarray]:
@@ -42,13 +46,28 @@ def _npz(name: str, kind: str) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-@lru_cache(maxsize=None)
-def _loaded(name: str) -> StyleGAN3Generator:
-    """The fixture's generator with its weights (cached: tests only read it)."""
+def _from_state(name: str) -> StyleGAN3Generator:
     g = build_generator("stylegan3", _config(name)["init_kwargs"]).eval()
     state = {k: torch.from_numpy(v) for k, v in _npz(name, "state").items()}
     g.load_state_dict(state, strict=True)
     return g
+
+
+@pytest.fixture(scope="module")
+def generators(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], StyleGAN3Generator]:
+    """(fixture, source) -> its generator with its weights, made once per module (tests only read it)."""
+    made: dict[tuple[str, str], StyleGAN3Generator] = {}
+
+    def get(name: str, source: str) -> StyleGAN3Generator:
+        if (name, source) not in made:
+            if source == "state.npz":
+                made[name, source] = _from_state(name)
+            else:
+                path = cb.user_checkpoint(FIXTURES_DIR / name, tmp_path_factory.mktemp(name))
+                made[name, source] = explorer.load(path).generator
+            assert isinstance(made[name, source], StyleGAN3Generator)
+        return made[name, source]
+    return get
 
 
 def _max_err(actual: torch.Tensor, expected: np.ndarray) -> float:
@@ -104,9 +123,10 @@ def test_filters_match_state(name: str) -> None:
     assert sorted(g.state_dict()) == sorted(state)
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", SG3_FIXTURES)
-def test_mapping_and_truncation(name: str) -> None:
-    g, exp, cfg = _loaded(name), _npz(name, "expected"), _config(name)
+def test_mapping_and_truncation(name: str, source: str, generators) -> None:
+    g, exp, cfg = generators(name, source), _npz(name, "expected"), _config(name)
     z = torch.from_numpy(exp["z"])
     c = torch.from_numpy(exp["c"]) if "c" in exp else None
     with torch.no_grad():
@@ -121,10 +141,11 @@ def test_mapping_and_truncation(name: str) -> None:
     assert int(exp["trunc_cut_cutoff"]) == cfg["expected_settings"]["trunc_cut_cutoff"]
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", SG3_FIXTURES)
 @pytest.mark.parametrize("case", ["img", "img_trunc", "img_trunc_cut", "img_noise_none"])
-def test_images(name: str, case: str) -> None:
-    g, exp = _loaded(name), _npz(name, "expected")
+def test_images(name: str, source: str, case: str, generators) -> None:
+    g, exp = generators(name, source), _npz(name, "expected")
     ws_key = {"img": "ws", "img_trunc": "ws_trunc", "img_trunc_cut": "ws_trunc_cut",
               "img_noise_none": "ws"}[case]
     noise_mode = "none" if case == "img_noise_none" else "const"
@@ -132,9 +153,10 @@ def test_images(name: str, case: str) -> None:
     assert _max_err(img, exp[case]) <= IMG_ATOL
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", SG3_FIXTURES)
-def test_style_mixing(name: str) -> None:
-    g, exp, cfg = _loaded(name), _npz(name, "expected"), _config(name)
+def test_style_mixing(name: str, source: str, generators) -> None:
+    g, exp, cfg = generators(name, source), _npz(name, "expected"), _config(name)
     k, b_index = int(exp["mix_k"]), exp["mix_b_index"]
     assert k == cfg["expected_settings"]["mix_k"]
     assert list(b_index) == cfg["expected_settings"]["mix_b_index"]
@@ -145,9 +167,10 @@ def test_style_mixing(name: str) -> None:
     assert _max_err(_render(g, mixed), exp["img_mix"]) <= IMG_ATOL
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", SG3_FIXTURES)
-def test_input_transform(name: str) -> None:
-    g, exp = _loaded(name), _npz(name, "expected")
+def test_input_transform(name: str, source: str, generators) -> None:
+    g, exp = generators(name, source), _npz(name, "expected")
     settings = _config(name)["expected_settings"]["transform"]
     transform = sg3_input_transform(settings["translate"], settings["rotate"])
     np.testing.assert_allclose(transform.numpy(), exp["transform"], rtol=0, atol=1e-6)
@@ -159,10 +182,11 @@ def test_input_transform(name: str) -> None:
     assert torch.equal(g.synthesis.input.transform, buffer_before)
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", SG3_FIXTURES)
-def test_debug_intermediates(name: str) -> None:
+def test_debug_intermediates(name: str, source: str, generators) -> None:
     """Every captured layer output equals the reference's (first 4 channels where cut)."""
-    g, dbg = _loaded(name), _npz(name, "debug")
+    g, dbg = generators(name, source), _npz(name, "debug")
     capture: dict[str, torch.Tensor] = {}
     img = _render(g, dbg["ws"], capture=capture)
     assert _max_err(img, dbg["img"]) <= IMG_ATOL
@@ -179,9 +203,10 @@ def test_debug_intermediates(name: str) -> None:
     assert checked == len(g.synthesis.layer_names) + 1
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", SG3_FIXTURES)
-def test_init_kwargs_rebuild(name: str) -> None:
-    g = _loaded(name)
+def test_init_kwargs_rebuild(name: str, source: str, generators) -> None:
+    g = generators(name, source)
     rebuilt = build_generator("stylegan3", json.loads(json.dumps(g.init_kwargs)))
     assert rebuilt.architecture == "stylegan3"
     rebuilt.load_state_dict(g.state_dict(), strict=True)
@@ -266,11 +291,11 @@ def test_conditional_names() -> None:
 
 
 def test_radial_filter_is_normalised() -> None:
-    f = design_lowpass_filter(12, cutoff=4.0, width=8.0, fs=32, radial=True)
+    f = lowpass_filter(12, cutoff=4.0, width=8.0, fs=32, radial=True)
     assert f.shape == (12, 12)
     assert float(f.sum()) == pytest.approx(1.0, abs=1e-6)
     assert torch.allclose(f, f.t()) and torch.allclose(f, f.flip(0))
-    assert design_lowpass_filter(1, cutoff=4.0, width=8.0, fs=32) is None
+    assert lowpass_filter(1, cutoff=4.0, width=8.0, fs=32) is None
 
 
 FLRELU_CASES = [

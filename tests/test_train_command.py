@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from explorer.cli import main
+from explorer.cli.train import add_parser, train_config
 from explorer.errors import ExplorerError
-from explorer.train.command import add_parser, main, train_config
 from explorer.train.config import TrainConfig
 
 

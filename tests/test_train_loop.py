@@ -118,7 +118,6 @@ def test_init_from_a_model_file_starts_from_its_weights(tmp_path: Path, one_torc
                   log=lambda line: None)
     asset = tmp_path / "asset.safetensors"
     explorer.save(explorer.load(first.run.newest_snapshot()), asset, dtype=torch.float16)
-    lines: list[str] = []
     assert cli_main(["train", "--data", str(data), "--out", str(tmp_path / "second"), "--init-from", str(asset),
                      "--kimg", "0.004", "--batch", "4", "--workers", "0", "--device", "cpu",
                      "--cache-dir", str(tmp_path / "cache"), "--tick", "0.004"]) == 0

@@ -56,6 +56,6 @@ def subprocess_env() -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
 
-TRAIN_COMMAND = (sys.executable, "-m", "explorer.train.command", "train")
+TRAIN_COMMAND = (sys.executable, "-m", "explorer", "train")  # as the app starts it
 TINY_TRAIN_FLAGS = ["--resolution", "16", "--batch", "4", "--z-dim", "16", "--map", "1",
                     "--cbase", "128", "--cmax", "16", "--workers", "0", "--device", "cpu"]

@@ -33,14 +33,16 @@ from explorer.app.history import History
 from explorer.app.messages import MessageLog, Status
 from explorer.app.mixing_views import GRID_KIND, GRID_SAVE_KIND, PREVIEW_KIND, MixingViews
 from explorer.app.projections import PROJECTION_KIND, Projections
-from explorer.app.session import SavedImage, load_latent, save_image, save_latent
+from explorer.app.session import SavedImage, save_image, save_latent
 from explorer.app.settings import Settings
 from explorer.app.train_runs import STOP_KIND, TrainRuns
 from explorer.directions import DirectionCache
 from explorer.download import is_url, remote_source
-from explorer.engine import ErrorEvent, Frame, JobFinished, JobHandle, ModelLoaded, RenderThread
+from explorer.engine import ErrorEvent, Frame, JobFinished, ModelLoaded, RenderThread
 from explorer.errors import ExplorerError
+from explorer.jobs import JobHandle
 from explorer.latent.compose import DirectionLookup
+from explorer.latent.npz import load_latent_npz
 from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model, ModelInfo
 
@@ -329,7 +331,7 @@ class AppController:
     def load_latent_file(self, path: str | Path, as_mix_source: bool = False) -> None:
         """Use the W+ in an .npz (key `w`) as picture A, or as the mixing source B."""
         try:
-            latent = load_latent(path)
+            latent, _ = load_latent_npz(path)
         except ExplorerError as e:
             self.set_status(str(e), error=True)
             return

@@ -20,8 +20,8 @@ from explorer.app.direction_edits import (LayerRange, find_edit, only_sets, with
 from explorer.directions import (DirectionCache, DirectionLibrary, DirectionSet, DirectionSpec,
                                  cached_library, direction_job, direction_strip, layer_presets,
                                  load_direction_set, row_resolutions, save_direction_set)
-from explorer.engine import JobHandle, Progress
 from explorer.errors import ExplorerError
+from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import LatentState
 from explorer.model import ModelInfo
 

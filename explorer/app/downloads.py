@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from explorer.download import CacheEntry, DownloadCache, RemoteSource, format_bytes
-from explorer.engine.jobs import JobHandle, Progress
+from explorer.jobs import JobHandle, Progress
 
 if TYPE_CHECKING:
     from explorer.app.controller import AppController

@@ -81,8 +81,9 @@ def _is_image(path: Path) -> bool:
 
 def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
     """Sniff `path` and say what the app should do with it. Never raises for user files."""
-    from explorer.app.session import load_latent, read_png_state
+    from explorer.app.session import read_png_state
     from explorer.checkpoints.sniff import sniff_format
+    from explorer.latent.npz import load_latent_npz
     if isinstance(path, str):
         remote = remote_source(path)
         if remote is not None:
@@ -98,7 +99,7 @@ def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
         if state is not None:
             return RestoreState(path, state)
         if _is_npz_latent(path):
-            return LoadLatent(path, load_latent(path))
+            return LoadLatent(path, load_latent_npz(path)[0])
     except ExplorerError as e:
         return Rejected(path, str(e))
     if _is_image(path):

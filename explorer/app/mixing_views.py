@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explorer.engine import JobHandle, Progress
+from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import LatentState
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explorer.engine import JobHandle, Progress
 from explorer.imageinput import LoadedImage, load_image
+from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import encode_latent
 from explorer.model import ModelInfo
 from explorer.project import ProjectionConfig, ProjectionResult, Projector
@@ -93,6 +93,7 @@ class ProjectionRun:
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
+        self._held = threading.Event()  # the job is waiting at a step boundary (a pause took effect)
 
     @property
     def name(self) -> str:
@@ -121,7 +122,8 @@ class ProjectionRun:
         if p.preview is not None:
             self._show(p.preview)
         while not self._running.wait(0.1) and not self._stop.is_set():
-            pass
+            self._held.set()
+        self._held.clear()
         self._last = time.monotonic()  # time spent paused is not a step's time
 
     def should_stop(self) -> bool:
@@ -141,6 +143,11 @@ class ProjectionRun:
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
+
+    @property
+    def holding(self) -> bool:
+        """Paused, and the job has finished its step and is waiting (`paused` is only the request)."""
+        return self._held.is_set()
 
     def pause(self) -> None:
         self._running.clear()

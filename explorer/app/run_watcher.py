@@ -2,6 +2,7 @@
 
 The UI thread must never parse a long metrics file or decode a PNG, so a watcher thread reads
 the folder twice a second and publishes an immutable `RunView`; the panel only swaps it in.
+The status is read by `train.monitor.read_progress`, as for any other watcher; on top of it,
 metrics.jsonl is read incrementally (only the new bytes; a torn last line waits for the next
 reading), and the sample grid is decoded only when a new one appears.
 """
@@ -10,40 +11,26 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from explorer.train.monitor import RunProgress, read_progress
 from explorer.train.run_folder import RunFolder
 
 CURVES = ("loss_G", "loss_D")
 
 
 @dataclass(frozen=True)
-class RunView:
-    """One reading of a run folder. `state` as `monitor.read_progress` says it ("absent" first)."""
+class RunView(RunProgress):
+    """One reading of a run folder: its `RunProgress`, plus what the panel draws from it."""
 
-    state: str = "absent"
-    kimg: float = 0.0
-    total_kimg: float = 0.0
-    sec_per_kimg: float | None = None
-    error: str | None = None
-    newest_snapshot: Path | None = None
-    sample: np.ndarray | None = None          # the newest fakes grid, RGBA uint8
-    sample_path: Path | None = None
+    sample: np.ndarray | None = None          # the newest readable fakes grid, RGBA uint8
+    sample_path: Path | None = None           # the file `sample` was decoded from
     curves: dict[str, np.ndarray] = field(default_factory=dict)  # "kimg" and CURVES, float64
-
-    @property
-    def fraction(self) -> float:
-        return min(self.kimg / self.total_kimg, 1.0) if self.total_kimg else 0.0
-
-    @property
-    def seconds_left(self) -> float | None:
-        if self.sec_per_kimg is None or not self.total_kimg or self.state != "running":
-            return None
-        return max(self.total_kimg - self.kimg, 0.0) * self.sec_per_kimg
 
 
 class MetricsTail:
@@ -57,6 +44,7 @@ class MetricsTail:
         self._offset = 0
         self._partial = b""
         self._columns: dict[str, list[float]] = {k: [] for k in ("kimg", *CURVES)}
+        self.last: dict[str, Any] = {}  # the newest record
 
     def read(self) -> dict[str, np.ndarray]:
         try:
@@ -77,17 +65,10 @@ class MetricsTail:
             except ValueError:
                 continue
             if isinstance(record, dict) and "kimg" in record:
+                self.last = record
                 for key, column in self._columns.items():
                     column.append(float(record.get(key, np.nan)))
         return {k: np.asarray(v, dtype=np.float64) for k, v in self._columns.items()}
-
-
-def run_state(run: RunFolder, status: dict) -> str:
-    """A status saying "running" whose trainer is gone reads as "dead" (resume it)."""
-    state = str(status.get("state", "running"))
-    if state in ("starting", "running") and run.live_trainer_pid() is None:
-        return "dead"
-    return state
 
 
 def decode_rgba(path: Path) -> np.ndarray | None:
@@ -132,22 +113,21 @@ class RunWatcher:
             return self._view
 
     def _read(self) -> RunView:
-        status = self.run.read_status()
-        if status is None:
+        progress = read_progress(self.run, read_metrics=False)
+        if progress.state == "absent":
             return RunView()
         old = self._view
-        sample_path = self.run.newest_sample()
+        sample_path = progress.newest_sample
         sample = old.sample if sample_path == old.sample_path else None
         if sample_path is not None and sample is None:
             sample = decode_rgba(sample_path)
             if sample is None:
                 sample_path = old.sample_path  # unreadable for now: keep the last grid
                 sample = old.sample
-        return RunView(
-            state=run_state(self.run, status), kimg=float(status.get("kimg", 0.0)),
-            total_kimg=float(status.get("total_kimg", 0.0)), sec_per_kimg=status.get("sec_per_kimg"),
-            error=status.get("error"), newest_snapshot=self.run.newest_snapshot(), sample=sample,
-            sample_path=sample_path, curves=self._metrics.read())
+        curves = self._metrics.read()
+        read = {f.name: getattr(progress, f.name) for f in fields(RunProgress)}
+        return RunView(**{**read, "latest_metrics": self._metrics.last}, sample=sample,
+                       sample_path=sample_path, curves=curves)
 
     def _loop(self) -> None:
         while not self._stopping:

@@ -1,14 +1,13 @@
 """Saving what is on screen and getting it back: PNGs that carry their `LatentState`, and W+ .npz files.
 
 A saved PNG embeds the whole state as JSON in an iTXt chunk, so opening it later restores the
-exact picture; the final W+ goes beside it as `<name>.npz` (key `w`, shape [1, num_ws, w_dim]),
-the layout NVIDIA's projector writes. Files are written atomically and never replace an
+exact picture; the final W+ goes beside it as `<name>.npz` (`explorer.latent.npz`, the layout
+NVIDIA's projector writes). Files are written atomically and never replace an
 existing file: a fresh name is picked instead (seed0042.png, seed0042_001.png, ...).
 """
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,10 @@ from PIL import Image
 
 from explorer.errors import ExplorerError
 from explorer.fileio import png_bytes, write_new_file
+from explorer.latent.npz import latent_npz_bytes
 from explorer.latent.state import LatentState
 
 STATE_KEY = "stylegan-explorer-state"
-LATENT_KEY = "w"
 
 
 @dataclass(frozen=True)
@@ -44,17 +43,6 @@ def free_name(folder: Path, stem: str, suffixes: tuple[str, ...] = (".png", ".np
         if not any((folder / (name + s)).exists() for s in suffixes):
             return name
     raise ExplorerError(f"{folder} holds too many images named {stem}*; choose another folder")
-
-
-def latent_npz_bytes(ws: np.ndarray) -> bytes:
-    w = np.asarray(ws, dtype=np.float32)
-    if w.ndim == 2:
-        w = w[None]
-    if w.ndim != 3 or w.shape[0] != 1:
-        raise ExplorerError(f"a W+ latent must be [1, num_ws, w_dim], got shape {w.shape}")
-    buf = io.BytesIO()
-    np.savez(buf, **{LATENT_KEY: w})
-    return buf.getvalue()
 
 
 def save_image(folder: str | os.PathLike[str], rgba: np.ndarray, state: LatentState,
@@ -106,21 +94,3 @@ def read_png_state(path: str | os.PathLike[str]) -> LatentState | None:
         return LatentState.from_json(text[STATE_KEY])
     except (ValueError, TypeError, KeyError) as e:
         raise ExplorerError(f"{Path(path).name} carries a damaged latent state ({e})") from e
-
-
-def load_latent(path: str | os.PathLike[str]) -> np.ndarray:
-    """W+ [num_ws, w_dim] from an .npz with key `w` ([1, num_ws, w_dim] or [num_ws, w_dim])."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if LATENT_KEY not in data.files:
-                raise ExplorerError(f"{path.name} has no array named 'w' (found: "
-                                    f"{', '.join(data.files) or 'nothing'})")
-            w = np.asarray(data[LATENT_KEY], dtype=np.float32)
-    except (OSError, ValueError) as e:
-        raise ExplorerError(f"could not read {path.name} as a latent .npz ({e})") from e
-    if w.ndim == 3 and w.shape[0] == 1:
-        w = w[0]
-    if w.ndim != 2:
-        raise ExplorerError(f"{path.name}: 'w' must be [1, num_ws, w_dim], got shape {w.shape}")
-    return w

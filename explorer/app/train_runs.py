@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from explorer.app.run_watcher import RunView, RunWatcher
-from explorer.engine import JobHandle
 from explorer.errors import ExplorerError
+from explorer.jobs import JobHandle
 from explorer.train.monitor import TRAINER_COMMAND, TrainerProcess
 from explorer.train.run_folder import RunFolder
 

@@ -14,8 +14,8 @@ from explorer.directions.cache import DirectionCache, check_set_name
 from explorer.directions.directionset import METHODS, DirectionSet
 from explorer.directions.labels import LabelledLatents
 from explorer.directions.library import DirectionLibrary
-from explorer.engine.jobs import Cancelled, Job, Report
 from explorer.errors import ExplorerError, InputError
+from explorer.jobs import Cancelled, Job, Report
 from explorer.model import Model
 
 

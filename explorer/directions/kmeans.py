@@ -13,8 +13,8 @@ from explorer.directions.directionset import DirectionSet
 from explorer.directions.progress import StepCounter
 from explorer.directions.sampling import (DEFAULT_BATCH, FIT_STREAM, batch_sizes, projection_sigmas,
                                           sampled_w)
-from explorer.engine.jobs import Cancelled, Report
 from explorer.errors import ExplorerError
+from explorer.jobs import Cancelled, Report
 from explorer.latent.compose import apply_truncation
 from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model

@@ -53,8 +53,8 @@ def seeds_to_w(model: Model, seeds: list[int], class_idx: int | None = None, bat
 
 def latent_file_w(model: Model, path: Path) -> np.ndarray:
     """A projected latent as one w: W+ rows are averaged (attribute directions live in W)."""
-    from explorer.project.latentfile import load_projected_w
-    w = load_projected_w(path)[0][0]
+    from explorer.latent.npz import load_latent_npz
+    w, _ = load_latent_npz(path)
     if w.shape[-1] != model.w_dim:
         raise ExplorerError(f"{path} has w_dim {w.shape[-1]}, but this model's is {model.w_dim}")
     return w.mean(0)

@@ -22,8 +22,8 @@ from PIL import Image
 
 from explorer.directions.labels import LabelledLatents, seeds_to_w
 from explorer.directions.progress import StepCounter
-from explorer.engine.jobs import Cancelled, Report
 from explorer.errors import ExplorerError
+from explorer.jobs import Cancelled, Report
 from explorer.model import Model, to_uint8
 
 FEATURE_SIZE = 32

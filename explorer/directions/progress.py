@@ -1,13 +1,13 @@
-"""Progress and cancellation for direction computations, in the engine's job vocabulary.
+"""Progress and cancellation for direction computations, in the vocabulary of `explorer.jobs`.
 
-Every computation here can run as a background job (`explorer.engine.jobs`): it reports
+Every computation here can run as a background job (`explorer.jobs`): it reports
 `Progress` and stops with `JobCancelled` when asked, and it works just as well called directly
 with no callbacks at all (tests, CLI, notebooks).
 """
 
 from __future__ import annotations
 
-from explorer.engine.jobs import Cancelled, JobCancelled, Progress, Report
+from explorer.jobs import Cancelled, JobCancelled, Progress, Report
 
 
 class StepCounter:

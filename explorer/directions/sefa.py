@@ -14,8 +14,8 @@ import torch
 from explorer.directions.directionset import DirectionSet
 from explorer.directions.progress import StepCounter
 from explorer.directions.sampling import DEFAULT_BATCH, projection_sigmas
-from explorer.engine.jobs import Cancelled, Report
 from explorer.errors import ExplorerError
+from explorer.jobs import Cancelled, Report
 from explorer.model import Model
 
 

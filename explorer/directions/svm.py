@@ -15,8 +15,8 @@ from explorer.directions.directionset import DirectionSet
 from explorer.directions.labels import LabelledLatents
 from explorer.directions.progress import StepCounter
 from explorer.directions.sampling import DEFAULT_BATCH, projection_sigmas
-from explorer.engine.jobs import Cancelled, Report
 from explorer.errors import ExplorerError
+from explorer.jobs import Cancelled, Report
 from explorer.model import Model
 
 HELD_OUT = 0.2  # share of labelled latents kept back to measure the SVM's accuracy

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from explorer.engine.jobs import JobHandle
+from explorer.jobs import JobHandle
 from explorer.latent.state import LatentState
 from explorer.model import ModelInfo
 

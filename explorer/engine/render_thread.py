@@ -26,12 +26,12 @@ import torch
 from explorer.devices import resolve_device
 from explorer.engine.events import ErrorEvent, Event, JobFinished, ModelLoaded
 from explorer.engine.frame import Frame
-from explorer.engine.jobs import Job, JobFn, JobHandle, Progress, one_line_error
 from explorer.engine.mapping_cache import MappingCache
 from explorer.engine.render import (mixing_grid, noise_variance, preview_resolution,
                                     render_preview, render_ws)
 from explorer.engine.threads import RENDER_NICE, configure_render_thread
-from explorer.errors import ExplorerError
+from explorer.errors import ExplorerError, one_line_error
+from explorer.jobs import Job, JobFn, JobHandle, Progress
 from explorer.latent.compose import DirectionLookup
 from explorer.latent.state import LatentState
 from explorer.model import Model, ModelInfo
@@ -170,10 +170,6 @@ class RenderThread:
     @property
     def frames_rendered(self) -> int:
         return self._frames_rendered
-
-    @property
-    def last_render_ms(self) -> float:
-        return self._last_render_ms
 
     @property
     def stats(self) -> RenderStats:

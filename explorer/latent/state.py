@@ -10,14 +10,15 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from explorer.model_inputs import NOISE_MODES
+
 STATE_FORMAT = "stylegan-explorer/latent-state"
 STATE_VERSION = 1
-NOISE_MODES = ("const", "random", "none")
 VIEW_REDUCTIONS = ("mean", "norm", "channel")
 
 

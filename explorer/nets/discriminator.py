@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from cuda_ops import downsample2d, setup_filter
-from explorer.nets.layers import FullyConnectedLayer, normalize_2nd_moment
+from explorer.nets.layers import FullyConnectedLayer, add_fc_layers, normalize_2nd_moment, run_fc_layers
 from explorer.nets.stylegan2 import BLOCK_ARCHITECTURES, RESAMPLE_FILTER, SQRT_HALF, Conv2dLayer
 
 BLOCK_KEYS = ("activation", "resample_filter", "freeze_layers")
@@ -156,19 +156,12 @@ class LabelMapping(nn.Module):
         super().__init__()
         embed_features = cmap_dim if embed_features is None else embed_features
         layer_features = cmap_dim if layer_features is None else layer_features
-        self.num_layers = num_layers
         self.embed = FullyConnectedLayer(c_dim, embed_features)
-        features = [embed_features] + [layer_features] * (num_layers - 1) + [cmap_dim]
-        for i in range(num_layers):
-            setattr(self, f"fc{i}", FullyConnectedLayer(features[i], features[i + 1],
-                                                       activation=activation,
-                                                       lr_multiplier=lr_multiplier))
+        widths = [embed_features, *[layer_features] * (num_layers - 1), cmap_dim][:num_layers + 1]
+        self.num_layers = add_fc_layers(self, widths, activation, lr_multiplier)
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
-        x = normalize_2nd_moment(self.embed(c.to(torch.float32)))
-        for i in range(self.num_layers):
-            x = getattr(self, f"fc{i}")(x)
-        return x
+        return run_fc_layers(self, normalize_2nd_moment(self.embed(c.to(torch.float32))), self.num_layers)
 
 
 class StyleGAN2Discriminator(nn.Module):

@@ -6,8 +6,11 @@ rate"), so checkpoints from the original code load as they are.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from typing import Sequence
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cuda_ops import bias_act
@@ -15,7 +18,8 @@ from cuda_ops import bias_act
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
     """Scale each vector to unit root-mean-square (StyleGAN's "pixel norm" on z and embeddings)."""
-    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
+    mean_square = x.square().mean(dim=dim, keepdim=True)
+    return x * torch.rsqrt(mean_square + eps)
 
 
 class FullyConnectedLayer(nn.Module):
@@ -28,24 +32,46 @@ class FullyConnectedLayer(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.activation = activation
-        self.weight = nn.Parameter(torch.randn([out_features, in_features]) * (weight_init / lr_multiplier))
-        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
-        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        # Stored values are divided by the gains they get back in `forward`, so with a small
+        # lr_multiplier (the mapping net's 0.01) the optimiser's steps are small in effect.
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
+        init_std = weight_init / lr_multiplier
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) * init_std)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
+
+    def effective_parameters(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Weight and bias as they act on the input: stored values times their gains."""
+        weight = self.weight.to(dtype) * self.weight_gain
+        if self.bias is None:
+            return weight, None
+        bias = self.bias.to(dtype)
+        return weight, bias if self.bias_gain == 1 else bias * self.bias_gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype) * self.weight_gain
-        b = self.bias
-        if b is not None:
-            b = b.to(x.dtype)
-            if self.bias_gain != 1:
-                b = b * self.bias_gain
-        if self.activation == "linear" and b is not None:
-            return torch.addmm(b.unsqueeze(0), x, w.t())
-        return bias_act(x.matmul(w.t()), b, act=self.activation)
+        weight, bias = self.effective_parameters(x.dtype)
+        if self.activation == "linear":  # F.linear adds the bias in the same GEMM call
+            return F.linear(x, weight, bias)
+        return bias_act(F.linear(x, weight), bias, act=self.activation)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
+
+
+def add_fc_layers(owner: nn.Module, widths: Sequence[int], activation: str, lr_multiplier: float) -> int:
+    """Give `owner` the layers fc0, fc1, ... where fc{i} maps widths[i] to widths[i + 1]; the
+    names are the ones checkpoints use. Returns how many layers were added."""
+    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        owner.add_module(f"fc{index}", FullyConnectedLayer(n_in, n_out, activation=activation,
+                                                          lr_multiplier=lr_multiplier))
+    return len(widths) - 1
+
+
+def run_fc_layers(owner: nn.Module, x: torch.Tensor, count: int) -> torch.Tensor:
+    """x through fc0 .. fc{count-1} of `owner`, in order."""
+    for index in range(count):
+        x = owner.get_submodule(f"fc{index}")(x)
+    return x
 
 
 class MappingNetwork(nn.Module):
@@ -60,46 +86,41 @@ class MappingNetwork(nn.Module):
                  w_avg_beta: float | None = 0.995) -> None:
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
-        self.num_layers = num_layers
         self.w_avg_beta = w_avg_beta
-        if embed_features is None:
-            embed_features = w_dim
-        if c_dim == 0:
-            embed_features = 0
-        if layer_features is None:
-            layer_features = w_dim
-        features = [z_dim + embed_features] + [layer_features] * (num_layers - 1) + [w_dim]
+        # A label, when the model takes one, is embedded and joins the normalised z as input.
+        label_width = (w_dim if embed_features is None else embed_features) if c_dim > 0 else 0
         if c_dim > 0:
-            self.embed = FullyConnectedLayer(c_dim, embed_features)
-        for i in range(num_layers):
-            layer = FullyConnectedLayer(features[i], features[i + 1], activation=activation,
-                                        lr_multiplier=lr_multiplier)
-            setattr(self, f"fc{i}", layer)
+            self.embed = FullyConnectedLayer(c_dim, label_width)
+        hidden = w_dim if layer_features is None else layer_features
+        widths = [z_dim + label_width, *[hidden] * (num_layers - 1), w_dim][:num_layers + 1]
+        self.num_layers = add_fc_layers(self, widths, activation, lr_multiplier)
         self.register_buffer("w_avg", torch.zeros([w_dim]))
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, update_w_avg: bool = False) -> torch.Tensor:
+    def _inputs(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """The first layer's input: normalised z, then the normalised label embedding."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
-        if c is not None and self.c_dim > 0 and (c.ndim != 2 or tuple(c.shape) != (z.shape[0], self.c_dim)):
-            raise ValueError(f"c must have shape [{z.shape[0]}, {self.c_dim}], got {list(c.shape)}")
-        parts = []
-        if self.z_dim > 0:
-            parts.append(normalize_2nd_moment(z.to(torch.float32)))
+        pieces = [normalize_2nd_moment(z.to(torch.float32))] if self.z_dim > 0 else []
         if self.c_dim > 0:
             if c is None:
                 raise ValueError(f"conditional mapping needs c of shape [N, {self.c_dim}]")
-            parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
-        x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-        for i in range(self.num_layers):
-            x = getattr(self, f"fc{i}")(x)
-        if update_w_avg and self.w_avg_beta is not None:
-            self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
-        ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])
-        if truncation_psi != 1:
-            if truncation_cutoff is None:
-                ws = self.w_avg.lerp(ws, truncation_psi)
-            else:
-                ws = ws.clone()
-                ws[:, :truncation_cutoff] = self.w_avg.lerp(ws[:, :truncation_cutoff], truncation_psi)
-        return ws
+            if c.ndim != 2 or tuple(c.shape) != (z.shape[0], self.c_dim):
+                raise ValueError(f"c must have shape [{z.shape[0]}, {self.c_dim}], got {list(c.shape)}")
+            pieces.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
+        return torch.cat(pieces, dim=1) if len(pieces) > 1 else pieces[0]
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None, update_w_avg: bool = False) -> torch.Tensor:
+        w = run_fc_layers(self, self._inputs(z, c), self.num_layers)
+        if update_w_avg and self.w_avg_beta is not None:  # exponential moving average of the batch mean
+            batch_mean = w.detach().float().mean(dim=0)
+            self.w_avg.copy_(batch_mean.lerp(self.w_avg, self.w_avg_beta))
+        ws = w.unsqueeze(1).expand(-1, self.num_ws, -1)
+        if truncation_psi == 1:
+            return ws.contiguous()
+        # Truncation moves rows [0, cutoff) (all rows without a cutoff) towards the average w.
+        truncated = self.w_avg.lerp(ws, truncation_psi)
+        if truncation_cutoff is None:
+            return truncated
+        rows = torch.arange(self.num_ws, device=ws.device) < truncation_cutoff
+        return torch.where(rows[None, :, None], truncated, ws)

@@ -20,11 +20,11 @@ from torch import nn
 
 from cuda_ops import bias_act, setup_filter, upfirdn2d, upsample2d
 from cuda_ops.bias_act import ACTIVATIONS
+from explorer.model_inputs import NOISE_MODES
 from explorer.nets import sg2_fast
 from explorer.nets.layers import FullyConnectedLayer, MappingNetwork
 from explorer.nets.resume import Stage, SynthesisResume, run_stages, weights_key
 
-NOISE_MODES = ("const", "random", "none")
 RESAMPLE_FILTER = (1, 3, 3, 1)
 BLOCK_ARCHITECTURES = ("orig", "skip", "resnet")
 MAPPING_KEYS = ("num_layers", "embed_features", "layer_features", "activation", "lr_multiplier",

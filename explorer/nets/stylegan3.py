@@ -132,26 +132,44 @@ def synthesis_schedule(
     return inp, layers
 
 
-def design_lowpass_filter(taps: int, cutoff: float, width: float, fs: float,
-                          radial: bool = False) -> torch.Tensor | None:
-    """A Kaiser-windowed lowpass: 1-D (applied separably), or a 2-D radially symmetric jinc.
+def kaiser_window(taps: int, width: float, fs: float) -> np.ndarray:
+    """The Kaiser window for a transition band `width` Hz wide at sampling rate `fs`.
+
+    Its shape parameter comes from the stopband attenuation this many taps can reach over that
+    band (Kaiser's empirical formulas, as scipy implements them); `firwin` picks it the same way.
+    """
+    attenuation_db = scipy.signal.kaiser_atten(taps, width / (fs / 2))
+    return np.kaiser(taps, scipy.signal.kaiser_beta(attenuation_db))
+
+
+def radial_lowpass(taps: int, cutoff: float, width: float, fs: float) -> np.ndarray:
+    """A taps x taps circularly symmetric lowpass with unit DC gain.
+
+    The ideal disc-shaped passband of radius `cutoff` has the impulse response
+    J1(2 pi cutoff r) / (pi r) (a "jinc"); it is tapered by the separable Kaiser window. Tap
+    positions are in units of 1/fs from the centre, so an even tap count never samples r = 0.
+    """
+    offsets = (np.arange(taps) - (taps - 1) / 2) / fs
+    radius = np.sqrt(offsets[:, None] ** 2 + offsets[None, :] ** 2)
+    jinc = scipy.special.j1(2 * np.pi * cutoff * radius) / (np.pi * radius)
+    window = kaiser_window(taps, width, fs)
+    tapered = jinc * window[:, None] * window[None, :]
+    return tapered / tapered.sum()
+
+
+def lowpass_filter(taps: int, cutoff: float, width: float, fs: float,
+                   radial: bool = False) -> torch.Tensor | None:
+    """The float32 filter a layer resamples with: None for one tap (nothing to filter), else a
+    1-D Kaiser-windowed sinc applied along each axis, or with `radial` the 2-D jinc above.
 
     The radial filter suppresses the diagonal aliases a separable one lets through, which the
-    rotation-equivariant (R) config needs. One tap means the identity: returns None.
+    rotation-equivariant (R) config needs.
     """
     if taps == 1:
         return None
-    if not radial:
-        f = scipy.signal.firwin(numtaps=taps, cutoff=cutoff, width=width, fs=fs)
-        return torch.as_tensor(f, dtype=torch.float32)
-    t = (np.arange(taps) - (taps - 1) / 2) / fs
-    r = np.hypot(*np.meshgrid(t, t))  # even tap counts: r is never 0
-    f = scipy.special.j1(2 * cutoff * (np.pi * r)) / (np.pi * r)
-    beta = scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(taps, width / (fs / 2)))
-    window = np.kaiser(taps, beta)
-    f *= np.outer(window, window)
-    f /= np.sum(f)
-    return torch.as_tensor(f, dtype=torch.float32)
+    taps_array = (radial_lowpass(taps, cutoff, width, fs) if radial
+                  else scipy.signal.firwin(taps, cutoff, width=width, fs=fs))
+    return torch.as_tensor(taps_array, dtype=torch.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,9 +280,9 @@ class SynthesisLayer(nn.Module):
         self.weight = nn.Parameter(torch.randn([spec.out_channels, spec.in_channels, k, k]))
         self.bias = nn.Parameter(torch.zeros([spec.out_channels]))
         self.register_buffer("magnitude_ema", torch.ones([]))
-        self.register_buffer("up_filter", design_lowpass_filter(
+        self.register_buffer("up_filter", lowpass_filter(
             spec.up_taps, spec.in_cutoff, spec.in_half_width * 2, spec.tmp_sampling_rate))
-        self.register_buffer("down_filter", design_lowpass_filter(
+        self.register_buffer("down_filter", lowpass_filter(
             spec.down_taps, spec.out_cutoff, spec.out_half_width * 2, spec.tmp_sampling_rate,
             radial=spec.down_radial))
         # ToRGB has no demodulation, so its styles get the He gain instead.

@@ -19,8 +19,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from explorer.engine.jobs import Progress
 from explorer.imageinput import ImageSource, load_image
+from explorer.jobs import Progress
 from explorer.model import Model, to_uint8
 from explorer.project.adam import Adam, Moments
 from explorer.project.config import ProjectionConfig

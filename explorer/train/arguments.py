@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.errors import InputError
-from explorer.model_inputs import SEED_LIMIT
+from explorer.cli_values import SEED_LIMIT
 from explorer.outputs import check_writable_folder
 from explorer.train.dataset import check_resolution_fits
 from explorer.train.dataset_source import ImageSource

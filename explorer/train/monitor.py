@@ -25,9 +25,9 @@ LOG_NAME = "log.txt"
 
 @dataclass(frozen=True)
 class RunProgress:
-    """A snapshot of what a run folder says, for one redraw of a progress panel."""
+    """A snapshot of what a run folder says, for one redraw of a progress panel or a script."""
 
-    state: str                      # starting, running, stopped, finished, failed, dead, absent
+    state: str = "absent"           # starting, running, stopped, finished, failed, dead, absent
     kimg: float = 0.0
     total_kimg: float = 0.0
     sec_per_kimg: float | None = None
@@ -40,16 +40,25 @@ class RunProgress:
     def fraction(self) -> float:
         return min(self.kimg / self.total_kimg, 1.0) if self.total_kimg else 0.0
 
+    @property
+    def seconds_left(self) -> float | None:
+        if self.sec_per_kimg is None or not self.total_kimg or self.state != "running":
+            return None
+        return max(self.total_kimg - self.kimg, 0.0) * self.sec_per_kimg
 
-def read_progress(run_dir: str | os.PathLike[str]) -> RunProgress:
+
+def read_progress(run_dir: str | os.PathLike[str] | RunFolder, read_metrics: bool = True) -> RunProgress:
     """What the run folder says now. A run whose status says "running" but whose process is
-    gone (killed, crashed, machine rebooted) reads as "dead": resume it with --resume."""
-    run = RunFolder(run_dir)
+    gone (killed, crashed, machine rebooted) reads as "dead": resume it with --resume.
+
+    `read_metrics=False` leaves `latest_metrics` empty instead of parsing all of metrics.jsonl,
+    for a watcher that follows that file incrementally itself (`app/run_watcher.py`)."""
+    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
     status = run.read_status()
     if status is None:
         return RunProgress(state="absent")
-    metrics = run.read_metrics()
-    state = status.get("state", "running")
+    metrics = run.read_metrics() if read_metrics else []
+    state = str(status.get("state", "running"))
     if state in ("starting", "running") and run.live_trainer_pid() is None:
         state = "dead"
     return RunProgress(

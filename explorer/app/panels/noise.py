@@ -9,7 +9,7 @@ from explorer.app.image_view import ImageView
 from explorer.app.layout import place_floating
 from explorer.app.noise_map import heat_scale_rgba
 from explorer.app.widgets import slider_float
-from explorer.latent.state import NOISE_MODES
+from explorer.model_inputs import NOISE_MODES
 
 
 def noise_gains(enabled: dict[int, bool], strength: dict[int, float]) -> tuple[tuple[int, float], ...]:

@@ -1,8 +1,7 @@
 """The `train` and `dataset` subcommands: argument parsing and the glue to the library.
 
-`explorer.cli` registers these with `add_parser(subparsers)` and dispatches to `run(args)`.
-`main` runs them standalone (`python -m explorer.train.command train ...`), which is also a
-convenient entry point for `torchrun`.
+`explorer.cli.main` registers these with `add_parser(subparsers)` and dispatches to `run(args)`;
+`torchrun -m explorer train ...` starts one trainer per device the same way.
 
     stylegan-explorer train --data DIR --out RUN [--resolution R] [--kimg K] [--batch B] [--resume]
     stylegan-explorer dataset avatars --count N --resolution R --out DIR [--seed S]
@@ -21,7 +20,7 @@ import sys
 import threading
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from explorer.errors import ExplorerError
 from explorer.train.arguments import check_dataset_args, check_train_args
@@ -181,18 +180,3 @@ def run_prepare(args: argparse.Namespace) -> int:
     prepared = prepare_dataset(args.data, args.resolution, args.cache_dir, workers=args.workers)
     print(json.dumps({**asdict(prepared.manifest), "cache": str(prepared.folder)}, indent=2))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stylegan-explorer")
-    add_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except ExplorerError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

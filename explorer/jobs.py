@@ -3,6 +3,8 @@ events and cooperative cancellation.
 
 A job function gets `report(Progress)` and `cancelled()`. Once the user cancels, the next `report`
 raises `JobCancelled`, so a job that reports progress stops without checking anything itself.
+It sits at the foundation so that `project/` and `directions/` speak this vocabulary without
+depending on the renderer; the render thread runs jobs that need its model (`run_job`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from explorer.errors import ExplorerError
+from explorer.errors import one_line_error
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -52,14 +55,6 @@ class Job:
         if self._fn is None:
             raise NotImplementedError("give Job a function or override run()")
         return self._fn(report, cancelled)
-
-
-def one_line_error(exc: BaseException) -> str:
-    """User errors carry their own message; anything else says what kind of failure it was."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, ExplorerError) and text:
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class JobHandle:

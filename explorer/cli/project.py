@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.cli.options import add_device
 from explorer.cli_values import int_in, seed_value
-from explorer.devices import DEVICE_CHOICES
-from explorer.engine.jobs import Progress
+from explorer.jobs import Progress
 from explorer.project.config import SPACES, ProjectionConfig
 
 SNAPSHOTS = 8
@@ -34,8 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="StyleGAN2: also fit the noise maps (closer fit; the latent alone no longer reproduces it)")
     p.add_argument("--class", dest="class_idx", type=int_in(0), default=None, help="class for conditional models")
     p.add_argument("--seed", type=seed_value, default=0, help="seed for sampling W and any random noise")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                   help="where to run (auto: cuda, else mps, else cpu)")
+    add_device(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--force", action="store_true", help="overwrite an earlier projection in --out")
     return p
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.fileio import remove_stale_temp_files, save_png
     from explorer.imageinput import load_image
     from explorer.outputs import check_output_folder
-    from explorer.project.latentfile import save_projected_w
+    from explorer.latent.npz import save_latent_npz
     from explorer.project.losses import parse_spec
     from explorer.project.projector import Projector
 
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         save_png(out / "target.png", loaded.pixels, overwrite=args.force)
         save_png(out / "reconstruction.png", result.image, overwrite=args.force)
-        save_projected_w(out / "projected_w.npz", result.ws, result.noise, overwrite=args.force)
+        save_latent_npz(out / "projected_w.npz", result.ws, result.noise, overwrite=args.force)
         save_png(out / "progress.png", progress_strip(loaded.pixels, snapshots, result.image),
                  overwrite=args.force)
     except FileExistsError as e:

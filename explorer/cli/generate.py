@@ -1,4 +1,4 @@
-"""The `info` and `generate` subcommands: describe a checkpoint, render seeds to PNG files."""
+"""`stylegan-explorer generate CKPT --seeds 0-7 --out DIR`: render seeds to PNG files and a grid."""
 
 from __future__ import annotations
 
@@ -9,26 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.cli.options import add_device
 from explorer.cli_values import finite_float, int_in
-from explorer.devices import DEVICE_CHOICES
+from explorer.model_inputs import NOISE_MODES
 
 GRID_LIMIT = 64  # grid.png shows at most this many images, so memory does not grow with --seeds
 
 
-def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                   help="where to run the generator (auto: cuda, else mps, else cpu)")
-
-
-def add_force(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--force", action="store_true", help="overwrite results already in the output location")
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="describe a checkpoint")
-    p.add_argument("checkpoint", help="file, URL or published model name")
-    add_device(p)
-
     p = sub.add_parser("generate", help="render seeds to PNG files and a grid")
     p.add_argument("checkpoint", help="file, URL or published model name")
     p.add_argument("--seeds", default="0-7", help="seed list, e.g. 0-7,12 (default 0-7; each below 2^32)")
@@ -36,44 +24,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cutoff", type=int_in(0), default=None, help="truncate only the first K W+ rows")
     p.add_argument("--class", dest="class_idx", type=int_in(0), default=None,
                    help="class for conditional models")
-    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    p.add_argument("--noise-mode", default="const", choices=NOISE_MODES,
+                   help="StyleGAN2 noise: the stored maps (const), fresh per seed (random) or none")
     p.add_argument("--translate", default="0,0", help="StyleGAN3 input translation X,Y")
     p.add_argument("--rotate", type=finite_float, default=0.0, help="StyleGAN3 input rotation in degrees")
     p.add_argument("--edit", action="append", default=[], metavar="SET:INDEX:STRENGTH[:ROWS]",
                    help="direction edit in sigmas, e.g. pca:3:+2.0:0-5 (repeatable; SET is a set "
                         "computed by `directions` for this model, or a .npz file)")
     p.add_argument("--out", required=True, help="output folder")
-    add_force(p)
-    add_device(p)
-
-
-def run(args: argparse.Namespace) -> int:
-    return {"info": run_info, "generate": run_generate}[args.command](args)
-
-
-def run_info(args: argparse.Namespace) -> int:
-    import explorer
-    from explorer.devices import resolve_device
-    from explorer.download import DownloadCache, remote_source
-    model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
-    info = model.info
-    print(f"file:          {args.checkpoint}")
-    remote = remote_source(args.checkpoint)
-    if remote is not None:
-        print(f"cached as:     {DownloadCache().lookup(remote.url)}")
-    print(f"format:        {info.format}")
-    print(f"architecture:  {info.architecture}")
-    print(f"resolution:    {info.resolution} x {info.resolution}, {info.img_channels} channels")
-    print(f"z_dim / w_dim: {info.z_dim} / {info.w_dim}")
-    print(f"conditional:   {'yes, c_dim=' + str(info.c_dim) if info.c_dim else 'no'}")
-    print(f"num_ws:        {info.num_ws}  (W+ rows drive resolutions {info.ws_resolutions})")
-    print(f"parameters:    {info.num_parameters:,} (generator)")
-    print(f"discriminator: {'yes' if info.has_discriminator else 'no'}")
-    print(f"content hash:  {info.content_hash}")
-    print("layers:")
-    for res, names in info.layer_names.items():
-        print(f"  {res:>5}px  {', '.join(names)}")
-    return 0
+    p.add_argument("--force", action="store_true", help="overwrite images already in --out")
+    add_device(p, "run the generator")
 
 
 def seed_file_name(seed: int) -> str:
@@ -95,13 +55,14 @@ class ProgressLine:
             print(f"{self.what} {done}/{self.total} ({rate:.1f}/s)", file=sys.stderr, flush=True)
 
 
-def run_generate(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
     from explorer.directions.edits import parse_edit
     from explorer.errors import InputError
     from explorer.fileio import image_grid, remove_stale_temp_files
-    from explorer.generate import iter_images, parse_pair, parse_seeds
+    from explorer.cli_values import parse_pair, parse_seeds
+    from explorer.engine.batch import iter_images
     from explorer.outputs import check_output_folder
 
     # Everything that can be checked without the model is checked before loading it.

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from explorer.cli.options import add_device
 from explorer.cli_values import int_in, seed_value
-from explorer.devices import DEVICE_CHOICES
 from explorer.directions.directionset import METHODS, DirectionSet
-from explorer.engine.jobs import Progress
+from explorer.jobs import Progress
 
 SHOWN_DIRECTIONS = 10
 MAX_SAMPLES = 10_000_000
@@ -52,8 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--cache-dir", default=None, help="direction cache folder (default: the user cache)")
     p.add_argument("--out", default=None, help="also export the set to this .npz file")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                   help="where to run the mapping network (auto: cuda, else mps, else cpu)")
+    add_device(p, "run the mapping network")
     return p
 
 

@@ -1,6 +1,7 @@
 """The `stylegan-explorer` command: the app by default, plus headless subcommands.
 
-Each subcommand lives in its own module with `add_parser(subparsers)` and `run(args) -> int`.
+Each subcommand lives in its own module of `explorer.cli` with `add_parser(subparsers)` and
+`run(args) -> int`; `COMMAND_MODULES` below is the one place that lists them.
 User errors print one line and exit 1 (2 for usage errors); they never print a traceback.
 Ctrl-C exits 130 and SIGTERM 143, after the atomic writes in flight have cleaned up.
 """
@@ -15,16 +16,17 @@ from typing import Sequence
 from explorer.errors import ExplorerError
 from explorer.interrupts import EXIT_TERMINATED, Terminated, sigterm_raises
 
-# subcommand -> the module that parses and runs it (imported only when needed).
+# subcommand -> the module that parses and runs it (imported only when needed). A new subcommand
+# is a module with add_parser/run and one line here; the order here is the order in --help.
 COMMAND_MODULES = {
-    "info": "explorer.commands",
-    "generate": "explorer.commands",
-    "train": "explorer.train.command",
-    "dataset": "explorer.train.command",
-    "directions": "explorer.directions.command",
-    "project": "explorer.project.command",
-    "models": "explorer.download.command",
-    "download": "explorer.download.command",
+    "info": "explorer.cli.info",
+    "generate": "explorer.cli.generate",
+    "directions": "explorer.cli.directions",
+    "project": "explorer.cli.project",
+    "train": "explorer.cli.train",
+    "dataset": "explorer.cli.train",
+    "models": "explorer.cli.download",
+    "download": "explorer.cli.download",
 }
 
 
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMAND_MODULES and argv[0] not in ("-h", "--help")):
-        from explorer.app_launcher import run_app_command
+        from explorer.cli.app_launcher import run_app_command
         return run_app_command(argv)
     args = build_parser().parse_args(argv)
     try:

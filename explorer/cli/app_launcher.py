@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from explorer.cli.main import COMMAND_MODULES
 from explorer.devices import DEVICE_CHOICES
 
 NO_DISPLAY_EXIT = 2
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stylegan-explorer",
         description="Open the StyleGAN Explorer app on a checkpoint (default: the shipped model). "
-                    "Subcommands: info, generate, models, download, ... (see stylegan-explorer --help).")
+                    f"Headless subcommands: {', '.join(COMMAND_MODULES)} (see stylegan-explorer --help).")
     p.add_argument("checkpoint", nargs="?", help="NVIDIA .pkl, rosinality .pt or .safetensors file, "
                                                  "an http(s) URL, or a published model name (see `models`)")
     p.add_argument("--seed", type=int, default=0, help="initial seed (default 0)")
