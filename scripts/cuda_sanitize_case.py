@@ -13,13 +13,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from cuda_ops import fused, selfcheck  # noqa: E402
+from cuda_ops.fused_ops import FusedOps  # noqa: E402
 
 
 def main(op: str) -> int:
     if not torch.cuda.is_available():
         print(f"{op}: no CUDA device, nothing to sanitise")
         return 0
-    ops = fused.FusedOps(fused.load_extension())
+    ops = FusedOps(fused.load_extension())
     check = next(c for c in selfcheck.plan() if c.op == op and c.dtype == torch.float32 and c.grad)
     worst = max(m.error for m in selfcheck.measure(ops, "cuda", check))
     torch.cuda.synchronize()
