@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("project", ("explorer.project",)),
     ("directions", ("explorer.directions",)),
     ("train", ("explorer.train",)),
+    ("diagnose", ("explorer.diagnose",)),
     ("app", ("explorer.app",)),
     ("entry points", ("explorer.app_launcher", "explorer.cli", "explorer.commands", "explorer.generate",
                       "explorer.__main__")),
