@@ -22,7 +22,7 @@ PLACES: dict[str, str] = {
     "Style mixing": LEFT_LOWER, "Noise": LEFT_LOWER, "Transform": LEFT_LOWER,
     "Directions": RIGHT,
     "Model": BELOW, "Models": BELOW, "Projection": BELOW, "Train": BELOW, "Layers": BELOW,
-    "Performance": BELOW, "History": BELOW,
+    "Doctor": BELOW, "Performance": BELOW, "History": BELOW,
 }
 STYLEGAN3_ONLY = frozenset({"Transform"})
 # Windows that float over the layout, first placed as a share of the window (x, y) and sized in points,
