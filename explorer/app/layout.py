@@ -20,9 +20,9 @@ RIGHT, BELOW = "Edit", "Inspect"
 PLACES: dict[str, str] = {
     "Latent": LEFT, "Truncation": LEFT_MIDDLE,
     "Style mixing": LEFT_LOWER, "Noise": LEFT_LOWER, "Transform": LEFT_LOWER,
-    "Directions": RIGHT,
+    "Directions": RIGHT, "Doctor": RIGHT,
     "Model": BELOW, "Models": BELOW, "Projection": BELOW, "Train": BELOW, "Layers": BELOW,
-    "Doctor": BELOW, "Performance": BELOW, "History": BELOW,
+    "Performance": BELOW, "History": BELOW,
 }
 STYLEGAN3_ONLY = frozenset({"Transform"})
 # Windows that float over the layout, first placed as a share of the window (x, y) and sized in points,
