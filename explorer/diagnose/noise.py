@@ -10,7 +10,6 @@ rather than on the latent: edits and projections then fight it.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from explorer.diagnose import pictures

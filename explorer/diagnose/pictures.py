@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from explorer.engine.render import heat_rgba
@@ -163,7 +162,3 @@ def bar_chart(values: Sequence[float], labels: Sequence[str], title: str = "",
     draw.text((left, 2), f"{title}  (max {peak:.3g})", fill=(230, 230, 230, 255))
     return np.asarray(img)
 
-
-def feature_map_size(x: torch.Tensor, size: int) -> torch.Tensor:
-    """[h, w] map bilinearly resized to size x size (for overlays)."""
-    return F.interpolate(x[None, None].float(), size=(size, size), mode="bilinear", align_corners=False)[0, 0]
