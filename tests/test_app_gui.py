@@ -20,7 +20,8 @@ import torch
 from PIL import Image
 
 from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_app,  # noqa: F401
-                               run_app_test, screen_picture, wait_for_current_picture, wait_frames_until)
+                               run_app_test, screen_picture, wait_for_current_picture, wait_frames_until,
+                               zoomed)
 from imgui_bundle import imgui  # noqa: E402,I001  (gui_harness skips the module without imgui_bundle)
 
 import explorer
@@ -137,6 +138,47 @@ def test_pick_a_layer_shows_its_feature_map(make_app, tmp_path):
         wait_frames_until(ctx, lambda: window.image_view.frame.layer_stats != (), what="layer stats")
         names = [s.name for s in window.image_view.frame.layer_stats]
         assert names == list(ref.generator.synthesis.layer_resolutions())
+
+    run_app_test(ctl, test)
+
+
+def test_doctor_panel_finds_the_planted_droplet_and_shows_its_layer(make_app, tmp_path):
+    from tests.test_diagnose import PLANTED_LAYER, planted_spike_model
+    ref = planted_spike_model()
+    ctl = make_app(planted_spike_model())
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        focus(ctx, "Doctor")
+        ctx.set_ref("//Doctor")
+        ctx.item_input_value("seeds", 4)
+        ctx.item_click("Diagnose")
+        assert ctx.item_exists("Cancel##doctor")  # a background job with its progress bar
+        wait_frames_until(ctx, lambda: ctl.doctor.diagnosis is not None, timeout_s=300, what="the diagnosis")
+        ctx.yield_(2)
+        checks = [f.check for f in ctl.doctor.diagnosis.findings]
+        row = checks.index("droplets")
+        assert ctl.doctor.diagnosis.findings[row].severity == "warn"
+        ctx.item_click(f"**/warn##finding{row}")
+        assert ctl.state.view_layer == PLANTED_LAYER
+        wait_for_current_picture(ctx, window)
+        ctx.yield_(2)
+        # The layer's map is on screen with a green ring at the blob (5, 9); elsewhere it is the render.
+        shown = screen_picture(ctx, window, tmp_path).astype(int)
+        zoom = int(window.image_view.rect.zoom)
+        expected = zoomed(render_state(ref, ctl.state).rgba, zoom).astype(int)
+        assert shown.shape == expected.shape
+        cy, cx = (5.5 * zoom, 9.5 * zoom)
+        yy, xx = np.mgrid[:shown.shape[0], :shown.shape[1]]
+        ring = (np.abs(yy - cy) <= 10) & (np.abs(xx - cx) <= 10)
+        assert np.abs(shown - expected)[~ring].max() <= 2
+        green = (shown[..., 1] > 200) & (shown[..., 0] < 120)
+        assert green[ring].any() and not green[~ring].any()
+        # The evidence picture is on screen under the finding's text.
+        ctx.scroll_to_bottom("//Doctor")
+        wait_frames_until(ctx, lambda: window.doctor.view.rect is not None, what="the evidence picture")
+        picture = ctl.doctor.diagnosis.findings[row].picture
+        assert window.doctor.view.rgba is picture
 
     run_app_test(ctl, test)
 

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("project", ("explorer.project",)),
     ("directions", ("explorer.directions",)),
     ("train", ("explorer.train",)),
+    ("diagnose", ("explorer.diagnose",)),
     ("app", ("explorer.app",)),
     ("entry points", ("explorer.cli", "explorer.__main__")),
 ]

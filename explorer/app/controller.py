@@ -25,6 +25,7 @@ import numpy as np
 
 from cuda_ops import fused
 from explorer.app.direction_sets import COMPUTE_KIND, STRIP_KIND, DirectionSets
+from explorer.app.doctor import DOCTOR_KIND, Doctor
 from explorer.app.downloads import DOWNLOAD_KIND, Downloads
 from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, ProjectImage, Rejected,
                                         RestoreState, classify_dropped_file)
@@ -133,12 +134,14 @@ class AppController:
         self.downloads = Downloads(self)
         self.files = FileDialogs()
         self.mixing = MixingViews(self)
+        self.doctor = Doctor(self)
         # Jobs whose end a feature handles itself (by kind); the rest end in `_job_finished`.
         self._job_handlers: dict[str, Callable[[JobHandle], None]] = {
             COMPUTE_KIND: self.directions.computed, STRIP_KIND: self.directions.strip_finished,
             STOP_KIND: self.training.stopped, PROJECTION_KIND: self.projection.finished,
             DOWNLOAD_KIND: self.downloads.finished, PREVIEW_KIND: self.mixing.previews_finished,
-            GRID_KIND: self.mixing.grid_finished, GRID_SAVE_KIND: self.mixing.grid_saved}
+            GRID_KIND: self.mixing.grid_finished, GRID_SAVE_KIND: self.mixing.grid_saved,
+            DOCTOR_KIND: self.doctor.finished}
 
     # --- models ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | Model) -> None:

@@ -23,6 +23,7 @@ from explorer.app.layout import (IMAGE_WINDOW, STYLEGAN3_ONLY, docking_splits, d
                                  reset_layout)
 from explorer.app.panels import Panel
 from explorer.app.panels.directions import DirectionsPanel
+from explorer.app.panels.doctor import DoctorPanel
 from explorer.app.panels.history import HistoryPanel
 from explorer.app.panels.latent import LatentPanel
 from explorer.app.panels.layers import LayersPanel
@@ -69,11 +70,12 @@ class ExplorerWindow:
         self.projection = ProjectionPanel()
         self.models = ModelsPanel()
         self.messages = MessagesWindow()
+        self.doctor = DoctorPanel()
         self.show_shortcuts = False
         # In first-launch tab order (see layout.PLACES): the first panel of a dock is its front tab.
         self.panels: list[Panel] = [LatentPanel(), TruncationPanel(), self.mixing, self.noise, TransformPanel(),
                                     self.directions, ModelPanel(), self.models, self.projection, self.train,
-                                    LayersPanel(), self.performance, HistoryPanel()]
+                                    LayersPanel(), self.doctor, self.performance, HistoryPanel()]
         self.ui_frames = 0
         self.frames_current_shown = 0  # consecutive UI frames that showed the current state's picture
         self.screenshot_failed: str | None = None
@@ -133,7 +135,8 @@ class ExplorerWindow:
     def _release_gl(self) -> None:
         """GL objects go while the context still exists; the plot context goes before ImGui's."""
         for view in (self.image_view, *self.mixing.views(), *self.noise.views(),
-                     self.directions.strip_view, self.train.sample_view, self.projection.view):
+                     self.directions.strip_view, self.train.sample_view, self.projection.view,
+                     self.doctor.view):
             view.release()
         implot.destroy_context()
 
@@ -243,12 +246,24 @@ class ExplorerWindow:
             imgui.text_disabled(f"projecting {run.name}: target | current reconstruction, step {run.step} / "
                                 f"{run.total}")
         drag = view.draw()
+        self._doctor_marker()
         if drag is not None:
             ctl.drag_transform(drag, rotate_mode=imgui.get_io().key_shift)
         if ctl.shows_current_state(view.frame):
             self.frames_current_shown += 1
         else:
             self.frames_current_shown = 0
+
+    def _doctor_marker(self) -> None:
+        """A ring where the chosen doctor finding points, while its layer is what is shown."""
+        marker, rect, frame = self.ctl.doctor.marker, self.image_view.rect, self.image_view.frame
+        if marker is None or rect is None or frame is None or frame.state.view_layer != marker.layer:
+            return
+        y, x = marker.position
+        centre = imgui.ImVec2(rect.x + x * rect.width, rect.y + y * rect.height)
+        radius = max(6.0, min(rect.width, rect.height) / 16)
+        imgui.get_window_draw_list().add_circle(centre, radius, imgui.get_color_u32(imgui.ImVec4(0.2, 1, 0.4, 1)),
+                                                thickness=2.0)
 
     def _zoom_combo(self) -> None:
         view, rect = self.image_view, self.image_view.rect

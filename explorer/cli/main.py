@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "dataset": "explorer.cli.train",
     "models": "explorer.cli.download",
     "download": "explorer.cli.download",
+    "diagnose": "explorer.cli.diagnose",
 }
 
 

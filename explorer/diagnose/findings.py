@@ -1,0 +1,73 @@
+"""What a check concludes: a `Finding` with a severity, the numbers behind it, a picture, what it
+means and what to change. One vocabulary for the CLI's JSON lines, the HTML report and the app.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SEVERITIES = ("ok", "note", "warn")
+CHECKS = ("droplets", "sticking", "noise", "w_space", "diversity", "training")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One conclusion of one check.
+
+    `layer`, `seed` and `position` say where to look (the app shows that layer for that seed,
+    with a marker at `position`, a (y, x) fraction of the layer's height and width).
+    `numbers` holds the evidence behind `value`; `picture` is RGBA uint8 [H, W, 4] or None.
+    """
+
+    check: str
+    severity: str
+    message: str
+    fix: str = ""
+    value: float | None = None
+    layer: str | None = None
+    seed: int | None = None
+    position: tuple[float, float] | None = None
+    numbers: dict[str, Any] = field(default_factory=dict)
+    picture: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.check not in CHECKS:
+            raise ValueError(f"check must be one of {CHECKS}, not {self.check!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+
+    @property
+    def rank(self) -> int:
+        """0 ok, 1 note, 2 warn: sorts the worst first."""
+        return SEVERITIES.index(self.severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON line of `diagnose --json` (the picture is a file name the caller adds)."""
+        return {"check": self.check, "severity": self.severity, "layer": self.layer,
+                "value": _plain(self.value), "message": self.message, "fix": self.fix,
+                "seed": self.seed,
+                "position": None if self.position is None else [round(float(v), 4) for v in self.position],
+                "numbers": _plain(self.numbers)}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and non-finite floats made JSON-safe (NaN/inf become None)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return round(value, 4) if math.isfinite(value) else None
+    return value
+
+
+def worst(findings: list[Finding]) -> str:
+    """The most severe level among `findings` ("ok" for none)."""
+    return max((f.severity for f in findings), key=SEVERITIES.index, default="ok")
