@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "project": "explorer.project.command",
     "models": "explorer.download.command",
     "download": "explorer.download.command",
+    "video": "explorer.video.command",
 }
 
 
