@@ -229,3 +229,13 @@ def test_output_format_and_settings_checks(model, tmp_path):
     with pytest.raises(InputError, match="even size"):
         export_video(borrow_model(model), PathSource(_walk()), tmp_path / "a.mp4", "mp4", ExportSettings(size=33))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_take_frames_hold_each_state_until_the_next():
+    from explorer.video.take import take_frames
+    a, b, c = (LatentState(seed=s) for s in (1, 2, 3))
+    frames = take_frames([(10.0, a), (10.25, b), (10.3, c)], end=10.5, fps=10)
+    assert [s.seed for s in frames] == [1, 1, 1, 3, 3, 3]  # b was on screen between two frame times
+    assert take_frames([(5.0, a)], end=4.0, fps=30) == [a]
+    with pytest.raises(InputError, match="nothing was recorded"):
+        take_frames([], end=1.0, fps=30)
