@@ -20,8 +20,8 @@ RIGHT, BELOW = "Edit", "Inspect"
 PLACES: dict[str, str] = {
     "Latent": LEFT, "Truncation": LEFT_MIDDLE,
     "Style mixing": LEFT_LOWER, "Noise": LEFT_LOWER, "Transform": LEFT_LOWER,
-    "Directions": RIGHT,
-    "Model": BELOW, "Models": BELOW, "Projection": BELOW, "Record": BELOW, "Train": BELOW, "Layers": BELOW,
+    "Directions": RIGHT, "Record": RIGHT,
+    "Model": BELOW, "Models": BELOW, "Projection": BELOW, "Train": BELOW, "Layers": BELOW,
     "Performance": BELOW, "History": BELOW,
 }
 STYLEGAN3_ONLY = frozenset({"Transform"})

@@ -73,7 +73,7 @@ class ExplorerWindow:
         self.show_shortcuts = False
         # In first-launch tab order (see layout.PLACES): the first panel of a dock is its front tab.
         self.panels: list[Panel] = [LatentPanel(), TruncationPanel(), self.mixing, self.noise, TransformPanel(),
-                                    self.directions, ModelPanel(), self.models, self.projection, RecordPanel(),
+                                    self.directions, RecordPanel(), ModelPanel(), self.models, self.projection,
                                     self.train,
                                     LayersPanel(), self.performance, HistoryPanel()]
         self.ui_frames = 0
