@@ -65,10 +65,11 @@ def test_direction_sweep_from_a_set_file(checkpoint, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--seeds", "0,1,2", "--rotate-path", "0", "90"], "--rotate-path gives 2 keyframes but --seeds gives 3"),
+    (["--seeds", "0,1,2", "--rotate-path", "0:90"], "--rotate-path gives 2 keyframes but --seeds gives 3"),
+    (["--seeds", "0", "--rotate-path=-90:x"], "degrees separated by ':'"),
     (["--seeds", "4"], "at least two keyframes"),
     (["--seeds", "0,1", "--sweep", "pca:x:1:2"], "bad --sweep"),
-    (["--seeds", "0,1", "--translate-path", "0,0", "1"], "X,Y pairs"),
+    (["--seeds", "0,1", "--translate-path", "0,0:1"], "X,Y pairs"),
     (["--seeds", "0,a"], "bad seed list"),
     (["--seeds", "0,1", "--fps", "60", "--out-name", "a.gif"], "at most 50 fps"),
     (["--seeds", "0,1", "--out-name", "a.avi"], "name an .mp4 or .gif"),
@@ -94,3 +95,21 @@ def test_existing_output_is_kept_without_force(checkpoint, tmp_path, capsys):
     assert main(["video", str(checkpoint), "--seeds", "0,1", "--frames-per-key", "2", "--out", str(out),
                  "--force", "--device", "cpu"]) == 0
     assert len(decode(out)[0]) == 3
+
+
+def test_stylegan3_camera_move(tmp_path):
+    torch.manual_seed(0)
+    g = build_generator("stylegan3", dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=16, img_channels=3,
+                                          channel_base=256, channel_max=16, num_layers=4,
+                                          mapping_kwargs=dict(num_layers=2)))
+    ckpt = tmp_path / "sg3.safetensors"
+    explorer.save(Model(g, None, format="test"), ckpt)
+    out = tmp_path / "pan"
+    assert main(["video", str(ckpt), "--seeds", "1", "--translate-path=-0.2,0:0.2,0.1", "--rotate-path", "0:20",
+                 "--frames-per-key", "2", "--ease", "linear", "--out", str(out), "--device", "cpu"]) == 0
+    model = explorer.load(ckpt, device="cpu")
+    from PIL import Image
+    middle = LatentState(seed=1, translate=(0.0, 0.05), rotate=10.0)
+    png = np.asarray(Image.open(out / "frame000001.png"))
+    np.testing.assert_array_equal(png, render_state(model, middle).rgba[..., :3])
+    assert np.abs(png.astype(int) - np.asarray(Image.open(out / "frame000000.png"))).max() > 10

@@ -148,9 +148,10 @@ class Recorder:
             self.ctl.show_edited_state()
 
     def model_loaded(self) -> None:
-        """A preview's states belong to the model they were computed with; a take's too."""
+        """A preview's states and a take's belong to the model they were made with (keyframes
+        stay: they are states, and an export says clearly if they do not fit the new model)."""
         self.preview_states, self.preview_frame = None, -1
-        self.recording, self._shown = False, []
+        self.recording, self._shown, self._take = False, [], None
 
     def _play(self) -> None:
         states = self.preview_states

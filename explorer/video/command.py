@@ -4,7 +4,7 @@ StyleGAN3 camera moves as MP4, GIF or numbered PNGs.
 Keyframes come from lists: `--seeds`, `--translate-path`, `--rotate-path` and `--sweep` (which
 gives two: FROM and TO). Each list has one entry (the same for every keyframe) or as many as the
 longest list, so `--seeds 4 --sweep pca:0:-3:+3` sweeps one seed, `--seeds 0,5,9` walks three,
-and `--seeds 2 --translate-path 0,0 0.3,0 0.3,0.3` pans a StyleGAN3 picture.
+and `--seeds 2 --translate-path 0,0:0.3,0:0.3,0.3` pans a StyleGAN3 picture.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="move along a direction from FROM to TO sigmas, e.g. pca:0:-3:+3:0-5 (SET as for --edit)")
     p.add_argument("--edit", action="append", default=[], metavar=EDIT_HELP,
                    help="a direction edit on every keyframe, e.g. pca:3:+2.0:0-5 (repeatable)")
-    p.add_argument("--translate-path", nargs="+", default=None, metavar="X,Y",
-                   help="StyleGAN3 input translation per keyframe, e.g. 0,0 0.5,0 0.5,0.5")
-    p.add_argument("--rotate-path", nargs="+", default=None, metavar="DEG", type=finite_float,
-                   help="StyleGAN3 input rotation per keyframe in degrees, e.g. 0 90 180")
+    p.add_argument("--translate-path", default=None, metavar="X,Y:X,Y...",
+                   help="StyleGAN3 input translation per keyframe, e.g. 0,0:0.5,0:0.5,0.5 "
+                        "(starting with a minus: --translate-path=-0.5,0:0,0)")
+    p.add_argument("--rotate-path", default=None, metavar="DEG:DEG...",
+                   help="StyleGAN3 input rotation per keyframe in degrees, e.g. 0:90:180")
     p.add_argument("--fps", type=int_in(1, 240), default=30, help="frames per second (GIF: at most 50)")
     p.add_argument("--size", type=int_in(16, 4096), default=None,
                    help="side of the video in pixels (default: the model's resolution); frames are "
@@ -104,10 +105,22 @@ def parse_point(text: str) -> tuple[float, float]:
     try:
         x, y = (float(v) for v in text.split(","))
     except ValueError:
-        raise InputError(f"--translate-path takes X,Y pairs like 0.5,0 (space between keyframes), not {text!r}") from None
+        raise InputError(f"--translate-path takes X,Y pairs separated by ':' like 0,0:0.5,0, not {text!r}") from None
     if not (math.isfinite(x) and math.isfinite(y)):
         raise InputError(f"--translate-path values must be finite numbers, not {text!r}")
     return x, y
+
+
+def parse_angle(text: str) -> float:
+    """One --rotate-path keyframe in degrees."""
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--rotate-path takes degrees separated by ':' like 0:90:180, not {text!r}") from None
+    if not math.isfinite(value):
+        raise InputError(f"--rotate-path values must be finite numbers, not {text!r}")
+    return value
 
 
 def _numbers(texts: list[str]) -> bool:
@@ -149,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
 
     # Everything that can be checked without the model is checked before loading it.
     seeds = parse_seed_path(args.seeds)
-    translates = [parse_point(t) for t in (args.translate_path or ["0,0"])]
-    rotates = list(args.rotate_path or [0.0])
+    translates = [parse_point(t) for t in (args.translate_path or "0,0").split(":")]
+    rotates = [parse_angle(t) for t in (args.rotate_path or "0").split(":")]
     sweep = parse_sweep(args.sweep) if args.sweep else None
     for text in args.edit:
         parse_edit(text)
