@@ -108,7 +108,9 @@ class RecordPanel:
             imgui.text_disabled(f"{frames} frames, {frames / rec.fps:.1f} s")
 
     def _export(self, ctl: AppController, rec: Recorder) -> None:
+        imgui.set_next_item_width(90)
         _, fmt = imgui.combo("format", FORMATS.index(rec.format), [f.upper() for f in FORMATS])
+        imgui.set_item_tooltip("for the default name; a typed path's extension decides")
         rec.format = FORMATS[fmt]
         style = imgui.get_style()
         imgui.set_next_item_width(-imgui.calc_text_size("Browse...").x - 2 * style.frame_padding.x
