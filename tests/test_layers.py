@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("explorer.engine",)),
     ("project", ("explorer.project",)),
     ("directions", ("explorer.directions",)),
+    ("video", ("explorer.video",)),
     ("train", ("explorer.train",)),
     ("diagnose", ("explorer.diagnose",)),
     ("app", ("explorer.app",)),

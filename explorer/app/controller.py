@@ -8,8 +8,8 @@ arrive from another thread (GLFW's callback, or a test), so they go through a de
 The bigger features keep their logic in objects of their own that the controller owns:
 `directions` (direction sets and slider edits), `training` (the trainer process and its run
 folder), `projection` (inverting dropped images), `downloads` (models from a URL or the
-catalogue), `mixing` (pictures A and B alone, the mixing grid) and `files` (native file
-dialogs). Jobs they start end in their own handlers.
+catalogue), `mixing` (pictures A and B alone, the mixing grid), `recorder` (keyframes, previews,
+takes and video export) and `files` (native file dialogs). Jobs they start end in their own handlers.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from explorer.app.history import History
 from explorer.app.messages import MessageLog, Status
 from explorer.app.mixing_views import GRID_KIND, GRID_SAVE_KIND, PREVIEW_KIND, MixingViews
 from explorer.app.projections import PROJECTION_KIND, Projections
+from explorer.app.recording import EXPORT_KIND
+from explorer.app.recording import PREVIEW_KIND as VIDEO_PREVIEW_KIND
+from explorer.app.recording import Recorder
 from explorer.app.session import SavedImage, save_image, save_latent
 from explorer.app.settings import Settings
 from explorer.app.train_runs import STOP_KIND, TrainRuns
@@ -135,13 +138,15 @@ class AppController:
         self.files = FileDialogs()
         self.mixing = MixingViews(self)
         self.doctor = Doctor(self)
+        self.recorder = Recorder(self)
         # Jobs whose end a feature handles itself (by kind); the rest end in `_job_finished`.
         self._job_handlers: dict[str, Callable[[JobHandle], None]] = {
             COMPUTE_KIND: self.directions.computed, STRIP_KIND: self.directions.strip_finished,
             STOP_KIND: self.training.stopped, PROJECTION_KIND: self.projection.finished,
             DOWNLOAD_KIND: self.downloads.finished, PREVIEW_KIND: self.mixing.previews_finished,
             GRID_KIND: self.mixing.grid_finished, GRID_SAVE_KIND: self.mixing.grid_saved,
-            DOCTOR_KIND: self.doctor.finished}
+            DOCTOR_KIND: self.doctor.finished, EXPORT_KIND: self.recorder.export_finished,
+            VIDEO_PREVIEW_KIND: self.recorder.preview_ready}
 
     # --- models ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | Model) -> None:
@@ -207,6 +212,16 @@ class AppController:
             self.engine.submit(self.state)
             self._submitted = self.state
 
+    def show_transient_state(self, state: LatentState) -> None:
+        """Show a state that is not the edited one (a video preview's frame); the edited state and
+        its history stay as they are, and `show_edited_state` brings its picture back."""
+        if self.model_info is not None and state != self._submitted:
+            self.engine.submit(state)
+            self._submitted = state
+
+    def show_edited_state(self) -> None:
+        self._submit()
+
     # --- per frame -------------------------------------------------------------------------------
     def poll(self) -> Frame | None:
         """Handle engine events and dropped files; the newest frame (None before the first)."""
@@ -226,6 +241,7 @@ class AppController:
         self.training.poll()
         self._tell_kernel_outcome()
         frame = self.frame = self.engine.latest_frame()
+        self.recorder.poll(frame)
         failed = self.status.failed_state
         if failed is not None and frame is not None and frame.state == self.state != failed:
             self.status = Status()  # the failure is no longer what is on screen
@@ -276,6 +292,7 @@ class AppController:
         self.results.clear()
         self.mixing.previews = self.mixing.grid = None
         self.directions.model_loaded(event.info)
+        self.recorder.model_loaded()
         fitted = self.directions.fit_edits(fit_state_to_model(self.state, event.info))
         self.history.reset(fitted, "start" if first else f"model {self.model_label}")
         self._submitted = None

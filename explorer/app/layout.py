@@ -20,7 +20,7 @@ RIGHT, BELOW = "Edit", "Inspect"
 PLACES: dict[str, str] = {
     "Latent": LEFT, "Truncation": LEFT_MIDDLE,
     "Style mixing": LEFT_LOWER, "Noise": LEFT_LOWER, "Transform": LEFT_LOWER,
-    "Directions": RIGHT, "Doctor": RIGHT,
+    "Directions": RIGHT, "Doctor": RIGHT, "Record": RIGHT,
     "Model": BELOW, "Models": BELOW, "Projection": BELOW, "Train": BELOW, "Layers": BELOW,
     "Performance": BELOW, "History": BELOW,
 }

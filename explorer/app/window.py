@@ -34,6 +34,7 @@ from explorer.app.panels.models import ModelsPanel
 from explorer.app.panels.noise import NoisePanel
 from explorer.app.panels.performance import PerformancePanel
 from explorer.app.panels.projection import ProjectionPanel
+from explorer.app.panels.record import RecordPanel
 from explorer.app.panels.train import TrainPanel
 from explorer.app.panels.transform import TransformPanel
 from explorer.app.panels.truncation import TruncationPanel
@@ -74,8 +75,8 @@ class ExplorerWindow:
         self.show_shortcuts = False
         # In first-launch tab order (see layout.PLACES): the first panel of a dock is its front tab.
         self.panels: list[Panel] = [LatentPanel(), TruncationPanel(), self.mixing, self.noise, TransformPanel(),
-                                    self.directions, ModelPanel(), self.models, self.projection, self.train,
-                                    LayersPanel(), self.doctor, self.performance, HistoryPanel()]
+                                    self.directions, RecordPanel(), ModelPanel(), self.models, self.projection,
+                                    self.train, LayersPanel(), self.doctor, self.performance, HistoryPanel()]
         self.ui_frames = 0
         self.frames_current_shown = 0  # consecutive UI frames that showed the current state's picture
         self.screenshot_failed: str | None = None

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from explorer.cli_values import int_in
-from explorer.devices import DEVICE_CHOICES
+from explorer.cli.options import add_device
 from explorer.jobs import Progress
 
 MAX_SEEDS = 10_000
@@ -30,8 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--json", action="store_true", help="one JSON object per finding and line")
     p.add_argument("--out", default=None, help="folder for the pictures and report.html")
     p.add_argument("--force", action="store_true", help="overwrite an earlier report in --out")
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                   help="where to run (auto: cuda, else mps, else cpu)")
+    add_device(p)
     return p
 
 

@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "models": "explorer.cli.download",
     "download": "explorer.cli.download",
     "diagnose": "explorer.cli.diagnose",
+    "video": "explorer.cli.video",
 }
 
 
