@@ -39,8 +39,15 @@ END_AT=${END_AT:-540}          # seconds after start by which training must have
 WORK=${WORK:-/tmp/shipped}
 INIT=${INIT:-assets/model.safetensors}
 PY=${PY:-python3}
+# D won outright in the first GPU run (D loss 0.3 -> 0.007 on CPU after, G loss 5, one blob for
+# every seed). Resumed on CPU with R1 gamma 1 (10x the auto value) and ADA from p 0.2, the losses
+# came back to G 1.6 / D 1.0 within 0.5 kimg and the samples' colours started to vary: so these
+# are the defaults now (GAMMA=0.1024 AUG=none gives the first run's settings).
+GAMMA=${GAMMA:-1}
+AUG=${AUG:-ada}
+AUG_FLAGS=(--aug "$AUG"); [ "$AUG" = ada ] && AUG_FLAGS+=(--aug-p 0.2)
 TRAIN_FLAGS=(--resolution "$RES" --batch "$BATCH" --cbase 8192 --cmax 256 --z-dim 256 --map 2
-             --aug none --no-amp --device "$DEVICE" --workers 8 --seed 0)
+             --gamma "$GAMMA" "${AUG_FLAGS[@]}" --no-amp --device "$DEVICE" --workers 8 --seed 0)
 mkdir -p "$OUT" "$WORK"
 log() { echo "[$(date +%T) +${SECONDS}s] $*" | tee -a "$OUT/steps.log"; }
 WORK="$WORK/$(date +%H%M%S)"  # a warm machine keeps /tmp between calls: every run its own folders
