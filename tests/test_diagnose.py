@@ -255,3 +255,21 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+FIXTURE_NAMES = sorted(p.name for p in FIXTURES_DIR.iterdir() if (p / "config.json").is_file()) \
+    if FIXTURES_DIR.is_dir() else []
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_cli_json_on_every_fixture(name, tmp_path, capsys, one_torch_thread):
+    """Every model check runs on every reference fixture (conditional, resnet, rosinality, SG3),
+    loaded from the file a user would have, and prints one well-formed JSON object per check."""
+    from tests.test_fixture_checkpoints import checkpoint_for
+    ckpt = checkpoint_for(FIXTURES_DIR / name, tmp_path)
+    assert main(["diagnose", str(ckpt), "--seeds", "2", "--json", "--device", "cpu"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["check"] for r in lines] == ["droplets", "sticking", "noise", "w_space", "diversity"]
+    for r in lines:
+        assert r["severity"] in ("ok", "note", "warn") and r["message"]
+        assert r["value"] is None or math.isfinite(r["value"])
