@@ -12,6 +12,7 @@ import torch
 
 import explorer
 from explorer.app.controller import AppController, dragged_transform, fit_state_to_model, training_kimg
+from explorer.app.job_kinds import JobKind
 from explorer.app.session import read_png_state
 from explorer.app.settings import Settings
 from explorer.engine import RenderThread, render_state
@@ -150,11 +151,11 @@ def test_jobs_publish_pictures(app):
     ctl.edit(seed=1, mix_seed=3, mix_weights=(1.0,) * ref.num_ws)
     ctl.mixing.start_grid(neighbours=1)  # A = seeds 1, 2 down the side; B = seeds 3, 4 along the top
     ctl.start_noise_variance(4)
-    pump(ctl, lambda: ctl.mixing.grid is not None and "variance" in ctl.results)
+    pump(ctl, lambda: ctl.mixing.grid is not None and JobKind.NOISE_VARIANCE in ctl.results)
     h, w = ref.resolution, ref.resolution
     assert ctl.mixing.grid.rgba.shape == (3 * h, 3 * w, 4)
     assert ctl.mixing.grid.plan.row_labels == ("A: seed 1", "A: seed 2")
-    assert ctl.results["variance"].rgba.shape == (h, w, 4)
+    assert ctl.results[JobKind.NOISE_VARIANCE].rgba.shape == (h, w, 4)
 
 
 def test_fit_state_to_model_drops_what_does_not_fit():
@@ -228,7 +229,7 @@ def test_stylegan3_mixing_and_projection_presets_use_the_nominal_resolutions(app
          and ctl.shows_current_state(ctl.frame), timeout=120)
     info = ctl.model_info
     assert max(info.ws_resolutions) > 32  # the raw sizes do carry the margin
-    res, presets = ctl.directions.row_resolutions, ctl.directions.presets
+    res, presets = ctl.row_resolutions, ctl.layer_presets
     assert len(res) == info.num_ws and set(res) <= {16, 32} and res == sorted(res)
     assert set(presets) == {"coarse", "middle"}  # a 32 px model has no fine layers
     (c0, c1), (m0, m1) = presets["coarse"], presets["middle"]
@@ -237,3 +238,20 @@ def test_stylegan3_mixing_and_projection_presets_use_the_nominal_resolutions(app
     weights = preset_weights(info.num_ws, presets["middle"])
     assert weights == tuple(1.0 if m0 <= i < m1 else 0.0 for i in range(info.num_ws))
     assert coarse_rows(info, presets) == presets["coarse"]
+
+
+def test_the_controller_is_the_features_host_and_each_job_kind_has_one_handler(tmp_path) -> None:
+    from explorer.app.controller import job_handler_table
+    from explorer.app.host import AppHost, Feature
+    ctl = AppController(RenderThread(device="cpu"), Settings.load(tmp_path))  # the thread is never started
+    members = {name for name in vars(AppHost) if not name.startswith("_")}
+    assert members and all(hasattr(ctl, name) for name in members), sorted(m for m in members if not hasattr(ctl, m))
+    assert all(feature.host is ctl for feature in ctl.features)
+    declared = [kind for feature in ctl.features for kind in feature.job_handlers()]
+    assert len(declared) == len(set(declared))
+
+    class Twice(Feature):
+        def job_handlers(self):
+            return {JobKind.DOCTOR: lambda handle: None}
+    with pytest.raises(ValueError, match="two handlers"):
+        job_handler_table([ctl.doctor, Twice(ctl)], {})

@@ -19,6 +19,8 @@ from imgui_bundle import imgui  # noqa: E402,I001  (gui_harness skips the module
 from explorer.app.controller import AppController
 from explorer.app.direction_edits import half_open, row_range, with_layers, with_strength
 from explorer.app.direction_sets import STRIP_STRENGTHS
+from explorer.app.job_kinds import JobKind
+from explorer.app.panels import DirectionsPanel
 from explorer.app.settings import Settings
 from explorer.directions import (DirectionCache, DirectionSpec, cached_direction_set, cached_library,
                                  direction_strip, save_direction_set)
@@ -66,8 +68,8 @@ def test_cached_sets_load_with_the_model_and_edits_render(app):
     ctl, model, cache = app
     ds = ctl.directions
     assert ds.names() == ["pca"] and ds.current == "pca"
-    assert ds.row_resolutions == [4, 4, 8, 8, 16, 16]
-    assert ds.presets == {"coarse": (0, 4), "middle": (4, 6)}
+    assert ctl.row_resolutions == [4, 4, 8, 8, 16, 16]
+    assert ctl.layer_presets == {"coarse": (0, 4), "middle": (4, 6)}
     ds.set_strength("pca", 1, 2.5, (4, None))
     assert ctl.state.edits == (DirectionEdit("pca", 1, 2.5, 4, None),)
     pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
@@ -107,7 +109,7 @@ def test_compute_in_the_background_then_export_import_and_delete(app, tmp_path):
     ds.import_set(tmp_path / "other.npz")
     assert ctl.status.is_error and "another model" in ctl.status.text
     ds.start_compute("pca", samples=10_000_000, components=4, name="big")
-    ctl.cancel_job("directions")
+    ctl.cancel_job(JobKind.DIRECTIONS)
     pump(ctl, lambda: not ctl.jobs)
     assert "cancelled" in ctl.status.text and "big" not in ds.names()
 
@@ -167,14 +169,14 @@ def test_pca_slider_in_the_window_edits_only_its_rows(make_app, tmp_path):
         changed = (ws_after - ws_before).abs().amax(dim=1) > 0
         assert changed.tolist() == [False] * 4 + [True] * 2
         # The preview strip of the selected direction, rendered in the background.
-        strip = window.directions.strip_view
+        strip = window.panel(DirectionsPanel).strip_view
         wait_frames_until(ctx, lambda: ctl.directions.strip is not None and strip.rect is not None
                           and ctl.directions.strip.key.layers == (4, None), what="the preview strip")
         ctx.yield_(2)
         expected = direction_strip(ref, before_state, library, "pca", 0, STRIP_STRENGTHS, 4, None)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, strip), expected, view=strip)
         # Each picture of the strip is labelled with its strength, centred under it.
-        labels = window.directions.strip_labels
+        labels = window.panel(DirectionsPanel).strip_labels
         assert [text for text, _ in labels] == ["-3", "-2", "-1", "0", "+1", "+2", "+3"]
         cell = strip.rect.width / 7
         assert [x for _, x in labels] == pytest.approx([strip.rect.x + (k + 0.5) * cell for k in range(7)])

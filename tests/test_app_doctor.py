@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from explorer.app.controller import AppController
-from explorer.app.doctor import DOCTOR_KIND
+from explorer.app.job_kinds import JobKind
 from explorer.app.settings import Settings
 from explorer.engine import RenderThread, render_state
 from explorer.latent.state import LatentState
@@ -58,7 +58,7 @@ def test_cancelled_doctor_says_so(tmp_path):
     try:
         ctl.doctor.start()
         ctl.doctor.cancel()
-        pump(ctl, lambda: DOCTOR_KIND not in ctl.jobs, timeout=120)
+        pump(ctl, lambda: JobKind.DOCTOR not in ctl.jobs, timeout=120)
         assert ctl.doctor.diagnosis is None and "cancelled" in ctl.status.text
     finally:
         ctl.close()

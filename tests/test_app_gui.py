@@ -25,7 +25,9 @@ from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_ap
 from imgui_bundle import imgui  # noqa: E402,I001  (gui_harness skips the module without imgui_bundle)
 
 import explorer
+from explorer.app.job_kinds import JobKind
 from explorer.app.noise_map import heat_scale_rgba
+from explorer.app.panels import DoctorPanel, NoisePanel
 from explorer.app.session import read_png_state
 from explorer.engine import mixing_grid, noise_variance, render_state
 from explorer.latent.state import LatentState
@@ -105,14 +107,15 @@ def test_noise_toggle_for_one_resolution(make_app, tmp_path):
         # Where noise matters: a background job, shown in its own window.
         ctx.item_input_value("//Noise/samples", 4)
         ctx.item_click("//Noise/Show where noise matters")
-        wait_frames_until(ctx, lambda: "variance" in ctl.results and window.noise.variance_view.rect is not None,
+        wait_frames_until(ctx, lambda: JobKind.NOISE_VARIANCE in ctl.results
+                          and window.panel(NoisePanel).variance_view.rect is not None,
                           what="the noise variance map")
         ctx.yield_(2)
-        view = window.noise.variance_view
+        view = window.panel(NoisePanel).variance_view
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view),
                              noise_variance(ref, ctl.state, 4), view=view)
         # Under the map, its colour scale: the same colours from 0 (black) to the largest std (white).
-        scale = window.noise.scale_view
+        scale = window.panel(NoisePanel).scale_view
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, scale), heat_scale_rgba(), view=scale)
 
     run_app_test(ctl, test)
@@ -176,9 +179,9 @@ def test_doctor_panel_finds_the_planted_droplet_and_shows_its_layer(make_app, tm
         assert green[ring].any() and not green[~ring].any()
         # The evidence picture is on screen under the finding's text.
         ctx.scroll_to_bottom("//Doctor")
-        wait_frames_until(ctx, lambda: window.doctor.view.rect is not None, what="the evidence picture")
+        wait_frames_until(ctx, lambda: window.panel(DoctorPanel).view.rect is not None, what="the evidence picture")
         picture = ctl.doctor.diagnosis.findings[row].picture
-        assert window.doctor.view.rgba is picture
+        assert window.panel(DoctorPanel).view.rgba is picture
 
     run_app_test(ctl, test)
 
@@ -387,7 +390,7 @@ def test_every_panel_draws_and_the_class_picker_works(make_app, tmp_path):
         wait_for_current_picture(ctx, window)
         assert ctl.state.class_idx == 0  # a conditional model always has a class
         for panel in window.panels:
-            if panel.title != "Transform":  # StyleGAN3 only
+            if not panel.stylegan3_only:
                 focus(ctx, panel.title)
         focus(ctx, "Latent")
         ctx.item_input_value("//Latent/class", 2)

@@ -18,6 +18,7 @@ from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_ap
                                run_app_test, screen_picture, wait_for_current_picture, wait_frames_until)
 
 from explorer.app.controller import AppController
+from explorer.app.panels import ProjectionPanel
 from explorer.app.projections import PAD, coarse_rows, side_by_side
 from explorer.app.settings import Settings
 from explorer.directions import DirectionCache
@@ -137,7 +138,7 @@ def test_dropping_an_image_on_the_window_projects_it(make_app, tmp_path):
         window.on_drop(None, [str(png)])  # what GLFW calls for a drop
         wait_frames_until(ctx, lambda: ctl.projection.busy, what="the projection job")
         run = ctl.projection.run
-        steps, uploads = set(), window.projection.view.uploads
+        steps, uploads = set(), window.panel(ProjectionPanel).view.uploads
 
         def seen() -> bool:  # called once per UI frame
             steps.add(run.step)
@@ -145,12 +146,12 @@ def test_dropping_an_image_on_the_window_projects_it(make_app, tmp_path):
             return not ctl.projection.busy
         wait_frames_until(ctx, seen, 120, "the projection to finish")
         assert len({s for s in steps if 0 < s < 120}) >= 2, f"progress frames seen: {sorted(steps)}"
-        assert window.projection.view.uploads - uploads >= 3  # target, then previews as they came
+        assert window.panel(ProjectionPanel).view.uploads - uploads >= 3  # target, then previews as they came
         assert run.result is not None and run.result.steps == 120
         assert ctl.state.latent is not None and ctl.state.latent_label == "projection of target.png"
         wait_for_current_picture(ctx, window)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
-        view = window.projection.view
+        view = window.panel(ProjectionPanel).view
         wait_frames_until(ctx, lambda: view.key == ("projection", run.serial, run.picture_version),
                           what="the last preview")
         ctx.yield_(2)

@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from explorer.app.recording import EXPORT_KIND, describe
+from explorer.app.job_kinds import JobKind
+from explorer.app.recording import describe
 from explorer.engine import render_state
 from explorer.latent.state import LatentState
 from explorer.video import path_states
@@ -95,7 +96,7 @@ def test_cancelled_export_leaves_no_file(app, tmp_path):
     rec.export()
     pump(ctl, lambda: (p := rec.export_progress()) is not None and p.step > 0, timeout=60)
     rec.cancel_export()
-    pump(ctl, lambda: EXPORT_KIND not in ctl.jobs, timeout=60)
+    pump(ctl, lambda: JobKind.VIDEO_EXPORT not in ctl.jobs, timeout=60)
     assert "cancelled" in ctl.status.text
     assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*tmp")) == []
 

@@ -16,6 +16,7 @@ from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_ap
                                run_app_test, screen_picture, wait_for_current_picture, wait_frames_until)
 
 import explorer
+from explorer.app.panels import TrainPanel
 from explorer.app.run_watcher import MetricsTail, RunWatcher
 from explorer.app.train_runs import TrainRequest, default_request
 from explorer.engine import render_state
@@ -101,7 +102,7 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
             view = training.view
             assert training.running, "\n".join(training.trainer.log_tail(20))
             return (view.state == "running" and view.kimg > 0 and len(view.curves["kimg"]) >= 2
-                    and view.sample is not None and window.train.sample_view.rect is not None)
+                    and view.sample is not None and window.panel(TrainPanel).sample_view.rect is not None)
         wait_frames_until(ctx, progressing, 60, "training progress")
         snapshots = RunFolder(run_dir).snapshots_dir
         wait_frames_until(ctx, lambda: ctl.model_source.startswith(str(snapshots)), 60, "a followed snapshot")
@@ -118,7 +119,7 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
         model = explorer.load(final)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(model, ctl.state).rgba)
         # The newest sample grid is on screen as written.
-        view = window.train.sample_view
+        view = window.panel(TrainPanel).sample_view
         wait_frames_until(ctx, lambda: view.key == ("sample", training.view.sample_path), what="the last grid")
         ctx.yield_(2)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), training.view.sample, view=view)

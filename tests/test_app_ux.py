@@ -19,13 +19,13 @@ from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_ap
 from imgui_bundle import hello_imgui, imgui  # noqa: E402,I001  (gui_harness skips without imgui_bundle)
 
 import explorer
-from explorer.app.controller import MAX_SEED
 from explorer.app.durations import format_duration
 from explorer.app.file_dialogs import DialogRequest, DialogUnavailable, FileDialogs
-from explorer.app.layout import PLACES
+from explorer.app.host import MAX_SEED
 from explorer.app.messages import INFO_SECONDS, MessageLog, Status
 from explorer.app.mixing_views import grid_picture, labelled_grid_png, picture_a, picture_b, plan_grid
 from explorer.app.noise_map import heat_scale_rgba
+from explorer.app.panels import PANELS, MixingPanel, ProjectionPanel, TrainPanel
 from explorer.app.train_runs import TrainRequest, request_problems
 from explorer.engine import render_state
 from explorer.latent.state import LatentState, encode_latent
@@ -51,7 +51,7 @@ def assert_unclipped(ctx, ref: str) -> None:
 def tab_bars() -> dict[str, object]:
     """Each dock node's tab bar, by the title of its first window."""
     bars = {}
-    for title in ["Image", *PLACES]:
+    for title in ["Image", *(panel.title for panel in PANELS)]:
         window = imgui.internal.find_window_by_name(title)
         if window is not None and window.dock_node is not None and window.dock_node.tab_bar is not None:
             bars.setdefault(id(window.dock_node), (title, window.dock_node.tab_bar))
@@ -190,7 +190,7 @@ def test_file_dialogs_reach_the_loader_and_the_forms(make_app, tmp_path):
         focus(ctx, "Train")
         ctx.item_click("//Train/train/Browse...##data folder")
         assert asked[-1].kind == "folder"
-        wait_frames_until(ctx, lambda: window.train.request.data == str(data), what="the chosen folder")
+        wait_frames_until(ctx, lambda: window.panel(TrainPanel).request.data == str(data), what="the chosen folder")
         # Without any dialog program the user is told what to do instead, and nothing breaks.
         ctl.files.opener = lambda request: (_ for _ in ()).throw(DialogUnavailable("no file dialog program"))
         ctx.item_click("//Train/train/Browse...##run folder")
@@ -313,7 +313,7 @@ def test_mixing_shows_a_b_result_and_a_grid_of_the_full_state(make_app, tmp_path
         ctx.item_click("//Style mixing/middle")  # rows 4-5 (16 px) from B
         assert ctl.state.mix_seed == 11 and ctl.state.mix_weights[4:] == (1.0, 1.0)
         library = ds.library
-        views = window.mixing
+        views = window.panel(MixingPanel)
         wait_frames_until(ctx, lambda: views.a_view.key is not None and views.b_view.key is not None
                           and views.result_view.frame is not None
                           and views.result_view.frame.state == ctl.state, 60, "A, B and the result")
@@ -392,8 +392,8 @@ def test_projection_time_left_wording_switch_mark_and_main_view(make_app, tmp_pa
         wait_frames_until(ctx, lambda: run.step >= steps // 10 and run.seconds_left is not None, 120, "10%")
         predicted, t0 = run.seconds_left, time.monotonic()
         ctx.yield_(1)
-        assert format_duration(predicted) in window.projection.progress_text or \
-            format_duration(run.seconds_left) in window.projection.progress_text
+        assert format_duration(predicted) in window.panel(ProjectionPanel).progress_text or \
+            format_duration(run.seconds_left) in window.panel(ProjectionPanel).progress_text
         wait_frames_until(ctx, lambda: not ctl.projection.busy, 300, "the end of the projection")
         actual = time.monotonic() - t0
         # Within half: the sleep above dominates each step, and the bound still catches the
@@ -401,7 +401,7 @@ def test_projection_time_left_wording_switch_mark_and_main_view(make_app, tmp_pa
         assert abs(predicted - actual) <= 0.5 * actual, f"predicted {predicted:.1f} s, took {actual:.1f} s"
         # One wording of the space; the W -> W+ switch is where it was planned, and marked.
         assert run.phase == "W+" and run.switch_step == 15
-        assert window.projection.marked_switch == 15
+        assert window.panel(ProjectionPanel).marked_switch == 15
         wait_for_current_picture(ctx, window, timeout_s=60)
         assert window.image_view.frame is not None  # the picture again, now from the latent found
 
@@ -456,10 +456,10 @@ def test_train_form_lists_every_problem_at_once(make_app, tmp_path):
         ctx.item_input_value("kimg", 0.0)
         ctx.item_click("Start")
         assert not ctl.training.running
-        assert set(window.train.problems) == {"data folder", "run folder", "resolution", "kimg"}
+        assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "resolution", "kimg"}
         assert "4 problems" in ctl.status.text and ctl.status.is_error
         ctx.item_input_value("resolution", 64)  # fixing one field clears its note only
-        assert set(window.train.problems) == {"data folder", "run folder", "kimg"}
+        assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "kimg"}
 
     run_app_test(ctl, test)
 

@@ -5,6 +5,9 @@ a headless module fails here before it breaks a machine without a display.
 
 Imports made from strings (`importlib.import_module` in explorer/cli/main.py) are not seen; the
 CLI sits on the top layer, so they cannot point upwards anyway.
+
+Inside the app the same reading checks that the feature objects see the app only through the
+`AppHost` protocol (explorer/app/host.py): they never import the controller, nor each other.
 """
 
 from __future__ import annotations
@@ -114,3 +117,50 @@ def test_known_exceptions_are_still_real():
     seen = {(importer, target) for importer, target, _ in upward_imports()}
     stale = [pair for pair in KNOWN_UPWARD if pair not in seen]
     assert not stale, f"remove these from KNOWN_UPWARD, the code no longer does them: {stale}"
+
+
+# --- inside the app: features see the app only through explorer/app/host.py -------------------------
+
+# The modules that draw (and so may know the controller they draw from).
+CONTROLLER_USERS = ("explorer.app.window", "explorer.app.shortcuts", "explorer.app.panels")
+HOST = "explorer.app.host"
+CONTROLLER = "explorer.app.controller"
+
+
+def under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def app_imports() -> dict[str, set[str]]:
+    """Each explorer.app module and the modules of ours it imports (lazy and TYPE_CHECKING ones too)."""
+    modules = source_modules()
+    known = set(modules)
+    return {module: {name for _, name in imported_modules(module, path, known)}
+            for module, path in modules.items() if under(module, ("explorer.app",))}
+
+
+def feature_modules(imports: dict[str, set[str]]) -> set[str]:
+    """The modules that build on the host protocol, apart from the controller (which implements it)
+    and the drawing modules."""
+    return {m for m, targets in imports.items()
+            if HOST in targets and m != CONTROLLER and not under(m, CONTROLLER_USERS)}
+
+
+def test_only_the_window_and_the_panels_import_the_controller():
+    bad = sorted(m for m, targets in app_imports().items()
+                 if CONTROLLER in targets and not under(m, CONTROLLER_USERS))
+    assert not bad, ("these modules import the controller; a feature uses the AppHost protocol of "
+                     f"explorer/app/host.py instead (ARCHITECTURE.md): {bad}")
+
+
+def test_features_reach_each_other_only_through_the_host():
+    imports = app_imports()
+    features = feature_modules(imports)
+    # The features the controller owns today; one that stopped using the host would escape the rule.
+    assert {"explorer.app.direction_sets", "explorer.app.projections", "explorer.app.train_runs",
+            "explorer.app.doctor", "explorer.app.recording", "explorer.app.downloads",
+            "explorer.app.mixing_views"} <= features
+    assert not imports[HOST] & (features | {CONTROLLER}), "the host protocol must not import what uses it"
+    bad = sorted(f"{m} imports {t}" for m in features for t in imports[m]
+                 if t in features or under(t, CONTROLLER_USERS))
+    assert not bad, "a feature reaches another one (or the drawing code) directly:\n" + "\n".join(bad)

@@ -5,11 +5,13 @@ Panels read `AppController` and call its methods; the window calls `poll()` once
 render thread, so it is unit-tested headless with a real engine. Paths dropped on the window may
 arrive from another thread (GLFW's callback, or a test), so they go through a deque.
 
-The bigger features keep their logic in objects of their own that the controller owns:
-`directions` (direction sets and slider edits), `training` (the trainer process and its run
-folder), `projection` (inverting dropped images), `downloads` (models from a URL or the
-catalogue), `mixing` (pictures A and B alone, the mixing grid), `recorder` (keyframes, previews,
-takes and video export) and `files` (native file dialogs). Jobs they start end in their own handlers.
+The bigger features keep their logic in `Feature` objects of their own (app/host.py) that the
+controller owns and that see it only as an `AppHost`: `directions` (direction sets and slider
+edits), `training` (the trainer process and its run folder), `projection` (inverting dropped
+images), `downloads` (models from a URL or the catalogue), `mixing` (pictures A and B alone, the
+mixing grid), `doctor` (the artifact doctor) and `recorder` (keyframes, previews, takes and video
+export); `files` (native file dialogs) is a plain helper. Jobs they start end in the handlers
+they declare.
 """
 
 from __future__ import annotations
@@ -24,23 +26,23 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from cuda_ops import fused
-from explorer.app.direction_sets import COMPUTE_KIND, STRIP_KIND, DirectionSets
-from explorer.app.doctor import DOCTOR_KIND, Doctor
-from explorer.app.downloads import DOWNLOAD_KIND, Downloads
+from explorer.app.direction_sets import DirectionSets
+from explorer.app.doctor import Doctor
+from explorer.app.downloads import Downloads
 from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, ProjectImage, Rejected,
                                         RestoreState, classify_dropped_file)
 from explorer.app.file_dialogs import CHECKPOINT_FILTERS, DialogRequest, FileDialogs
 from explorer.app.history import History
+from explorer.app.host import MAX_SEED, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.app.messages import MessageLog, Status
-from explorer.app.mixing_views import GRID_KIND, GRID_SAVE_KIND, PREVIEW_KIND, MixingViews
-from explorer.app.projections import PROJECTION_KIND, Projections
-from explorer.app.recording import EXPORT_KIND
-from explorer.app.recording import PREVIEW_KIND as VIDEO_PREVIEW_KIND
+from explorer.app.mixing_views import MixingViews
+from explorer.app.projections import Projections
 from explorer.app.recording import Recorder
 from explorer.app.session import SavedImage, save_image, save_latent
 from explorer.app.settings import Settings
-from explorer.app.train_runs import STOP_KIND, TrainRuns
-from explorer.directions import DirectionCache
+from explorer.app.train_runs import TrainRuns
+from explorer.directions import DirectionCache, DirectionLibrary, layer_presets, row_resolutions
 from explorer.download import is_url, remote_source
 from explorer.engine import ErrorEvent, Frame, JobFinished, ModelLoaded, RenderThread
 from explorer.errors import ExplorerError
@@ -49,8 +51,6 @@ from explorer.latent.compose import DirectionLookup
 from explorer.latent.npz import load_latent_npz
 from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model, ModelInfo
-
-MAX_SEED = 2**31 - 1  # imgui integer widgets are 32-bit signed
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,8 @@ JOB_EXIT_WAIT_S = 10.0  # how long closing the app waits for cancelled jobs to e
 
 
 class AppController:
-    """Owns the edited `LatentState` and its history; talks to the `RenderThread`."""
+    """Owns the edited `LatentState` and its history; talks to the `RenderThread`. The `AppHost`
+    of the features."""
 
     def __init__(self, engine: RenderThread, settings: Settings, state: LatentState | None = None,
                  direction_cache: DirectionCache | None = None) -> None:
@@ -120,9 +121,11 @@ class AppController:
         self.model_info: ModelInfo | None = None
         self.model_source = ""
         self.model_label = ""  # the file name, or the source text of a model built in memory
+        self.row_resolutions: list[int] = []  # nominal px of each W+ row of the model, for labels
+        self.layer_presets: dict[str, tuple[int, int]] = {}  # coarse / middle / fine W+ rows
         self.loading: str | None = None
-        self.jobs: dict[str, JobHandle] = {}
-        self.results: dict[str, JobResult] = {}
+        self.jobs: dict[JobKind, JobHandle] = {}
+        self.results: dict[JobKind, JobResult] = {}
         self.last_saved: SavedImage | None = None
         self.frame: Frame | None = None  # the newest frame, as of the last poll()
         self.want_layer_stats = False
@@ -139,14 +142,13 @@ class AppController:
         self.mixing = MixingViews(self)
         self.doctor = Doctor(self)
         self.recorder = Recorder(self)
-        # Jobs whose end a feature handles itself (by kind); the rest end in `_job_finished`.
-        self._job_handlers: dict[str, Callable[[JobHandle], None]] = {
-            COMPUTE_KIND: self.directions.computed, STRIP_KIND: self.directions.strip_finished,
-            STOP_KIND: self.training.stopped, PROJECTION_KIND: self.projection.finished,
-            DOWNLOAD_KIND: self.downloads.finished, PREVIEW_KIND: self.mixing.previews_finished,
-            GRID_KIND: self.mixing.grid_finished, GRID_SAVE_KIND: self.mixing.grid_saved,
-            DOCTOR_KIND: self.doctor.finished, EXPORT_KIND: self.recorder.export_finished,
-            VIDEO_PREVIEW_KIND: self.recorder.preview_ready}
+        # Their hooks run in this order (model loaded, per frame, closing).
+        self.features: tuple[Feature, ...] = (self.directions, self.training, self.projection, self.downloads,
+                                              self.mixing, self.doctor, self.recorder)
+        # How each kind of job ends: the controller's own handlers and the features'; any other
+        # kind (a picture job) publishes its result in `results`.
+        self._job_handlers = job_handler_table(
+            self.features, {JobKind.SAVE_IMAGE: self._image_saved, JobKind.SAVE_LATENT: self._latent_saved})
 
     # --- models ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | Model) -> None:
@@ -238,10 +240,10 @@ class AppController:
         self.files.poll()
         while self._dropped:
             self.open_path(self._dropped.popleft())
-        self.training.poll()
         self._tell_kernel_outcome()
         frame = self.frame = self.engine.latest_frame()
-        self.recorder.poll(frame)
+        for feature in self.features:
+            feature.poll(frame)
         failed = self.status.failed_state
         if failed is not None and frame is not None and frame.state == self.state != failed:
             self.status = Status()  # the failure is no longer what is on screen
@@ -257,10 +259,9 @@ class AppController:
 
     def close(self) -> None:
         """The app is closing: stop watching folders and cancel jobs (the engine is stopped apart)."""
-        self.training.close()
+        for feature in self.features:
+            feature.close()
         self.files.close()
-        if self.projection.run is not None:
-            self.projection.run.stop()  # a paused projection must wake up to end
         handles = list(self.jobs.values())
         for handle in handles:
             handle.cancel()
@@ -290,9 +291,9 @@ class AppController:
         self.model_label = remote.label if remote else Path(event.source).name if is_file else event.source
         self.loading = None
         self.results.clear()
-        self.mixing.previews = self.mixing.grid = None
-        self.directions.model_loaded(event.info)
-        self.recorder.model_loaded()
+        self._read_layers(event.info)
+        for feature in self.features:
+            feature.model_loaded(event.info)
         fitted = self.directions.fit_edits(fit_state_to_model(self.state, event.info))
         self.history.reset(fitted, "start" if first else f"model {self.model_label}")
         self._submitted = None
@@ -307,6 +308,20 @@ class AppController:
         self.set_status(f"loaded {self.model_label}"
                         + (f" (trained on {kimg:g} thousand images: an early model)" if kimg is not None and kimg < 1000
                            else ""))
+
+    def _read_layers(self, info: ModelInfo) -> None:
+        """The W+ rows' nominal resolutions and presets of the model just loaded (see
+        explorer/directions/layers.py: StyleGAN3's layer sizes carry a margin that comes off)."""
+        model = self.engine.model
+        if model is not None and model.info.content_hash == info.content_hash:
+            self.row_resolutions, self.layer_presets = row_resolutions(model), layer_presets(model)
+        else:
+            self.row_resolutions, self.layer_presets = list(info.ws_resolutions), {}
+
+    @property
+    def direction_library(self) -> DirectionLibrary:
+        """The loaded model's direction sets, which every render uses."""
+        return self.directions.library
 
     # --- files -----------------------------------------------------------------------------------
     def queue_dropped(self, paths: Iterable[str]) -> None:
@@ -380,11 +395,11 @@ class AppController:
             self.set_status("nothing to save yet: wait for the picture", error=True)
             return
         folder, state, rgba = Path(self.settings.save_dir), frame.state, frame.rgba
-        library = self.directions.library
+        library = self.direction_library
 
         def job(report, cancelled) -> SavedImage:
             return save_image(folder, rgba, state, self._final_ws(state, library))
-        self.track_job("save", self.engine.run_job("save image", job))
+        self.track_job(JobKind.SAVE_IMAGE, self.engine.run_job("save image", job))
 
     def set_save_dir(self, folder: str) -> None:
         """Where saved images go (remembered in the settings file)."""
@@ -396,11 +411,11 @@ class AppController:
 
     def save_latent(self, path: str | Path) -> None:
         """Write the current state's final W+ to `path` (.npz, key `w`)."""
-        state, library = self.state, self.directions.library
+        state, library = self.state, self.direction_library
 
         def job(report, cancelled) -> Path:
             return save_latent(path, self._final_ws(state, library))
-        self.track_job("latent", self.engine.run_job("save latent", job))
+        self.track_job(JobKind.SAVE_LATENT, self.engine.run_job("save latent", job))
 
     def _final_ws(self, state: LatentState, directions: DirectionLookup) -> np.ndarray:
         """Runs on a job thread: the W+ that `state` renders from (direction edits included),
@@ -411,14 +426,17 @@ class AppController:
 
     # --- background pictures ---------------------------------------------------------------------
     def start_noise_variance(self, samples: int) -> None:
-        self.track_job("variance", self.engine.start_noise_variance(self.state, samples))
+        self.track_job(JobKind.NOISE_VARIANCE, self.engine.start_noise_variance(self.state, samples))
 
-    def cancel_job(self, kind: str) -> None:
+    def job(self, kind: JobKind) -> JobHandle | None:
+        return self.jobs.get(kind)
+
+    def cancel_job(self, kind: JobKind) -> None:
         handle = self.jobs.get(kind)
         if handle is not None:
             handle.cancel()
 
-    def track_job(self, kind: str, handle: JobHandle) -> None:
+    def track_job(self, kind: JobKind, handle: JobHandle) -> None:
         """Follow a job until it ends; a newer job of the same kind cancels the older one."""
         old = self.jobs.get(kind)
         if old is not None:
@@ -434,15 +452,23 @@ class AppController:
             self._job_handlers[kind](handle)
         elif handle.status != "done":
             self.report_job_end(handle)
-        elif kind == "save":
-            self.last_saved = handle.result
-            self.set_status(f"saved {handle.result.png}")
-        elif kind == "latent":
-            self.set_status(f"saved {handle.result}")
         else:
             self._result_versions += 1
             self.results[kind] = JobResult(self._result_versions, handle.result)
             self.set_status(f"{handle.name} ready")
+
+    def _image_saved(self, handle: JobHandle) -> None:
+        if handle.status != "done":
+            self.report_job_end(handle)
+            return
+        self.last_saved = handle.result
+        self.set_status(f"saved {handle.result.png}")
+
+    def _latent_saved(self, handle: JobHandle) -> None:
+        if handle.status != "done":
+            self.report_job_end(handle)
+            return
+        self.set_status(f"saved {handle.result}")
 
     def report_job_end(self, handle: JobHandle) -> None:
         """The status line for a job that failed or was cancelled."""
@@ -456,11 +482,23 @@ class AppController:
         self.status = Status(text, error, at=time.monotonic())
         self.messages.add(text, error)
 
-    def job_progress(self, kind: str) -> float | None:
+    def job_progress(self, kind: JobKind) -> float | None:
         handle = self.jobs.get(kind)
         if handle is None:
             return None
         return handle.progress.fraction if handle.progress is not None else 0.0
+
+
+def job_handler_table(features: Iterable[Feature],
+                      own: dict[JobKind, JobHandler]) -> dict[JobKind, JobHandler]:
+    """Who handles the end of each kind of job; a kind claimed twice is a programming error."""
+    table = dict(own)
+    for feature in features:
+        for kind, handler in feature.job_handlers().items():
+            if kind in table:
+                raise ValueError(f"two handlers for the job kind {kind.value!r}")
+            table[kind] = handler
+    return table
 
 
 def training_kimg(extra: dict) -> float | None:

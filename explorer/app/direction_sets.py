@@ -11,25 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from explorer.app.direction_edits import (LayerRange, find_edit, only_sets, with_layers, with_strength,
                                           without_sets)
+from explorer.app.host import AppHost, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.directions import (DirectionCache, DirectionLibrary, DirectionSet, DirectionSpec,
-                                 cached_library, direction_job, direction_strip, layer_presets,
-                                 load_direction_set, row_resolutions, save_direction_set)
+                                 cached_library, direction_job, direction_strip, load_direction_set,
+                                 save_direction_set)
 from explorer.errors import ExplorerError
 from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import LatentState
 from explorer.model import ModelInfo
 
-if TYPE_CHECKING:
-    from explorer.app.controller import AppController
-
-COMPUTE_KIND = "directions"
-STRIP_KIND = "strip"
 STRIP_STRENGTHS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 SIGMA_SAMPLES = 10_000  # as the CLI's default, so the app reuses sets the CLI computed
 
@@ -52,34 +48,29 @@ class Strip:
     rgba: np.ndarray
 
 
-class DirectionSets:
-    """Owned by `AppController` (as `ctl.directions`); the panel draws from it and calls it."""
+class DirectionSets(Feature):
+    """The controller's `directions`; the panel draws from it and calls it."""
 
-    def __init__(self, ctl: "AppController", cache: DirectionCache | None = None) -> None:
-        self.ctl = ctl
+    def __init__(self, host: AppHost, cache: DirectionCache | None = None) -> None:
+        super().__init__(host)
         self.cache = cache or DirectionCache()
         self.library = DirectionLibrary()
         self.current: str | None = None          # the set the panel shows
-        self.row_resolutions: list[int] = []     # nominal px of each W+ row, for labels
-        self.presets: dict[str, tuple[int, int]] = {}
         self.strip: Strip | None = None
         self._strip_requested: StripKey | None = None
         self._strip_versions = 0
+
+    def job_handlers(self) -> dict[JobKind, JobHandler]:
+        return {JobKind.DIRECTIONS: self.computed, JobKind.DIRECTION_STRIP: self.strip_finished}
 
     # --- the model's sets ------------------------------------------------------------------------
     def model_loaded(self, info: ModelInfo) -> None:
         """Open the sets cached for the new model and give them to the render thread."""
         self.library = cached_library(info.content_hash, self.cache)
-        self.ctl.engine.set_directions(self.library)
+        self.host.engine.set_directions(self.library)
         names = self.library.names()
         self.current = names[0] if names else None
         self.strip, self._strip_requested = None, None
-        model = self.ctl.engine.model  # the one just loaded: layer labels and presets need it
-        if model is not None and model.info.content_hash == info.content_hash:
-            self.row_resolutions = row_resolutions(model)
-            self.presets = layer_presets(model)
-        else:
-            self.row_resolutions, self.presets = list(info.ws_resolutions), {}
 
     def fit_edits(self, state: LatentState) -> LatentState:
         """Drop edits whose set is not loaded (another model's sets)."""
@@ -100,47 +91,47 @@ class DirectionSets:
 
     def _add(self, s: DirectionSet) -> None:
         self.library.add(s)
-        self.ctl.engine.set_directions(self.library)
+        self.host.engine.set_directions(self.library)
         self.current = s.name
 
     def remove(self, name: str) -> None:
         """Forget a set: out of the library, out of the cache, and its edits out of the state."""
-        info = self.ctl.model_info
+        info = self.host.model_info
         self.library.remove(name)
-        self.ctl.engine.set_directions(self.library)
+        self.host.engine.set_directions(self.library)
         if info is not None:
             try:
                 self.cache.path(info.content_hash, name).unlink(missing_ok=True)
             except (OSError, ExplorerError) as e:
-                self.ctl.set_status(f"could not delete the cached set {name}: {e}", error=True)
+                self.host.set_status(f"could not delete the cached set {name}: {e}", error=True)
                 return
-        edits = without_sets(self.ctl.state.edits, [name])
-        if edits != self.ctl.state.edits:
-            self.ctl.edit(edits=edits)
+        edits = without_sets(self.host.state.edits, [name])
+        if edits != self.host.state.edits:
+            self.host.edit(edits=edits)
         if self.current == name:
             names = self.library.names()
             self.current = names[0] if names else None
-        self.ctl.set_status(f"deleted the direction set {name}")
+        self.host.set_status(f"deleted the direction set {name}")
 
     # --- computing, importing, exporting ---------------------------------------------------------
     def start_compute(self, method: str, samples: int, components: int, name: str = "") -> None:
         """Compute (or reuse from the cache) a set for the loaded model, in the background."""
-        model = self.ctl.engine.model
-        if model is None or self.ctl.model_info is None:
-            self.ctl.set_status("load a model first", error=True)
+        model = self.host.engine.model
+        if model is None or self.host.model_info is None:
+            self.host.set_status("load a model first", error=True)
             return
         try:
             spec = DirectionSpec(method, name=name, samples=int(samples), components=int(components),
                                  sigma_samples=min(SIGMA_SAMPLES, max(int(samples), 2)))
         except ExplorerError as e:
-            self.ctl.set_status(str(e), error=True)
+            self.host.set_status(str(e), error=True)
             return
         job = direction_job(model, spec, self.cache)
-        self.ctl.track_job(COMPUTE_KIND, self.ctl.engine.run_job(job.name, job.run))
-        self.ctl.set_status(f"computing {spec.set_name} directions ...")
+        self.host.track_job(JobKind.DIRECTIONS, self.host.engine.run_job(job.name, job.run))
+        self.host.set_status(f"computing {spec.set_name} directions ...")
 
     def compute_progress(self) -> Progress | None:
-        handle = self.ctl.jobs.get(COMPUTE_KIND)
+        handle = self.host.job(JobKind.DIRECTIONS)
         if handle is None:
             return None
         return handle.progress or Progress(0, 1, "starting")
@@ -148,22 +139,22 @@ class DirectionSets:
     def computed(self, handle: JobHandle) -> None:
         """JobFinished for a compute job (on the UI thread)."""
         if handle.status != "done":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
             return
         s: DirectionSet = handle.result
-        info = self.ctl.model_info
+        info = self.host.model_info
         if info is None or s.model_hash != info.content_hash:
-            self.ctl.set_status(f"{s.name} directions were computed for the previous model; "
+            self.host.set_status(f"{s.name} directions were computed for the previous model; "
                                 "they are cached for it")
             return
         self._add(s)
-        self.ctl.set_status(f"{s.count} {s.method} directions ready as {s.name}")
+        self.host.set_status(f"{s.count} {s.method} directions ready as {s.name}")
 
     def import_set(self, path: str | Path) -> None:
         """Load an exported .npz for this model and cache it, so it is there next time too."""
-        info = self.ctl.model_info
+        info = self.host.model_info
         if info is None:
-            self.ctl.set_status("load a model first", error=True)
+            self.host.set_status("load a model first", error=True)
             return
         try:
             s = load_direction_set(Path(path).expanduser())
@@ -174,64 +165,64 @@ class DirectionSets:
             s = s.replace(model_hash=info.content_hash)
             self.cache.store(s)
         except (ExplorerError, OSError) as e:
-            self.ctl.set_status(str(e), error=True)
+            self.host.set_status(str(e), error=True)
             return
         self._add(s)
-        self.ctl.set_status(f"imported {s.count} directions as {s.name}")
+        self.host.set_status(f"imported {s.count} directions as {s.name}")
 
     def export_set(self, name: str, path: str | Path) -> None:
         try:
             save_direction_set(self.library.get(name), Path(path).expanduser())
         except (ExplorerError, OSError) as e:
-            self.ctl.set_status(f"could not export {name}: {e}", error=True)
+            self.host.set_status(f"could not export {name}: {e}", error=True)
             return
-        self.ctl.set_status(f"exported {name} to {path}")
+        self.host.set_status(f"exported {name} to {path}")
 
     # --- sliders ---------------------------------------------------------------------------------
     def strength(self, set_name: str, index: int) -> float:
-        edit = find_edit(self.ctl.state.edits, set_name, index)
+        edit = find_edit(self.host.state.edits, set_name, index)
         return 0.0 if edit is None else edit.strength
 
     def edit_layers(self, set_name: str, index: int) -> LayerRange | None:
-        edit = find_edit(self.ctl.state.edits, set_name, index)
+        edit = find_edit(self.host.state.edits, set_name, index)
         return None if edit is None else (edit.layer_start, edit.layer_end)
 
     def set_strength(self, set_name: str, index: int, strength: float, layers: LayerRange) -> None:
-        self.ctl.edit(edits=with_strength(self.ctl.state.edits, set_name, index, strength, layers))
+        self.host.edit(edits=with_strength(self.host.state.edits, set_name, index, strength, layers))
 
     def set_layers(self, set_name: str, index: int, layers: LayerRange) -> None:
-        edits = with_layers(self.ctl.state.edits, set_name, index, layers)
-        if edits != self.ctl.state.edits:
-            self.ctl.edit(edits=edits)
+        edits = with_layers(self.host.state.edits, set_name, index, layers)
+        if edits != self.host.state.edits:
+            self.host.edit(edits=edits)
 
     def reset_all(self) -> None:
-        if self.ctl.state.edits:
-            self.ctl.edit(edits=())
+        if self.host.state.edits:
+            self.host.edit(edits=())
 
     # --- preview strip ---------------------------------------------------------------------------
     def request_strip(self, set_name: str, index: int, layers: LayerRange) -> None:
         """Render the strip for this direction unless it is already shown or on its way."""
-        info = self.ctl.model_info
+        info = self.host.model_info
         if info is None or set_name not in self.library:
             return
-        base = self.ctl.state.replace(edits=with_strength(self.ctl.state.edits, set_name, index, 0.0, layers))
+        base = self.host.state.replace(edits=with_strength(self.host.state.edits, set_name, index, 0.0, layers))
         key = StripKey(set_name, index, layers, base, info.content_hash)
         if key == self._strip_requested:
             return
         self._strip_requested = key
-        engine, library = self.ctl.engine, self.library
+        engine, library = self.host.engine, self.library
 
         def job(report, cancelled) -> Strip:
             with engine.borrow_model() as model:
                 rgba = direction_strip(model, base, library, set_name, index, STRIP_STRENGTHS, layers[0],
                                        layers[1], on_step=lambda s, t: report(Progress(s, t, "strip")))
             return Strip(key, 0, rgba)
-        self.ctl.track_job(STRIP_KIND, engine.run_job("direction strip", job))
+        self.host.track_job(JobKind.DIRECTION_STRIP, engine.run_job("direction strip", job))
 
     def strip_finished(self, handle: JobHandle) -> None:
         if handle.status != "done":
             if handle.status == "failed":
-                self.ctl.report_job_end(handle)
+                self.host.report_job_end(handle)
             return
         self._strip_versions += 1
         result: Strip = handle.result

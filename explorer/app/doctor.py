@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from explorer.app.host import AppHost, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.diagnose import Diagnosis, diagnose
 from explorer.diagnose.doctor import MODEL_CHECKS
 from explorer.jobs import JobHandle
 
-if TYPE_CHECKING:
-    from explorer.app.controller import AppController
-
-DOCTOR_KIND = "doctor"
 DEFAULT_APP_SEEDS = 16
 
 
@@ -31,49 +28,52 @@ class Marker:
     position: tuple[float, float]
 
 
-class Doctor:
-    """Owned by `AppController` (as `ctl.doctor`)."""
+class Doctor(Feature):
+    """The controller's `doctor`."""
 
-    def __init__(self, ctl: "AppController") -> None:
-        self.ctl = ctl
+    def __init__(self, host: AppHost) -> None:
+        super().__init__(host)
         self.seeds = DEFAULT_APP_SEEDS
         self.diagnosis: Diagnosis | None = None
         self.selected: int | None = None
         self.marker: Marker | None = None
         self.serial = 0     # changes with every new diagnosis (for picture uploads)
 
+    def job_handlers(self) -> dict[JobKind, JobHandler]:
+        return {JobKind.DOCTOR: self.finished}
+
     @property
     def busy(self) -> bool:
-        return self.ctl.jobs.get(DOCTOR_KIND) is not None
+        return self.host.job(JobKind.DOCTOR) is not None
 
     def start(self) -> None:
         """Diagnose the loaded model on seeds 0..seeds-1 (replacing a diagnosis under way)."""
-        info = self.ctl.model_info
+        info = self.host.model_info
         if info is None:
-            self.ctl.set_status("load a model before asking the doctor", error=True)
+            self.host.set_status("load a model before asking the doctor", error=True)
             return
-        engine, seeds = self.ctl.engine, max(int(self.seeds), 1)
+        engine, seeds = self.host.engine, max(int(self.seeds), 1)
 
         def job(report, cancelled) -> Diagnosis:
             with engine.borrow_model() as model:
                 own = copy.deepcopy(model)
             return diagnose(own, seeds=seeds, checks=tuple(MODEL_CHECKS), report=report, cancelled=cancelled)
-        self.ctl.track_job(DOCTOR_KIND, engine.run_job("artifact doctor", job))
-        self.ctl.set_status(f"the doctor is examining {self.ctl.model_label} on {seeds} seeds ...")
+        self.host.track_job(JobKind.DOCTOR, engine.run_job("artifact doctor", job))
+        self.host.set_status(f"the doctor is examining {self.host.model_label} on {seeds} seeds ...")
 
     def cancel(self) -> None:
-        self.ctl.cancel_job(DOCTOR_KIND)
+        self.host.cancel_job(JobKind.DOCTOR)
 
     def finished(self, handle: JobHandle) -> None:
         """JobFinished (UI thread)."""
         if handle.status != "done":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
             return
         self.diagnosis, self.selected, self.marker = handle.result, None, None
         self.serial += 1
         found = self.diagnosis.findings
         warn, note = (sum(f.severity == s for f in found) for s in ("warn", "note"))
-        self.ctl.set_status(f"doctor: {warn} warning(s), {note} note(s) in {self.diagnosis.seconds:.0f} s")
+        self.host.set_status(f"doctor: {warn} warning(s), {note} note(s) in {self.diagnosis.seconds:.0f} s")
 
     def select(self, index: int) -> None:
         """Show finding `index`: its layer (if the model has it) for its seed, marker at its position."""
@@ -81,13 +81,13 @@ class Doctor:
             return
         self.selected = index
         f = self.diagnosis.findings[index]
-        info = self.ctl.model_info
+        info = self.host.model_info
         if info is None or info.content_hash != self.diagnosis.model_hash:
-            self.ctl.set_status("this diagnosis was made for another model; run the doctor again", error=True)
+            self.host.set_status("this diagnosis was made for another model; run the doctor again", error=True)
             return
         layers = {name for names in info.layer_names.values() for name in names}
         changes: dict = {"view_layer": f.layer if f.layer in layers else None, "view_reduce": "norm"}
         if f.seed is not None:
             changes.update(seed=f.seed, latent=None, latent_label="")
-        self.ctl.edit(**changes)
+        self.host.edit(**changes)
         self.marker = None if f.position is None else Marker(changes["view_layer"], f.position)

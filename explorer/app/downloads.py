@@ -9,15 +9,11 @@ on the next try. Nothing here touches imgui.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from explorer.app.host import AppHost, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.download import CacheEntry, DownloadCache, RemoteSource, format_bytes
 from explorer.jobs import JobHandle, Progress
-
-if TYPE_CHECKING:
-    from explorer.app.controller import AppController
-
-DOWNLOAD_KIND = "download"
 
 
 @dataclass(frozen=True)
@@ -27,17 +23,22 @@ class ActiveDownload:
     handle: JobHandle
 
 
-class Downloads:
-    def __init__(self, ctl: "AppController", cache: DownloadCache | None = None) -> None:
-        self.ctl = ctl
+class Downloads(Feature):
+    """The controller's `downloads`."""
+
+    def __init__(self, host: AppHost, cache: DownloadCache | None = None) -> None:
+        super().__init__(host)
         self.cache = cache or DownloadCache()
         self.active: ActiveDownload | None = None
         self._entries: list[CacheEntry] | None = None  # read lazily, refreshed when the cache changes
 
+    def job_handlers(self) -> dict[JobKind, JobHandler]:
+        return {JobKind.DOWNLOAD: self.finished}
+
     def open(self, source: RemoteSource) -> None:
         """Open a remote model: at once when it is cached, else once a download has brought it."""
         if self.cache.lookup(source.url) is not None:
-            self.ctl.load_model(source.url)
+            self.host.load_model(source.url)
         else:
             self.start(source, open_when_done=True)
 
@@ -53,14 +54,14 @@ class Downloads:
             # report() raises JobCancelled once the user cancels: the transfer stops at the next chunk.
             return fetch_checkpoint(source, cache=cache, on_progress=lambda p: report(
                 Progress(p.done, p.total or 0, p.describe())))
-        handle = self.ctl.engine.run_job(f"download {source.label}", job)
-        self.ctl.track_job(DOWNLOAD_KIND, handle)
+        handle = self.host.engine.run_job(f"download {source.label}", job)
+        self.host.track_job(JobKind.DOWNLOAD, handle)
         self.active = ActiveDownload(source, open_when_done, handle)
         self._entries = None
-        self.ctl.set_status(f"downloading {source.label} ...")
+        self.host.set_status(f"downloading {source.label} ...")
 
     def cancel(self) -> None:
-        self.ctl.cancel_job(DOWNLOAD_KIND)
+        self.host.cancel_job(JobKind.DOWNLOAD)
 
     def progress(self) -> tuple[float, str] | None:
         """(fraction, '12MB of 300MB, 40MB/s, 00:07 left') while a download runs, else None."""
@@ -72,7 +73,7 @@ class Downloads:
         return p.fraction, p.message
 
     def finished(self, handle: JobHandle) -> None:
-        """The download job ended (the controller calls this on its JobFinished)."""
+        """The download job ended (on the UI thread)."""
         active, self.active = self.active, None
         self._entries = None
         if active is None or active.handle is not handle:
@@ -80,13 +81,13 @@ class Downloads:
         label = active.source.label
         if handle.status == "done":
             if active.open_when_done:
-                self.ctl.load_model(active.source.url)
+                self.host.load_model(active.source.url)
             else:
-                self.ctl.set_status(f"downloaded {label} ({format_bytes(handle.result.stat().st_size)})")
+                self.host.set_status(f"downloaded {label} ({format_bytes(handle.result.stat().st_size)})")
         elif handle.status == "cancelled":
-            self.ctl.set_status(f"download of {label} cancelled; downloading it again resumes where it stopped")
+            self.host.set_status(f"download of {label} cancelled; downloading it again resumes where it stopped")
         else:
-            self.ctl.set_status(handle.error or f"download of {label} failed", error=True)
+            self.host.set_status(handle.error or f"download of {label} failed", error=True)
 
     # --- the cache -------------------------------------------------------------------------------
     def entries(self) -> list[CacheEntry]:
@@ -99,13 +100,13 @@ class Downloads:
 
     def delete(self, url: str, label: str) -> None:
         if self.active is not None and self.active.source.url == url:
-            self.ctl.set_status(f"{label} is downloading: cancel it first", error=True)
+            self.host.set_status(f"{label} is downloading: cancel it first", error=True)
             return
         try:
             freed = self.cache.delete(url)
         except OSError as e:
-            self.ctl.set_status(f"could not delete {label}: {e.strerror or e}", error=True)
+            self.host.set_status(f"could not delete {label}: {e.strerror or e}", error=True)
             return
         finally:
             self._entries = None
-        self.ctl.set_status(f"deleted {label} from the download cache ({format_bytes(freed)})")
+        self.host.set_status(f"deleted {label} from the download cache ({format_bytes(freed)})")

@@ -8,23 +8,16 @@ layout file and re-applies this layout on `reset`.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 from imgui_bundle import hello_imgui, imgui
 
 IMAGE_WINDOW = "Image"
+MAIN_SPACE = "MainDockSpace"
+# The dock spaces a panel can start in (its `dock`; the order of `explorer.app.panels.PANELS`
+# gives the tab order within one space, the first being the front tab).
 LEFT, LEFT_MIDDLE, LEFT_LOWER = "Explore", "ExploreMiddle", "ExploreLower"
 RIGHT, BELOW = "Edit", "Inspect"
-
-# Which dock space each panel starts in; within one space, the first listed is the front tab.
-PLACES: dict[str, str] = {
-    "Latent": LEFT, "Truncation": LEFT_MIDDLE,
-    "Style mixing": LEFT_LOWER, "Noise": LEFT_LOWER, "Transform": LEFT_LOWER,
-    "Directions": RIGHT, "Doctor": RIGHT, "Record": RIGHT,
-    "Model": BELOW, "Models": BELOW, "Projection": BELOW, "Train": BELOW, "Layers": BELOW,
-    "Performance": BELOW, "History": BELOW,
-}
-STYLEGAN3_ONLY = frozenset({"Transform"})
 # Windows that float over the layout, first placed as a share of the window (x, y) and sized in points,
 # so that two of them open at once do not cover each other.
 FLOATING: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
@@ -43,11 +36,11 @@ def _split(parent: str, new: str, direction: imgui.Dir, ratio: float) -> hello_i
 
 def docking_splits() -> list[hello_imgui.DockingSplit]:
     """Left column (source, truncation, mixing), right column (directions), a tab row below the picture."""
-    return [_split("MainDockSpace", LEFT, imgui.Dir.left, 0.26),
+    return [_split(MAIN_SPACE, LEFT, imgui.Dir.left, 0.26),
             _split(LEFT, LEFT_MIDDLE, imgui.Dir.down, 0.75),
             _split(LEFT_MIDDLE, LEFT_LOWER, imgui.Dir.down, 0.76),
-            _split("MainDockSpace", RIGHT, imgui.Dir.right, 0.38),
-            _split("MainDockSpace", BELOW, imgui.Dir.down, 0.34)]
+            _split(MAIN_SPACE, RIGHT, imgui.Dir.right, 0.38),
+            _split(MAIN_SPACE, BELOW, imgui.Dir.down, 0.34)]
 
 
 def dockable_window(label: str, space: str, gui: Callable[[], None],
@@ -60,9 +53,10 @@ def dockable_window(label: str, space: str, gui: Callable[[], None],
 
 
 def dockable_windows(image_gui: Callable[[], None],
-                     panels: Iterable[tuple[str, Callable[[], None]]]) -> list[hello_imgui.DockableWindow]:
-    windows = [dockable_window(IMAGE_WINDOW, "MainDockSpace", image_gui, closable=False)]
-    windows.extend(dockable_window(title, PLACES[title], gui) for title, gui in panels)
+                     panels: Iterable[tuple[str, str, Callable[[], None]]]) -> list[hello_imgui.DockableWindow]:
+    """The picture, then one window per (title, dock space, gui) in tab order."""
+    windows = [dockable_window(IMAGE_WINDOW, MAIN_SPACE, image_gui, closable=False)]
+    windows.extend(dockable_window(title, space, gui) for title, space, gui in panels)
     return windows
 
 
@@ -76,9 +70,10 @@ def place_floating(title: str) -> None:
     imgui.set_next_window_bg_alpha(1.0)  # opaque: a mixing grid's empty corner must not show panels behind
 
 
-def reset_layout(architecture: str | None) -> None:
-    """Every panel back in its first-launch place, closed ones shown again (View > Reset layout)."""
+def reset_layout(hidden: Collection[str]) -> None:
+    """Every panel back in its first-launch place, closed ones shown again except the `hidden`
+    ones (panels for another architecture) (View > Reset layout)."""
     params = hello_imgui.get_runner_params().docking_params
     for w in params.dockable_windows:
-        w.is_visible = w.label not in STYLEGAN3_ONLY or architecture == "stylegan3"
+        w.is_visible = w.label not in hidden
     params.layout_reset = True

@@ -13,19 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from explorer.app.host import MAX_SEED, AppHost, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import LatentState
+from explorer.model import ModelInfo
 
-if TYPE_CHECKING:
-    from explorer.app.controller import AppController
-
-PREVIEW_KIND = "mix-previews"
-GRID_KIND = "grid"
-GRID_SAVE_KIND = "grid-save"
 MAX_NEIGHBOURS = 7
 
 
@@ -141,20 +137,27 @@ class MixingGrid:
     version: int
 
 
-class MixingViews:
-    """Owned by `AppController` (as `ctl.mixing`); the Style mixing panel draws from it."""
+class MixingViews(Feature):
+    """The controller's `mixing`; the Style mixing panel draws from it."""
 
-    def __init__(self, ctl: "AppController") -> None:
-        self.ctl = ctl
+    def __init__(self, host: AppHost) -> None:
+        super().__init__(host)
         self.previews: Previews | None = None
         self.grid: MixingGrid | None = None
         self.last_saved: Path | None = None
         self._requested: tuple | None = None
         self._versions = 0
 
+    def job_handlers(self) -> dict[JobKind, JobHandler]:
+        return {JobKind.MIX_PREVIEWS: self.previews_finished, JobKind.MIXING_GRID: self.grid_finished,
+                JobKind.SAVE_MIXING_GRID: self.grid_saved}
+
+    def model_loaded(self, info: ModelInfo) -> None:
+        self.previews = self.grid = None
+
     # --- A and B alone ---------------------------------------------------------------------------
     def preview_key(self) -> tuple | None:
-        state, info = self.ctl.state, self.ctl.model_info
+        state, info = self.host.state, self.host.model_info
         if info is None or not has_b(state):
             return None
         return picture_a(state), picture_b(state), info.content_hash
@@ -166,7 +169,7 @@ class MixingViews:
             return
         self._requested = key
         a_state, b_state, model_hash = key
-        engine, library = self.ctl.engine, self.ctl.directions.library
+        engine, library = self.host.engine, self.host.direction_library
 
         def job(report, cancelled) -> Previews | None:
             import torch
@@ -177,11 +180,11 @@ class MixingViews:
                 a = render_state(model, a_state, library, engine.force_fp32).rgba
                 b = render_state(model, b_state, library, engine.force_fp32).rgba
             return Previews(key, a, b, 0)
-        self.ctl.track_job(PREVIEW_KIND, engine.run_job("pictures A and B", job))
+        self.host.track_job(JobKind.MIX_PREVIEWS, engine.run_job("pictures A and B", job))
 
     def previews_finished(self, handle: JobHandle) -> None:
         if handle.status == "failed":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
         elif handle.status == "done" and handle.result is not None:
             self._versions += 1
             p = handle.result
@@ -189,9 +192,8 @@ class MixingViews:
 
     # --- the grid --------------------------------------------------------------------------------
     def start_grid(self, neighbours: int) -> None:
-        from explorer.app.controller import MAX_SEED
-        plan = plan_grid(self.ctl.state, neighbours, MAX_SEED)
-        engine, library = self.ctl.engine, self.ctl.directions.library
+        plan = plan_grid(self.host.state, neighbours, MAX_SEED)
+        engine, library = self.host.engine, self.host.direction_library
         total = len(plan.rows) * (len(plan.cols) + 1) + len(plan.cols)
 
         def job(report, cancelled) -> MixingGrid:
@@ -207,22 +209,22 @@ class MixingViews:
                 report(Progress(done[0], total, "mixing grid"))
                 return rgba
             return MixingGrid(plan, grid_picture(plan, render), 0)
-        self.ctl.track_job(GRID_KIND, engine.run_job("mixing grid", job))
+        self.host.track_job(JobKind.MIXING_GRID, engine.run_job("mixing grid", job))
 
     def grid_finished(self, handle: JobHandle) -> None:
         if handle.status != "done":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
             return
         self._versions += 1
         self.grid = MixingGrid(handle.result.plan, handle.result.rgba, self._versions)
-        self.ctl.set_status(f"mixing grid ready: {len(self.grid.plan.rows)} x {len(self.grid.plan.cols)}")
+        self.host.set_status(f"mixing grid ready: {len(self.grid.plan.rows)} x {len(self.grid.plan.cols)}")
 
     def save_grid(self) -> None:
         """Write the grid, labelled, as a new PNG in the save folder (never replacing a file)."""
         grid = self.grid
         if grid is None:
             return
-        folder = Path(self.ctl.settings.save_dir).expanduser()
+        folder = Path(self.host.settings.save_dir).expanduser()
 
         def job(report, cancelled) -> Path:
             from explorer.app.session import free_name, write_new_file
@@ -236,11 +238,11 @@ class MixingViews:
                 except FileExistsError:
                     continue
             raise OSError(f"no free file name in {folder}")
-        self.ctl.track_job(GRID_SAVE_KIND, self.ctl.engine.run_job("save mixing grid", job))
+        self.host.track_job(JobKind.SAVE_MIXING_GRID, self.host.engine.run_job("save mixing grid", job))
 
     def grid_saved(self, handle: JobHandle) -> None:
         if handle.status != "done":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
             return
         self.last_saved = handle.result
-        self.ctl.set_status(f"saved the mixing grid as {handle.result}")
+        self.host.set_status(f"saved the mixing grid as {handle.result}")

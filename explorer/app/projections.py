@@ -15,20 +15,17 @@ import itertools
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from explorer.app.host import AppHost, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.imageinput import LoadedImage, load_image
 from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import encode_latent
 from explorer.model import ModelInfo
 from explorer.project import ProjectionConfig, ProjectionResult, Projector
 
-if TYPE_CHECKING:
-    from explorer.app.controller import AppController
-
-PROJECTION_KIND = "projection"
 PAD = 2  # transparent columns between target and reconstruction
 RATE_WINDOW = 50  # steps the time left is measured over
 
@@ -168,24 +165,31 @@ class ProjectionRun:
         return float(np.mean(recent)) * max(self.total - self.step, 0)
 
 
-class Projections:
-    """Owned by `AppController` (as `ctl.projection`)."""
+class Projections(Feature):
+    """The controller's `projection`."""
 
-    def __init__(self, ctl: "AppController") -> None:
-        self.ctl = ctl
+    def __init__(self, host: AppHost) -> None:
+        super().__init__(host)
         self.config = ProjectionConfig()
         self.run: ProjectionRun | None = None
         self._handle: JobHandle | None = None
 
+    def job_handlers(self) -> dict[JobKind, JobHandler]:
+        return {JobKind.PROJECTION: self.finished}
+
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.stop()  # a paused projection must wake up to end
+
     @property
     def busy(self) -> bool:
-        return self.ctl.jobs.get(PROJECTION_KIND) is not None
+        return self.host.job(JobKind.PROJECTION) is not None
 
     def start(self, path: str | Path) -> None:
         """Project the image at `path` into the loaded model (replacing a projection under way)."""
-        model, info = self.ctl.engine.model, self.ctl.model_info
+        model, info = self.host.engine.model, self.host.model_info
         if model is None or info is None or model.info.content_hash != info.content_hash:
-            self.ctl.set_status("load a model before dropping an image to project", error=True)
+            self.host.set_status("load a model before dropping an image to project", error=True)
             return
         run = ProjectionRun(Path(path).expanduser(), info.content_hash)
         config = self.config
@@ -199,7 +203,7 @@ class Projections:
             return run.projector.run(on_progress=run.on_progress,
                                      is_cancelled=lambda: cancelled() or run.should_stop())
         self._begin(run, job, f"projection of {run.name}")
-        self.ctl.set_status(f"projecting {run.name} into {run.plan}, {config.steps} steps ...")
+        self.host.set_status(f"projecting {run.name} into {run.plan}, {config.steps} steps ...")
 
     def refine(self, steps: int) -> None:
         """Continue the last projection for `steps` more (same optimiser, lower learning rate)."""
@@ -213,14 +217,14 @@ class Projections:
                                         is_cancelled=lambda: cancelled() or run.should_stop())
         run.plan = "W+" if self.config.space == "w+" else "W"
         self._begin(run, job, f"refining {run.name}")
-        self.ctl.set_status(f"refining {run.name} in {run.plan} for {steps} more steps ...")
+        self.host.set_status(f"refining {run.name} in {run.plan} for {steps} more steps ...")
 
     def _begin(self, run: ProjectionRun, job, name: str) -> None:
         if self.run is not None and self.run is not run:
             self.run.stop()  # unblock a paused job before it is cancelled
         self.run = run
-        self._handle = self.ctl.engine.run_job(name, job)
-        self.ctl.track_job(PROJECTION_KIND, self._handle)
+        self._handle = self.host.engine.run_job(name, job)
+        self.host.track_job(JobKind.PROJECTION, self._handle)
 
     def finished(self, handle: JobHandle) -> None:
         """JobFinished (UI thread): a stopped run still has a result, a replaced one is ignored."""
@@ -228,18 +232,18 @@ class Projections:
         if handle is not self._handle or run is None:
             return
         if handle.status == "failed" or handle.result is None:
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
             return
         run.result = handle.result
-        info = self.ctl.model_info
+        info = self.host.model_info
         if info is None or info.content_hash != run.model_hash:
-            self.ctl.set_status(f"the projection of {run.name} was made for the previous model; not used",
+            self.host.set_status(f"the projection of {run.name} was made for the previous model; not used",
                                 error=True)
             return
         self.use_result()
         r = run.result
         how = "stopped" if r.cancelled else ("done early" if r.stopped_early else "done")
-        self.ctl.set_status(f"projection of {run.name} {how} after {r.steps} steps: PSNR {r.psnr:.2f} dB, "
+        self.host.set_status(f"projection of {run.name} {how} after {r.steps} steps: PSNR {r.psnr:.2f} dB, "
                             f"SSIM {r.ssim:.3f}")
 
     # --- using the result ------------------------------------------------------------------------
@@ -252,8 +256,8 @@ class Projections:
         latent = self._latent()
         if latent is None:
             return
-        s = self.ctl.state
-        self.ctl.edit(latent=latent, latent_label=f"projection of {self.run.name}", psi=1.0, cutoff=None,
+        s = self.host.state
+        self.host.edit(latent=latent, latent_label=f"projection of {self.run.name}", psi=1.0, cutoff=None,
                       mix_weights=tuple(0.0 for _ in s.mix_weights), edits=(), noise_mode="const",
                       noise_gains=(), translate=(0.0, 0.0), rotate=0.0, view_layer=None)
 
@@ -261,15 +265,15 @@ class Projections:
         """The projection as picture B (mix it into whatever A is)."""
         latent = self._latent()
         if latent is not None:
-            self.ctl.edit(mix_latent=latent, mix_seed=None)
+            self.host.edit(mix_latent=latent, mix_seed=None)
 
     def mix_with_seed(self, coarse_from_projection: bool, seed_b: int) -> None:
         """One click: coarse rows from the projection and the rest from seed B, or the other way round."""
-        latent, info = self._latent(), self.ctl.model_info
+        latent, info = self._latent(), self.host.model_info
         if latent is None or info is None:
             return
-        start, end = coarse_rows(info, self.ctl.directions.presets)
+        start, end = coarse_rows(info, self.host.layer_presets)
         coarse = [start <= i < end for i in range(info.num_ws)]
         weights = tuple(float(c != coarse_from_projection) for c in coarse)  # 1 = take B
-        self.ctl.edit(latent=latent, latent_label=f"projection of {self.run.name}", mix_seed=seed_b,
+        self.host.edit(latent=latent, latent_label=f"projection of {self.run.name}", mix_seed=seed_b,
                       mix_latent=None, mix_weights=weights)

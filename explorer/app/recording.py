@@ -14,22 +14,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from explorer.app.host import AppHost, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.app.session import free_name
 from explorer.engine import Frame
 from explorer.jobs import JobHandle, Progress
 from explorer.errors import ExplorerError
 from explorer.latent.state import LatentState
+from explorer.model import ModelInfo
 from explorer.video import (ExportResult, ExportSettings, PathSource, StateSequence, VideoPath,
                             export_video, output_format, path_states)
 from explorer.video.take import take_frames
 
-if TYPE_CHECKING:
-    from explorer.app.controller import AppController
-
-EXPORT_KIND = "video export"
-PREVIEW_KIND = "video preview"
 FORMATS = ("mp4", "gif")
 DEFAULT_FRAMES = 60
 
@@ -53,11 +50,11 @@ def describe(state: LatentState) -> str:
     return ", ".join(parts)
 
 
-class Recorder:
-    """Owned by `AppController` (as `ctl.recorder`); the Record panel draws it."""
+class Recorder(Feature):
+    """The controller's `recorder`; the Record panel draws it."""
 
-    def __init__(self, ctl: "AppController") -> None:
-        self.ctl = ctl
+    def __init__(self, host: AppHost) -> None:
+        super().__init__(host)
         self.keys: list[Keyframe] = []
         self.space, self.easing, self.loop = "w", "smooth", False
         self.fps = 30
@@ -75,11 +72,14 @@ class Recorder:
         self._last_serial: int | None = None
         self._take: tuple[list[tuple[float, LatentState]], float] | None = None  # (shown, end time)
 
+    def job_handlers(self) -> dict[JobKind, JobHandler]:
+        return {JobKind.VIDEO_EXPORT: self.export_finished, JobKind.VIDEO_PREVIEW: self.preview_ready}
+
     # --- keyframes -------------------------------------------------------------------------------
     def add_current(self) -> None:
         frames = self.keys[-1].frames if self.keys else DEFAULT_FRAMES
-        self.keys.append(Keyframe(self.ctl.state, frames))
-        self.ctl.set_status(f"keyframe {len(self.keys)}: {describe(self.ctl.state)}")
+        self.keys.append(Keyframe(self.host.state, frames))
+        self.host.set_status(f"keyframe {len(self.keys)}: {describe(self.host.state)}")
 
     def remove(self, index: int) -> None:
         if 0 <= index < len(self.keys):
@@ -99,7 +99,7 @@ class Recorder:
         """Make a keyframe the edited state (to look at it, or change it and add it again)."""
         if 0 <= index < len(self.keys):
             self.stop_preview()
-            self.ctl.set_state(self.keys[index].state)
+            self.host.set_state(self.keys[index].state)
 
     def path(self) -> VideoPath:
         """The keyframes as a path; the last keyframe's frame count is used only with loop."""
@@ -124,31 +124,31 @@ class Recorder:
         try:
             path = self.path()
         except ExplorerError as e:
-            self.ctl.set_status(str(e), error=True)
+            self.host.set_status(str(e), error=True)
             return
-        directions, engine = self.ctl.directions.library, self.ctl.engine
+        directions, engine = self.host.direction_library, self.host.engine
 
         def job(report, cancelled) -> list[LatentState]:
             with engine.borrow_model() as model:
                 return path_states(model, path, directions)
-        self.ctl.track_job(PREVIEW_KIND, engine.run_job("video preview", job))
+        self.host.track_job(JobKind.VIDEO_PREVIEW, engine.run_job("video preview", job))
 
     def preview_ready(self, handle: JobHandle) -> None:
         if handle.status != "done":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
             return
         self.preview_states = handle.result
         self.preview_frame = -1
         self._preview_started = time.monotonic()
-        self.ctl.set_status(f"previewing {len(handle.result)} frames at {self.fps} fps")
+        self.host.set_status(f"previewing {len(handle.result)} frames at {self.fps} fps")
 
     def stop_preview(self) -> None:
         if self.preview_states is not None:
             self.preview_states = None
             self.preview_frame = -1
-            self.ctl.show_edited_state()
+            self.host.show_edited_state()
 
-    def model_loaded(self) -> None:
+    def model_loaded(self, info: ModelInfo) -> None:
         """A preview's states and a take's belong to the model they were made with (keyframes
         stay: they are states, and an export says clearly if they do not fit the new model)."""
         self.preview_states, self.preview_frame = None, -1
@@ -161,13 +161,13 @@ class Recorder:
         index = int((time.monotonic() - self._preview_started) * self.fps) % len(states)
         if index != self.preview_frame:
             self.preview_frame = index
-            self.ctl.show_transient_state(states[index])
+            self.host.show_transient_state(states[index])
 
     # --- takes -----------------------------------------------------------------------------------
     def start_recording(self) -> None:
         self.stop_preview()
         self.recording, self._shown, self._last_serial = True, [], None
-        self.ctl.set_status("recording: every picture shown goes into the take until you press Stop")
+        self.host.set_status("recording: every picture shown goes into the take until you press Stop")
 
     def stop_recording(self) -> None:
         if not self.recording:
@@ -175,10 +175,10 @@ class Recorder:
         self.recording = False
         shown, self._shown = self._shown, []
         if not shown:
-            self.ctl.set_status("nothing was recorded: no picture reached the screen while recording", error=True)
+            self.host.set_status("nothing was recorded: no picture reached the screen while recording", error=True)
             return
         self._take = (shown, time.monotonic())
-        self.ctl.set_status(f"recorded a take of {self.take_seconds:.1f} s")
+        self.host.set_status(f"recorded a take of {self.take_seconds:.1f} s")
 
     @property
     def has_take(self) -> bool:
@@ -195,7 +195,7 @@ class Recorder:
         return take_frames(*self._take, self.fps)
 
     def _record(self, frame: Frame | None) -> None:
-        info = self.ctl.model_info
+        info = self.host.model_info
         if frame is None or info is None or frame.serial == self._last_serial or frame.model_hash != info.content_hash:
             return
         self._last_serial = frame.serial
@@ -211,18 +211,18 @@ class Recorder:
     # --- export ----------------------------------------------------------------------------------
     @property
     def exporting(self) -> bool:
-        return EXPORT_KIND in self.ctl.jobs
+        return self.host.job(JobKind.VIDEO_EXPORT) is not None
 
     def output(self) -> Path:
         """Where the next export goes: the typed path, or a fresh walk_NNN name in the save folder."""
         if self.out_path.strip():
             return Path(self.out_path.strip()).expanduser()
-        folder = Path(self.ctl.settings.save_dir)
+        folder = Path(self.host.settings.save_dir)
         return folder / (free_name(folder, "walk", (f".{self.format}",)) + f".{self.format}")
 
     def export(self, take: bool = False) -> None:
         """Export the keyframe path (or the last take) in the background; never over a file."""
-        ctl = self.ctl
+        host = self.host
         try:
             source = StateSequence(self.take_states()) if take else PathSource(self.path())
             out = self.output()
@@ -232,27 +232,27 @@ class Recorder:
             if out.exists():
                 raise ExplorerError(f"{out} already exists; choose another name (it is never overwritten)")
         except ExplorerError as e:
-            ctl.set_status(str(e), error=True)
+            host.set_status(str(e), error=True)
             return
-        settings = ExportSettings(fps=self.fps, size=self.size or None, force_fp32=ctl.engine.force_fp32)
-        directions, engine = ctl.directions.library, ctl.engine
+        settings = ExportSettings(fps=self.fps, size=self.size or None, force_fp32=host.engine.force_fp32)
+        directions, engine = host.direction_library, host.engine
 
         def job(report, cancelled) -> ExportResult:
             return export_video(engine.borrow_model, source, out, fmt, settings, directions, report=report)
-        ctl.track_job(EXPORT_KIND, engine.run_job(f"export of {out.name}", job))
-        ctl.set_status(f"exporting {source.frame_count} frames to {out} ...")
+        host.track_job(JobKind.VIDEO_EXPORT, engine.run_job(f"export of {out.name}", job))
+        host.set_status(f"exporting {source.frame_count} frames to {out} ...")
 
     def cancel_export(self) -> None:
-        self.ctl.cancel_job(EXPORT_KIND)
+        self.host.cancel_job(JobKind.VIDEO_EXPORT)
 
     def export_progress(self) -> Progress | None:
-        handle = self.ctl.jobs.get(EXPORT_KIND)
+        handle = self.host.job(JobKind.VIDEO_EXPORT)
         return None if handle is None else handle.progress
 
     def export_finished(self, handle: JobHandle) -> None:
         if handle.status != "done":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
             return
         r = self.last_export = handle.result
-        self.ctl.set_status(f"wrote {r.path} ({r.frames} frames, {r.size} px): render {r.render_seconds:.1f} s, "
+        self.host.set_status(f"wrote {r.path} ({r.frames} frames, {r.size} px): render {r.render_seconds:.1f} s, "
                             f"encode {r.encode_seconds:.1f} s")

@@ -15,18 +15,17 @@ import shlex
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
+from explorer.app.host import AppHost, Feature, JobHandler
+from explorer.app.job_kinds import JobKind
 from explorer.app.run_watcher import RunView, RunWatcher
+from explorer.engine import Frame
 from explorer.errors import ExplorerError
 from explorer.jobs import JobHandle
 from explorer.train.monitor import TRAINER_COMMAND, TrainerProcess
 from explorer.train.run_folder import RunFolder
 
-if TYPE_CHECKING:
-    from explorer.app.controller import AppController
-
-STOP_KIND = "train-stop"
 
 
 @dataclass(frozen=True)
@@ -109,11 +108,11 @@ def default_request(device: str) -> TrainRequest:
     return TrainRequest(data="", run_dir="", extra="--cbase 4096 --cmax 128 --z-dim 128 --map 4")
 
 
-class TrainRuns:
-    """Owned by `AppController` (as `ctl.training`); `poll` runs once per UI frame."""
+class TrainRuns(Feature):
+    """The controller's `training`; `poll` runs once per UI frame."""
 
-    def __init__(self, ctl: "AppController") -> None:
-        self.ctl = ctl
+    def __init__(self, host: AppHost) -> None:
+        super().__init__(host)
         self.trainer: TrainerProcess | None = None
         self.watcher: RunWatcher | None = None
         self.follow = False
@@ -121,6 +120,9 @@ class TrainRuns:
         self.env: dict[str, str] | None = None
         self.exit_code: int | None = None  # of the trainer this app started, once it ended
         self._asked: Path | None = None    # the newest snapshot this object asked to load
+
+    def job_handlers(self) -> dict[JobKind, JobHandler]:
+        return {JobKind.STOP_TRAINER: self.stopped}
 
     @property
     def view(self) -> RunView:
@@ -137,22 +139,22 @@ class TrainRuns:
     def start(self, request: TrainRequest) -> None:
         """Start (or resume, if the folder has snapshots) a trainer on `request`."""
         if self.running:
-            self.ctl.set_status("a trainer is already running: stop it first", error=True)
+            self.host.set_status("a trainer is already running: stop it first", error=True)
             return
         resume = self.has_run(request.run_dir)
         problems = request_problems(request, resume)
         if problems:
-            self.ctl.set_status("; ".join(f"{field}: {why}" for field, why in problems.items()), error=True)
+            self.host.set_status("; ".join(f"{field}: {why}" for field, why in problems.items()), error=True)
             return
         try:
             run_dir = Path(request.run_dir).expanduser()
             self.trainer = TrainerProcess.start(run_dir, request.args(resume), self.command, self.env)
         except (ExplorerError, OSError) as e:
-            self.ctl.set_status(str(e), error=True)
+            self.host.set_status(str(e), error=True)
             return
         self.exit_code = None
         self.watch(str(run_dir))
-        self.ctl.set_status(f"{'resuming' if resume else 'started'} training in {run_dir}")
+        self.host.set_status(f"{'resuming' if resume else 'started'} training in {run_dir}")
 
     def watch(self, run_dir: str) -> None:
         """Follow a run folder (one this app started, or any other)."""
@@ -169,23 +171,23 @@ class TrainRuns:
 
         def job(report, cancelled) -> int:
             return trainer.stop()
-        self.ctl.track_job(STOP_KIND, self.ctl.engine.run_job("stop trainer", job))
-        self.ctl.set_status("stopping the trainer after this step ...")
+        self.host.track_job(JobKind.STOP_TRAINER, self.host.engine.run_job("stop trainer", job))
+        self.host.set_status("stopping the trainer after this step ...")
 
     def stopped(self, handle: JobHandle) -> None:
         """JobFinished of the stop job; `poll` reports the exit itself."""
         if handle.status == "failed":
-            self.ctl.report_job_end(handle)
+            self.host.report_job_end(handle)
 
     def load_newest(self) -> None:
         snapshot = self.view.newest_snapshot
         if snapshot is None:
-            self.ctl.set_status("no snapshot yet", error=True)
+            self.host.set_status("no snapshot yet", error=True)
             return
         self._asked = snapshot
-        self.ctl.load_model(snapshot)
+        self.host.load_model(snapshot)
 
-    def poll(self) -> None:
+    def poll(self, frame: Frame | None = None) -> None:
         """Notice the trainer's exit, and in follow mode load each new snapshot."""
         trainer = self.trainer
         if trainer is not None and self.exit_code is None and not trainer.running:
@@ -193,13 +195,13 @@ class TrainRuns:
             if self.watcher is not None:
                 self.watcher.refresh()  # the final snapshot and state, before anyone looks
             if self.exit_code == 0:
-                self.ctl.set_status(f"the trainer {self.view.state} at {self.view.kimg:.3f} kimg")
+                self.host.set_status(f"the trainer {self.view.state} at {self.view.kimg:.3f} kimg")
             else:
                 tail = [line for line in trainer.log_tail(5) if line.strip()]
-                self.ctl.set_status(f"the trainer exited with code {self.exit_code}"
+                self.host.set_status(f"the trainer exited with code {self.exit_code}"
                                     + (f": {tail[-1].strip()}" if tail else ""), error=True)
         snapshot = self.view.newest_snapshot
-        if self.follow and snapshot is not None and snapshot != self._asked and self.ctl.loading is None:
+        if self.follow and snapshot is not None and snapshot != self._asked and self.host.loading is None:
             self.load_newest()
 
     def close(self) -> None:

@@ -12,37 +12,22 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from imgui_bundle import hello_imgui, imgui, implot
 
 from explorer.app.controller import AppController
 from explorer.app.file_dialogs import DialogRequest
 from explorer.app.image_view import ZOOM_MODES, ImageView
-from explorer.app.layout import (IMAGE_WINDOW, STYLEGAN3_ONLY, docking_splits, dockable_windows, place_floating,
-                                 reset_layout)
-from explorer.app.panels import Panel
-from explorer.app.panels.directions import DirectionsPanel
-from explorer.app.panels.doctor import DoctorPanel
-from explorer.app.panels.history import HistoryPanel
-from explorer.app.panels.latent import LatentPanel
-from explorer.app.panels.layers import LayersPanel
+from explorer.app.layout import IMAGE_WINDOW, docking_splits, dockable_windows, place_floating, reset_layout
+from explorer.app.panels import PANELS, Panel
 from explorer.app.panels.messages import MessagesWindow
-from explorer.app.panels.mixing import MixingPanel
-from explorer.app.panels.model import ModelPanel
-from explorer.app.panels.models import ModelsPanel
-from explorer.app.panels.noise import NoisePanel
-from explorer.app.panels.performance import PerformancePanel
-from explorer.app.panels.projection import ProjectionPanel
-from explorer.app.panels.record import RecordPanel
-from explorer.app.panels.train import TrainPanel
-from explorer.app.panels.transform import TransformPanel
-from explorer.app.panels.truncation import TruncationPanel
 from explorer.app.shortcuts import draw_shortcuts_table, handle_shortcuts
 from explorer.app.style import ERROR_COLOR
 
 TITLE = "StyleGAN Explorer"
 SHORTCUTS_WINDOW = "Shortcuts"
+P = TypeVar("P", bound=Panel)
 
 
 @dataclass
@@ -63,26 +48,14 @@ class ExplorerWindow:
         self.ctl = ctl
         self.options = options or WindowOptions()
         self.image_view = ImageView(self.options.zoom_mode, navigable=True)
-        self.performance = PerformancePanel()
-        self.mixing = MixingPanel()
-        self.noise = NoisePanel()
-        self.directions = DirectionsPanel()
-        self.train = TrainPanel()
-        self.projection = ProjectionPanel()
-        self.models = ModelsPanel()
+        self.panels: list[Panel] = [panel_class() for panel_class in PANELS]  # in first-launch tab order
         self.messages = MessagesWindow()
-        self.doctor = DoctorPanel()
         self.show_shortcuts = False
-        # In first-launch tab order (see layout.PLACES): the first panel of a dock is its front tab.
-        self.panels: list[Panel] = [LatentPanel(), TruncationPanel(), self.mixing, self.noise, TransformPanel(),
-                                    self.directions, RecordPanel(), ModelPanel(), self.models, self.projection,
-                                    self.train, LayersPanel(), self.doctor, self.performance, HistoryPanel()]
         self.ui_frames = 0
         self.frames_current_shown = 0  # consecutive UI frames that showed the current state's picture
         self.screenshot_failed: str | None = None
         self._save_dir_text = ctl.settings.save_dir
         self._architecture: str | None = None
-        self._projection_shown: object = None
         self._started = time.perf_counter()
 
     # --- runner setup ----------------------------------------------------------------------------
@@ -107,7 +80,7 @@ class ExplorerWindow:
         p.imgui_window_params.enable_viewports = False
         p.docking_params.docking_splits = docking_splits()
         p.docking_params.dockable_windows = dockable_windows(
-            self._image_window, [(panel.title, self._panel_gui(panel)) for panel in self.panels])
+            self._image_window, [(panel.title, panel.dock, self._panel_gui(panel)) for panel in self.panels])
         if self.options.layout_ini is None:
             p.ini_disable = True
         else:
@@ -126,6 +99,10 @@ class ExplorerWindow:
     def _panel_gui(self, panel: Panel) -> Callable[[], None]:
         return lambda: panel.draw(self.ctl)
 
+    def panel(self, panel_class: type[P]) -> P:
+        """This window's instance of a registered panel class."""
+        return next(panel for panel in self.panels if type(panel) is panel_class)
+
     def _post_init(self) -> None:
         # Arrow keys step seeds (NVIDIA's visualizer's habit), so they must not also walk the widgets.
         imgui.get_io().config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard
@@ -135,10 +112,10 @@ class ExplorerWindow:
 
     def _release_gl(self) -> None:
         """GL objects go while the context still exists; the plot context goes before ImGui's."""
-        for view in (self.image_view, *self.mixing.views(), *self.noise.views(),
-                     self.directions.strip_view, self.train.sample_view, self.projection.view,
-                     self.doctor.view):
-            view.release()
+        self.image_view.release()
+        for panel in self.panels:
+            for view in panel.views():
+                view.release()
         implot.destroy_context()
 
     # --- GLFW drop callback ----------------------------------------------------------------------
@@ -155,7 +132,6 @@ class ExplorerWindow:
     # --- per frame -------------------------------------------------------------------------------
     def _show_gui(self) -> None:
         self.ui_frames += 1
-        self.performance.tick()
         frame = self.ctl.poll()
         run = self.ctl.projection.run
         if self.ctl.projection.busy and run is not None and run.picture is not None:
@@ -164,11 +140,11 @@ class ExplorerWindow:
         else:
             self.image_view.show(frame)
         handle_shortcuts(self.ctl, self.paste, self._open_shortcuts)
-        self._sync_transform_window()
-        self._show_new_projection()
+        self._sync_architecture_windows()
+        self._focus_panels_that_ask()
         self._focus_at_start()
-        self.mixing.draw_windows(self.ctl)
-        self.noise.draw_windows(self.ctl)
+        for panel in self.panels:
+            panel.every_frame(self.ctl)
         self.messages.draw(self.ctl)
         self._shortcuts_window()
         hello_imgui.get_runner_params().fps_idling.enable_idling = not self.ctl.is_busy()
@@ -205,24 +181,29 @@ class ExplorerWindow:
             if window is not None:
                 window.focus_window_at_next_frame = True
 
-    def _sync_transform_window(self) -> None:
-        """The transform panel exists only for StyleGAN3 models."""
+    def _hidden_titles(self) -> set[str]:
+        """Panels for another architecture than the loaded model's (none loaded: StyleGAN3's)."""
+        return {panel.title for panel in self.panels if panel.stylegan3_only and self._architecture != "stylegan3"}
+
+    def _sync_architecture_windows(self) -> None:
+        """StyleGAN3-only panels show while a StyleGAN3 model is loaded, and only then."""
         info = self.ctl.model_info
         arch = None if info is None else info.architecture
         if arch != self._architecture:
             self._architecture = arch
-            window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name("Transform")
-            if window is not None:
-                window.is_visible = arch == "stylegan3"
+            docking = hello_imgui.get_runner_params().docking_params
+            for panel in self.panels:
+                window = docking.dockable_window_of_name(panel.title) if panel.stylegan3_only else None
+                if window is not None:
+                    window.is_visible = arch == "stylegan3"
 
-    def _show_new_projection(self) -> None:
-        """A dropped image starts a projection: bring its panel to the front."""
-        run = self.ctl.projection.run
-        if run is not None and run is not self._projection_shown:
-            self._projection_shown = run
-            window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name("Projection")
-            if window is not None:
-                window.focus_window_at_next_frame = True
+    def _focus_panels_that_ask(self) -> None:
+        """E.g. a dropped image starts a projection: its panel comes to the front."""
+        for panel in self.panels:
+            if panel.wants_focus(self.ctl):
+                window = hello_imgui.get_runner_params().docking_params.dockable_window_of_name(panel.title)
+                if window is not None:
+                    window.focus_window_at_next_frame = True
 
     def _image_window(self) -> None:
         ctl = self.ctl
@@ -318,8 +299,9 @@ class ExplorerWindow:
             imgui.end_menu()
 
     def _view_menu(self) -> None:
+        hidden = self._hidden_titles()
         for w in hello_imgui.get_runner_params().docking_params.dockable_windows:
-            if w.label == IMAGE_WINDOW or (w.label in STYLEGAN3_ONLY and self._architecture != "stylegan3"):
+            if w.label == IMAGE_WINDOW or w.label in hidden:
                 continue
             if imgui.menu_item(w.label, "", w.is_visible)[0]:
                 w.is_visible = not w.is_visible
@@ -330,7 +312,7 @@ class ExplorerWindow:
         if imgui.menu_item("Messages", f"{errors} new errors" if errors else "", self.messages.open)[0]:
             self.messages.open = not self.messages.open
         if imgui.menu_item("Reset layout", "", False)[0]:
-            reset_layout(self._architecture)
+            reset_layout(self._hidden_titles())
 
     def _chosen_save_dir(self, folder: str) -> None:
         self._save_dir_text = folder

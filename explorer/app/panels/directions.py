@@ -12,9 +12,12 @@ from imgui_bundle import imgui, implot
 
 from explorer.app.controller import AppController
 from explorer.app.direction_edits import MAX_STRENGTH, LayerRange, half_open, row_range
-from explorer.app.direction_sets import COMPUTE_KIND, STRIP_STRENGTHS, DirectionSets
+from explorer.app.direction_sets import STRIP_STRENGTHS, DirectionSets
 from explorer.app.file_dialogs import DIRECTION_FILTERS, DialogRequest
 from explorer.app.image_view import ImageView
+from explorer.app.job_kinds import JobKind
+from explorer.app.layout import RIGHT
+from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_float, slider_int
 from explorer.directions import DirectionSet
 
@@ -23,8 +26,9 @@ DEFAULT_SAMPLES = 100_000
 DEFAULT_COMPONENTS = {"pca": 64, "sefa": 64, "kmeans": 16}
 
 
-class DirectionsPanel:
+class DirectionsPanel(Panel):
     title = "Directions"
+    dock = RIGHT
 
     def __init__(self) -> None:
         self.method = 0
@@ -36,6 +40,9 @@ class DirectionsPanel:
         self.layers: dict[tuple[str, int], LayerRange] = {}    # ranges of sliders at 0
         self.strip_view = ImageView("fit")
         self.strip_labels: list[tuple[str, float]] = []      # (text, x centre) under the strip, as drawn
+
+    def views(self) -> tuple[ImageView, ...]:
+        return (self.strip_view,)
 
     def draw(self, ctl: AppController) -> None:
         info = ctl.model_info
@@ -105,7 +112,7 @@ class DirectionsPanel:
             imgui.progress_bar(progress.fraction, (-80, 0), progress.message or "starting")
             imgui.same_line()
             if imgui.button("Cancel##directions"):
-                ctl.cancel_job(COMPUTE_KIND)
+                ctl.cancel_job(JobKind.DIRECTIONS)
 
     def _files(self, ctl: AppController, ds: DirectionSets) -> None:
         style = imgui.get_style()
@@ -193,10 +200,10 @@ class DirectionsPanel:
         i = self.selected
         layers = self.layers_of(ds, s, i)
         first, last = row_range(layers, num_ws)
-        res = ds.row_resolutions or [0] * num_ws
+        res = ctl.row_resolutions or [0] * num_ws
         imgui.separator_text(f"{s.labels[i]}: W+ rows {first}-{last} ({res[first]}-{res[last]} px)")
         new = None
-        for name, (start, end) in ds.presets.items():
+        for name, (start, end) in ctl.layer_presets.items():
             if imgui.button(name):
                 new = half_open(start, end - 1, num_ws)
             imgui.same_line()

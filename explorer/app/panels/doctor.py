@@ -5,17 +5,23 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
-from explorer.app.doctor import DOCTOR_KIND
 from explorer.app.image_view import ImageView
+from explorer.app.job_kinds import JobKind
+from explorer.app.layout import RIGHT
+from explorer.app.panels.base import Panel
 
 SEVERITY_COLORS = {"ok": (0.45, 0.8, 0.45, 1.0), "note": (0.95, 0.8, 0.3, 1.0), "warn": (1.0, 0.4, 0.35, 1.0)}
 
 
-class DoctorPanel:
+class DoctorPanel(Panel):
     title = "Doctor"
+    dock = RIGHT
 
     def __init__(self) -> None:
         self.view = ImageView("fit")
+
+    def views(self) -> tuple[ImageView, ...]:
+        return (self.view,)
 
     def draw(self, ctl: AppController) -> None:
         doctor = ctl.doctor
@@ -27,12 +33,12 @@ class DoctorPanel:
         doctor.seeds = min(max(doctor.seeds, 4), 512)
         imgui.set_item_tooltip("seeds 0..N-1; fewer is faster (a 128 px model takes about a minute for 16 on CPU)")
         imgui.same_line()
-        progress = ctl.job_progress(DOCTOR_KIND)
+        progress = ctl.job_progress(JobKind.DOCTOR)
         if progress is None:
             if imgui.button("Diagnose"):
                 doctor.start()
         else:
-            handle = ctl.jobs[DOCTOR_KIND]
+            handle = ctl.jobs[JobKind.DOCTOR]
             message = handle.progress.message if handle.progress is not None else "starting"
             imgui.progress_bar(progress, (-80, 0), message)
             imgui.same_line()

@@ -5,12 +5,15 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.layout import BELOW
+from explorer.app.panels.base import Panel
 
 SHOWN = 30
 
 
-class HistoryPanel:
+class HistoryPanel(Panel):
     title = "History"
+    dock = BELOW
 
     def draw(self, ctl: AppController) -> None:
         history = ctl.history

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from explorer.app.controller import MAX_SEED, AppController
+from explorer.app.controller import AppController
 from explorer.app.file_dialogs import LATENT_FILTERS, DialogRequest
+from explorer.app.host import MAX_SEED
+from explorer.app.layout import LEFT
+from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_int
 
 
-class LatentPanel:
+class LatentPanel(Panel):
     title = "Latent"
+    dock = LEFT
 
     def __init__(self) -> None:
         self.npz_path = ""

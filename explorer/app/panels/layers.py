@@ -5,6 +5,8 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.layout import BELOW
+from explorer.app.panels.base import Panel
 from explorer.app.style import CURRENT_ROW_COLOR, SPIKE_ROW_COLOR
 from explorer.app.widgets import slider_int
 from explorer.engine import Frame
@@ -13,8 +15,9 @@ from explorer.latent.state import VIEW_REDUCTIONS
 IMAGE_ITEM = "image (RGB)"
 
 
-class LayersPanel:
+class LayersPanel(Panel):
     title = "Layers"
+    dock = BELOW
 
     def draw(self, ctl: AppController) -> None:
         ctl.want_layer_stats = True  # statistics cost render time: only while this panel is seen

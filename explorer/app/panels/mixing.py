@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from explorer.app.controller import MAX_SEED, AppController
+from explorer.app.controller import AppController
 from explorer.app.file_dialogs import LATENT_FILTERS, DialogRequest
+from explorer.app.host import MAX_SEED
 from explorer.app.image_view import ImageView
-from explorer.app.layout import place_floating
+from explorer.app.job_kinds import JobKind
+from explorer.app.layout import LEFT_LOWER, place_floating
 from explorer.app.mixing_views import MAX_NEIGHBOURS, MixingGrid, describe_a, describe_b, has_b
+from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_float, slider_int
 
 GRID_WINDOW = "Mixing grid"
@@ -20,8 +23,9 @@ def preset_weights(num_ws: int, rows: tuple[int, int]) -> tuple[float, ...]:
     return tuple(1.0 if start <= i < end else 0.0 for i in range(num_ws))
 
 
-class MixingPanel:
+class MixingPanel(Panel):
     title = "Style mixing"
+    dock = LEFT_LOWER
 
     def __init__(self) -> None:
         self.seed_b = 1
@@ -54,9 +58,9 @@ class MixingPanel:
         self._b_from_file(ctl)
         self._pictures(ctl)
         # The rows' nominal resolutions and the coarse/middle/fine presets have one home
-        # (explorer/directions/layers.py, kept by the directions feature): StyleGAN3's layer
-        # sizes carry a margin that must come off before they say anything.
-        weights = self._weights(ctl, ctl.directions.row_resolutions, ctl.directions.presets, info.num_ws)
+        # (explorer/directions/layers.py, read by the controller at each model load):
+        # StyleGAN3's layer sizes carry a margin that must come off before they say anything.
+        weights = self._weights(ctl, ctl.row_resolutions, ctl.layer_presets, info.num_ws)
         self._grid_controls(ctl, weights)
 
     def _b_from_file(self, ctl: AppController) -> None:
@@ -134,7 +138,7 @@ class MixingPanel:
         imgui.set_next_item_width(120)
         _, self.neighbours = slider_int("next seeds", self.neighbours, 0, MAX_NEIGHBOURS, "%d",
                                         "how many following seeds of A (rows) and B (columns) join the grid")
-        progress = ctl.job_progress("grid")
+        progress = ctl.job_progress(JobKind.MIXING_GRID)
         if progress is None:
             imgui.same_line()
             if imgui.button("Render grid"):
@@ -146,11 +150,11 @@ class MixingPanel:
             imgui.progress_bar(progress, (-80, 0))
             imgui.same_line()
             if imgui.button("Cancel##grid"):
-                ctl.cancel_job("grid")
+                ctl.cancel_job(JobKind.MIXING_GRID)
         if ctl.mixing.grid is not None:
             _, self.show_grid = imgui.checkbox("show grid", self.show_grid)
 
-    def draw_windows(self, ctl: AppController) -> None:
+    def every_frame(self, ctl: AppController) -> None:
         """The grid's own window (drawn every frame, whether or not the panel tab is visible)."""
         grid = ctl.mixing.grid
         if grid is None or not self.show_grid:

@@ -7,12 +7,15 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.default_model import RANDOM_MODEL_LABEL
+from explorer.app.layout import BELOW
+from explorer.app.panels.base import Panel
 from explorer.app.panels.models import draw_download_progress
 from explorer.app.style import WARNING_COLOR
 
 
-class ModelPanel:
+class ModelPanel(Panel):
     title = "Model"
+    dock = BELOW
 
     def __init__(self) -> None:
         self.path = ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.layout import BELOW
+from explorer.app.panels.base import Panel
 from explorer.download import CacheEntry, PublishedModel, RemoteSource, format_bytes, published_models
 
 
@@ -21,8 +23,9 @@ def draw_download_progress(ctl: AppController) -> None:
         ctl.downloads.cancel()
 
 
-class ModelsPanel:
+class ModelsPanel(Panel):
     title = "Models"
+    dock = BELOW
 
     def __init__(self) -> None:
         self.selected: str | None = None

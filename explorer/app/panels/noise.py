@@ -6,8 +6,10 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.image_view import ImageView
-from explorer.app.layout import place_floating
+from explorer.app.job_kinds import JobKind
+from explorer.app.layout import LEFT_LOWER, place_floating
 from explorer.app.noise_map import heat_scale_rgba
+from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_float
 from explorer.model_inputs import NOISE_MODES
 
@@ -22,8 +24,9 @@ def noise_gains(enabled: dict[int, bool], strength: dict[int, float]) -> tuple[t
     return tuple(gains)
 
 
-class NoisePanel:
+class NoisePanel(Panel):
     title = "Noise"
+    dock = LEFT_LOWER
 
     def __init__(self) -> None:
         self.strength: dict[int, float] = {}  # remembered while a resolution is switched off
@@ -81,7 +84,7 @@ class NoisePanel:
         imgui.set_next_item_width(100)
         _, self.samples = imgui.input_int("samples", self.samples)
         self.samples = min(max(self.samples, 2), 256)
-        progress = ctl.job_progress("variance")
+        progress = ctl.job_progress(JobKind.NOISE_VARIANCE)
         if progress is None:
             if imgui.button("Show where noise matters"):
                 ctl.start_noise_variance(self.samples)
@@ -90,10 +93,11 @@ class NoisePanel:
             imgui.progress_bar(progress, (-80, 0))
             imgui.same_line()
             if imgui.button("Cancel##variance"):
-                ctl.cancel_job("variance")
+                ctl.cancel_job(JobKind.NOISE_VARIANCE)
 
-    def draw_windows(self, ctl: AppController) -> None:
-        result = ctl.results.get("variance")
+    def every_frame(self, ctl: AppController) -> None:
+        """The noise variance map's own window."""
+        result = ctl.results.get(JobKind.NOISE_VARIANCE)
         if result is None or not self.show_variance:
             return
         place_floating("Noise variance")

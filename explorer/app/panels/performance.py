@@ -9,17 +9,20 @@ import numpy as np
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.layout import BELOW
+from explorer.app.panels.base import Panel
 
 
-class PerformancePanel:
+class PerformancePanel(Panel):
     title = "Performance"
+    dock = BELOW
 
     def __init__(self, history: int = 240) -> None:
         self.frame_ms: deque[float] = deque(maxlen=history)
         self._last: float | None = None
 
-    def tick(self) -> None:
-        """Called by the window once per UI frame, whether or not the panel is visible."""
+    def every_frame(self, ctl: AppController) -> None:
+        """The UI frame time, measured whether or not the panel is visible."""
         now = time.perf_counter()
         if self._last is not None:
             self.frame_ms.append((now - self._last) * 1000)

@@ -7,16 +7,20 @@ import dataclasses
 import numpy as np
 from imgui_bundle import imgui, implot
 
-from explorer.app.controller import MAX_SEED, AppController
+from explorer.app.controller import AppController
 from explorer.app.durations import format_duration
 from explorer.app.file_dialogs import IMAGE_FILTERS, DialogRequest
+from explorer.app.host import MAX_SEED
 from explorer.app.image_view import ImageView
+from explorer.app.layout import BELOW
+from explorer.app.panels.base import Panel
 from explorer.app.projections import ProjectionRun, Projections
 from explorer.project.config import SPACES
 
 
-class ProjectionPanel:
+class ProjectionPanel(Panel):
     title = "Projection"
+    dock = BELOW
 
     def __init__(self) -> None:
         self.path = ""
@@ -25,6 +29,18 @@ class ProjectionPanel:
         self.view = ImageView("fit")
         self.progress_text = ""                 # the progress bar's words, as last drawn
         self.marked_switch: int | None = None   # the W -> W+ step marked on the loss curve, as last drawn
+        self._run_shown: ProjectionRun | None = None
+
+    def views(self) -> tuple[ImageView, ...]:
+        return (self.view,)
+
+    def wants_focus(self, ctl: AppController) -> bool:
+        """A dropped image starts a projection: this panel comes to the front."""
+        run = ctl.projection.run
+        if run is None or run is self._run_shown:
+            return False
+        self._run_shown = run
+        return True
 
     def draw(self, ctl: AppController) -> None:
         if ctl.model_info is None:

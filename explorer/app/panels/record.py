@@ -7,6 +7,8 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.file_dialogs import DialogRequest
+from explorer.app.layout import RIGHT
+from explorer.app.panels.base import Panel
 from explorer.app.recording import FORMATS, Recorder, describe
 from explorer.video import EASINGS, SPACES
 
@@ -14,8 +16,9 @@ VIDEO_FILTERS = ("Videos", "*.mp4 *.gif", "All files", "*")
 SPACE_LABELS = ("W+ (lerp)", "Z (slerp)")
 
 
-class RecordPanel:
+class RecordPanel(Panel):
     title = "Record"
+    dock = RIGHT
 
     def draw(self, ctl: AppController) -> None:
         if ctl.model_info is None:

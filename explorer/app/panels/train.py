@@ -8,9 +8,11 @@ from imgui_bundle import imgui, implot
 
 from explorer.app.controller import AppController
 from explorer.app.durations import format_duration
-from explorer.app.image_view import ImageView
-from explorer.app.run_watcher import CURVES, RunView
 from explorer.app.file_dialogs import DialogRequest
+from explorer.app.image_view import ImageView
+from explorer.app.layout import BELOW
+from explorer.app.panels.base import Panel
+from explorer.app.run_watcher import CURVES, RunView
 from explorer.app.style import ERROR_COLOR
 from explorer.app.train_runs import TrainRequest, default_request, request_problems
 from explorer.app.widgets import help_marker
@@ -24,13 +26,17 @@ KIMG_HELP = ("Training length in kimg: thousands of real images shown to the dis
 SNAP_HELP = "A snapshot (a model you can load) every this many kimg, plus one at the end."
 
 
-class TrainPanel:
+class TrainPanel(Panel):
     title = "Train"
+    dock = BELOW
 
     def __init__(self) -> None:
         self.request: TrainRequest | None = None  # the fields, filled with defaults on first draw
         self.sample_view = ImageView("fit")
         self.problems: dict[str, str] = {}  # field label -> why it cannot work (after a refused Start)
+
+    def views(self) -> tuple[ImageView, ...]:
+        return (self.sample_view,)
 
     def draw(self, ctl: AppController) -> None:
         if self.request is None:

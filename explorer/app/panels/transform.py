@@ -5,13 +5,17 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.layout import LEFT_LOWER
+from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_float
 
 TRANSLATE_RANGE = 1.0
 
 
-class TransformPanel:
+class TransformPanel(Panel):
     title = "Transform"
+    dock = LEFT_LOWER
+    stylegan3_only = True
 
     def draw(self, ctl: AppController) -> None:
         info = ctl.model_info

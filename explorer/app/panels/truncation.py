@@ -5,11 +5,14 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.layout import LEFT_MIDDLE
+from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_float, slider_int
 
 
-class TruncationPanel:
+class TruncationPanel(Panel):
     title = "Truncation"
+    dock = LEFT_MIDDLE
 
     def draw(self, ctl: AppController) -> None:
         info = ctl.model_info
