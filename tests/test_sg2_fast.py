@@ -121,3 +121,21 @@ def test_upsample_image_equals_upsample2d(taps) -> None:
     want = upsample2d(img, f)
     got = sg2_fast.upsample_image(img, f)
     assert got.shape == want.shape and (got - want).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("taps", [[1, 3, 3, 1], [1, 2, 5, 3], [[1, 2, 0, 1], [0, 3, 1, 1],
+                                                              [2, 1, 1, 0], [1, 0, 4, 2]]])
+def test_upsample_matrices_equal_upsample2d(taps) -> None:
+    f = torch.tensor(taps, dtype=torch.float32)
+    f = f / f.sum()
+    img = torch.randn(2, 3, 5, 7)
+    matrices = sg2_fast.upsample_matrices(f if f.ndim == 2 else torch.outer(f, f), 5, 7)
+    if f.ndim == 2:  # not an outer product: the image takes the transposed-conv route
+        assert matrices is None
+        return
+    up_h, up_w_t = matrices
+    want = upsample2d(img, f)
+    got = up_h @ img @ up_w_t
+    assert got.shape == want.shape and (got - want).abs().max() < 1e-6
+    up_h, up_w_t = sg2_fast.upsample_matrices(f, 5, 7)  # a 1-D filter is separable as it is
+    assert (up_h @ img @ up_w_t - want).abs().max() < 1e-6

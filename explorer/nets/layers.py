@@ -34,15 +34,17 @@ class FullyConnectedLayer(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype) * self.weight_gain
+        # The gain scales the [n, out] product, not the [out, in] weight: same algebra, and at
+        # batch 1 the weight-sized multiply cost more than the matmul itself.
+        w = self.weight.to(x.dtype)
         b = self.bias
         if b is not None:
             b = b.to(x.dtype)
             if self.bias_gain != 1:
                 b = b * self.bias_gain
         if self.activation == "linear" and b is not None:
-            return torch.addmm(b.unsqueeze(0), x, w.t())
-        return bias_act(x.matmul(w.t()), b, act=self.activation)
+            return torch.addmm(b.unsqueeze(0), x, w.t(), alpha=self.weight_gain)
+        return bias_act(x.matmul(w.t()) * self.weight_gain, b, act=self.activation)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
