@@ -241,10 +241,12 @@ def _same_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.
     """x (*) (W * s * d * g) + b * g, at the input's resolution."""
     n = x.shape[0]
     pad = [layer.padding] * 2
-    if modulates_weights(layer, x):
-        wm = (layer.weight * (dg.t() * styles)[:, :, None, None]).contiguous(memory_format=CL)
-        return _mkldnn._convolution_pointwise(x, wm, bias, pad, _ONE, _ONE, 1, "none", [], "")
     extras = fp.extras(layer)
+    if modulates_weights(layer, x):
+        if "weight_cl" not in extras:  # the product keeps this layout: no copy per call
+            extras["weight_cl"] = layer.weight.detach().contiguous(memory_format=CL)
+        wm = extras["weight_cl"] * (dg.t() * styles)[:, :, None, None]
+        return _mkldnn._convolution_pointwise(x, wm, bias, pad, _ONE, _ONE, 1, "none", [], "")
     if "packed" not in extras:
         extras["packed"] = torch._C._nn.mkldnn_reorder_conv2d_weight(
             layer.weight.detach().to_mkldnn(), pad, _ONE, _ONE, 1)
