@@ -15,8 +15,9 @@ alike, it times:
                checkout of NVlabs/stylegan2-ada-pytorch / NVlabs/stylegan3 kept outside this
                repository) on the same weights, in float32 (num_fp16_res=0); on CPU that is
                NVIDIA's reference (non-CUDA) op path.
-FLOPs per image are counted once with `torch.utils.flop_counter` on the reference path (the
-inference path does the same convolutions through oneDNN ops the counter cannot see). Each
+FLOPs per image are counted once with `torch.utils.flop_counter` on the reference path, i.e.
+direct convolutions (the inference path runs through oneDNN ops the counter cannot see, and its
+Winograd layers do 4/9 of those multiplies, so its GFLOP/s are direct-convolution equivalents). Each
 implementation gets best and median ms, GFLOP/s and % of the peak, and speedups over the
 reference and NVIDIA (best against best). Medians drift with the machine's load; best-of
 times and the ratios hold. The OpenMP wait policy is printed: importing `explorer` sets
