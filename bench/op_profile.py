@@ -6,8 +6,9 @@ On a shared machine a single profiled forward mostly measures the neighbours, so
 `--rounds` forwards under torch.profiler and keeps, for each top-level op of the forward (by its
 position in the sequence), its shortest duration. The sum of those minima is what a forward
 costs when nothing gets in the way; each row adds up one kind of op (name and input shapes), with
-its GFLOP/s where it is a convolution. The split between convolutions and everything else is the
-part of bench/generator.py's "% of peak" that the rest of the forward costs. Weights and inputs are
+its GFLOP/s where it is a direct convolution. The split into convolutions, matmuls (among them the
+Winograd layers' products) and everything else (elementwise epilogues, Winograd transforms, FIR
+filters) shows where bench/generator.py's "% of peak" goes. Weights and inputs are
 bench/generator.py's.
 """
 
@@ -30,6 +31,10 @@ from bench.generator import CONFIGS, make_generator  # noqa: E402
 
 CONVS = ("mkldnn::_convolution_pointwise", "mkldnn::_convolution_transpose_pointwise",
          "aten::conv2d", "aten::conv_transpose2d", "aten::convolution")
+
+# Winograd's products (a 16-batch bmm), styles and demodulation, the mapping network, ToRGB and
+# the image upsampling: the matmul bucket.
+MATMULS = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul")
 
 
 def conv_flops(name: str, shapes: list) -> float:
@@ -85,9 +90,11 @@ def main() -> None:
         row["gflop"] += conv_flops(first.name, first.input_shapes) / 1e9
     total = sum(r["best_ms"] for r in rows.values())
     conv_ms = sum(r["best_ms"] for r in rows.values() if r["gflop"] > 0)
+    matmul_ms = sum(r["best_ms"] for r in rows.values() if r["op"] in MATMULS)
+    other_ms = total - conv_ms - matmul_ms
     print(f"{args.config}, {args.threads} threads, {args.rounds} forwards: wall best "
           f"{min(walls):.1f} ms (under the profiler); sum of per-op best {total:.1f} ms = "
-          f"convolutions {conv_ms:.1f} ms + everything else {total - conv_ms:.1f} ms")
+          f"convolutions {conv_ms:.1f} + matmuls {matmul_ms:.1f} + everything else {other_ms:.1f} ms")
     print(f"{'best ms':>8} {'calls':>5} {'GFLOP/s':>8}  op  [input shape, weight shape]")
     for r in sorted(rows.values(), key=lambda r: -r["best_ms"])[:args.top]:
         rate = f"{r['gflop'] / r['best_ms'] * 1000:8.1f}" if r["gflop"] else " " * 8
@@ -95,7 +102,7 @@ def main() -> None:
     print_json_line("op_profile", {"config": args.config, "threads": args.threads,
                                    "rounds": args.rounds, "wall_best_ms": round(min(walls), 2),
                                    "sum_best_ms": round(total, 2), "conv_ms": round(conv_ms, 2),
-                                   "other_ms": round(total - conv_ms, 2)})
+                                   "matmul_ms": round(matmul_ms, 2), "other_ms": round(other_ms, 2)})
 
 
 if __name__ == "__main__":
