@@ -4,8 +4,8 @@ By default glibc hands big freed blocks back to the kernel: blocks above its (ad
 threshold are unmapped, and a free top of the heap beyond twice that is trimmed. A network frees
 its activations after every forward, so the next forward faults each page in again, zero-filled
 by the kernel: on the shared 2-core box a 64 px StyleGAN2 frame took ~1500 page faults and ~4 ms
-of kernel time out of ~37 ms. With the settings below it takes none (bench/generator.py: 66.5 ->
-73.8 % of the fp32 peak, same run). What is kept is bounded: a free heap top beyond
+of kernel time out of ~37 ms. With the settings below it takes none (best of 12 frames, interleaved
+with the 2048^2 peak matmul: 37.0 -> 35.0 ms). What is kept is bounded: a free heap top beyond
 `TRIM_THRESHOLD` is still returned, and blocks over `MMAP_THRESHOLD` are still mapped apart.
 
 Only glibc (Linux) has these knobs; elsewhere, or when the user set glibc's own MALLOC_* or
