@@ -3,6 +3,7 @@
     python bench/generator.py [--device cpu] [--threads 2] [--rounds 9] [--batches 1]
                               [--configs sg2-64,sg2-256] [--no-reference]
                               [--nvidia-sg2 PATH_TO_stylegan2-ada-pytorch_checkout]
+                              [--nvidia-sg3 PATH_TO_stylegan3_checkout]
 
 In one process and interleaved round by round, so that a busy machine slows every contender
 alike, it times:
@@ -10,10 +11,13 @@ alike, it times:
   - ours:      the generator as the program runs it (the CPU inference path where it applies);
   - reference: the same weights through the reference ops (`cuda_ops.dispatch.reference_only`),
                i.e. the code before the inference path, as a same-run baseline;
-  - nvidia:    with --nvidia-sg2, NVIDIA's own StyleGAN2 (a checkout kept outside this
-               repository) on the same weights.
-FLOPs per image are counted once with `torch.utils.flop_counter` on the reference path (the
-inference path does the same convolutions through oneDNN ops the counter cannot see). Each
+  - nvidia:    with --nvidia-sg2 / --nvidia-sg3, NVIDIA's own StyleGAN2 / StyleGAN3 code (a
+               checkout of NVlabs/stylegan2-ada-pytorch / NVlabs/stylegan3 kept outside this
+               repository) on the same weights, in float32 (num_fp16_res=0); on CPU that is
+               NVIDIA's reference (non-CUDA) op path.
+FLOPs per image are counted once with `torch.utils.flop_counter` on the reference path, i.e.
+direct convolutions (the inference path runs through oneDNN ops the counter cannot see, and its
+Winograd layers do 4/9 of those multiplies, so its GFLOP/s are direct-convolution equivalents). Each
 implementation gets best and median ms, GFLOP/s and % of the peak, and speedups over the
 reference and NVIDIA (best against best). Medians drift with the machine's load; best-of
 times and the ratios hold. The OpenMP wait policy is printed: importing `explorer` sets
@@ -24,12 +28,16 @@ OMP_WAIT_POLICY=ACTIVE (or an empty value: GOMP's default) to compare.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import importlib.util
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
+from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import explorer  # noqa: E402,F401 - first: it sets the OpenMP wait policy the app runs with
@@ -74,15 +82,49 @@ def make_generator(arch: str, kw: dict) -> torch.nn.Module:
     return build_generator(arch, kwargs).eval().requires_grad_(False)
 
 
-def nvidia_sg2(checkout: Path, ours: torch.nn.Module) -> torch.nn.Module:
-    """NVIDIA's stylegan2-ada Generator with our weights (its reference ops path on CPU)."""
+NVIDIA_PACKAGES = ("training", "torch_utils", "dnnlib")
+
+
+@contextlib.contextmanager
+def nvidia_modules(checkout: Path) -> Iterator[None]:
+    """Imports from one NVIDIA checkout. Both repositories name their packages `training`,
+    `torch_utils` and `dnnlib`, so each checkout gets a clean slate for as long as its
+    generator is built (its persistence decorator looks itself up by name in the meantime);
+    afterwards what it imported stays alive through the objects it made."""
+    ours = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in NVIDIA_PACKAGES}
+    shim = importlib.util.find_spec("pkg_resources") is None
+    if shim:  # stylegan3 imports parse_version from it; recent setuptools no longer ships it
+        from packaging.version import parse
+        sys.modules["pkg_resources"] = ModuleType("pkg_resources")
+        sys.modules["pkg_resources"].parse_version = parse  # type: ignore[attr-defined]
     sys.path.insert(0, str(checkout))
-    from training.networks import Generator  # type: ignore  # noqa: E402
-    k = ours.init_kwargs
-    g = Generator(z_dim=k["z_dim"], c_dim=0, w_dim=k["w_dim"], img_resolution=k["img_resolution"],
-                  img_channels=3, mapping_kwargs=dict(num_layers=8),
-                  synthesis_kwargs=dict(channel_base=k["channel_base"], channel_max=k["channel_max"],
-                                        num_fp16_res=k.get("num_fp16_res", 0), conv_clamp=256))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(checkout))
+        if shim:
+            del sys.modules["pkg_resources"]
+        for k in [k for k in sys.modules if k.split(".")[0] in NVIDIA_PACKAGES]:
+            del sys.modules[k]
+        sys.modules.update(ours)
+
+
+def nvidia_generator(arch: str, checkout: Path, ours: torch.nn.Module) -> torch.nn.Module:
+    """NVIDIA's own generator (stylegan2-ada-pytorch for StyleGAN2, stylegan3 for StyleGAN3) with
+    our weights and the same float16 resolutions; on CPU it runs NVIDIA's reference (non-CUDA) ops."""
+    k = dict(ours.init_kwargs)
+    common = dict(z_dim=k.pop("z_dim"), c_dim=k.pop("c_dim"), w_dim=k.pop("w_dim"),
+                  img_resolution=k.pop("img_resolution"), img_channels=k.pop("img_channels"),
+                  mapping_kwargs=k.pop("mapping_kwargs"))
+    with nvidia_modules(checkout):
+        if arch == "stylegan2":
+            generator = importlib.import_module("training.networks").Generator
+            g = generator(**common, synthesis_kwargs=dict(
+                channel_base=k["channel_base"], channel_max=k["channel_max"],
+                num_fp16_res=k.get("num_fp16_res", 0), conv_clamp=k["conv_clamp"]))
+        else:
+            generator = importlib.import_module("training.networks_stylegan3").Generator
+            g = generator(**common, **k)
     g.load_state_dict(ours.state_dict())
     return g.eval().requires_grad_(False)
 
@@ -137,6 +179,7 @@ def main() -> None:
                    help="fp32 and/or fp16 (the top four resolutions in float16; CUDA only)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference-ops baseline")
     p.add_argument("--nvidia-sg2", type=Path, default=None, help="stylegan2-ada-pytorch checkout for a baseline")
+    p.add_argument("--nvidia-sg3", type=Path, default=None, help="stylegan3 checkout for a baseline")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
@@ -153,7 +196,8 @@ def main() -> None:
         arch, kw = CONFIGS[name]
         fp32 = dtype == "fp32"
         g = make_generator(arch, kw if fp32 else dict(kw, num_fp16_res=4)).to(device)
-        nvidia = nvidia_sg2(args.nvidia_sg2, g).to(device) if args.nvidia_sg2 and arch == "stylegan2" else None
+        checkout = args.nvidia_sg2 if arch == "stylegan2" else args.nvidia_sg3
+        nvidia = nvidia_generator(arch, checkout, g).to(device) if checkout else None
         for batch in (int(b) for b in args.batches.split(",")):
             z = torch.randn(batch, 512, device=device, generator=torch.Generator(device).manual_seed(1))
 

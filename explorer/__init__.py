@@ -7,6 +7,10 @@ import os
 # 2-core box (bench/generator.py). Takes effect only if torch is not loaded yet; a set value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from explorer.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # glibc keeps freed activations: no page faults in every frame
+
 from explorer.errors import CheckpointError, DownloadError, ExplorerError, ImageInputError
 from explorer.model import Model, ModelInfo, to_uint8
 

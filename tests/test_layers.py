@@ -20,8 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Bottom first. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cuda_ops", ("cuda_ops",)),
-    ("foundation", ("explorer.errors", "explorer.fileio", "explorer.devices", "explorer.interrupts",
-                    "explorer.jobs", "explorer.cli_values", "explorer.outputs", "explorer.imageinput",
+    ("foundation", ("explorer.allocator", "explorer.errors", "explorer.fileio", "explorer.devices",
+                    "explorer.interrupts", "explorer.jobs", "explorer.cli_values", "explorer.outputs",
+                    "explorer.imageinput",
                     "explorer.model_inputs")),
     ("nets", ("explorer.nets",)),
     ("model", ("explorer.model",)),  # the Model API wraps a generator from nets

@@ -53,3 +53,30 @@ def test_importing_explorer_prefers_sleeping_openmp_waits() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "ACTIVE"  # a user's choice wins
+
+
+def test_importing_explorer_keeps_freed_memory_for_the_next_frame() -> None:
+    """After a frame-sized set of blocks is freed, allocating it again faults no pages in
+    (glibc's default returns the freed heap top to the kernel); EXPLORER_KEEP_FREED_MEMORY=0
+    restores the default, which does fault them in."""
+    import subprocess
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc only")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k not in ("GLIBC_TUNABLES", "EXPLORER_KEEP_FREED_MEMORY")}
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    code = ("import explorer, resource, torch\n"
+            "def frame():\n"
+            "    blocks = [torch.ones(512 * 1024) for _ in range(24)]  # 24 x 2 MiB\n"
+            "    del blocks\n"
+            "frame()\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+            "frame()\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n")
+    faults = int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                text=True, check=True).stdout)
+    env["EXPLORER_KEEP_FREED_MEMORY"] = "0"
+    default_faults = int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                        text=True, check=True).stdout)
+    assert faults < 3000 < default_faults  # 48 MiB is 12288 pages; kept, a block or two still grow the heap

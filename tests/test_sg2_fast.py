@@ -121,3 +121,55 @@ def test_upsample_image_equals_upsample2d(taps) -> None:
     want = upsample2d(img, f)
     got = sg2_fast.upsample_image(img, f)
     assert got.shape == want.shape and (got - want).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("taps", [[1, 3, 3, 1], [1, 2, 5, 3], [[1, 2, 0, 1], [0, 3, 1, 1],
+                                                              [2, 1, 1, 0], [1, 0, 4, 2]]])
+def test_upsample_matrices_equal_upsample2d(taps) -> None:
+    f = torch.tensor(taps, dtype=torch.float32)
+    f = f / f.sum()
+    img = torch.randn(2, 3, 5, 7)
+    matrices = sg2_fast.upsample_matrices(f if f.ndim == 2 else torch.outer(f, f), 5, 7)
+    if f.ndim == 2:  # not an outer product: the image takes the transposed-conv route
+        assert matrices is None
+        return
+    up_h, up_w_t = matrices
+    want = upsample2d(img, f)
+    got = up_h @ img @ up_w_t
+    assert got.shape == want.shape and (got - want).abs().max() < 1e-6
+    up_h, up_w_t = sg2_fast.upsample_matrices(f, 5, 7)  # a 1-D filter is separable as it is
+    assert (up_h @ img @ up_w_t - want).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 5, 6, 10), (1, 3, 4, 2, 2), (1, 32, 16, 16, 16)])
+def test_winograd_conv_equals_conv2d(shape) -> None:
+    n, c, o, h, w = shape
+    x = torch.randn(n, c, h, w)
+    weight = torch.randn(o, c, 3, 3)
+    want = torch.nn.functional.conv2d(x, weight, padding=1)
+    u = sg2_fast.winograd_weight(weight)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        got = sg2_fast.winograd_conv3x3(x.contiguous(memory_format=layout), u)
+        assert got.shape == want.shape
+        assert (got - want).abs().max() < 1e-5 * want.abs().max()
+
+
+def test_wide_layers_take_the_winograd_route_and_match_the_reference() -> None:
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=32,
+                           mapping_kwargs={"num_layers": 2}, channel_base=4096, channel_max=256,
+                           conv_clamp=256)
+    with torch.no_grad():
+        for name, p in g.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.7)
+    net = g.synthesis
+    assert sg2_fast.uses_winograd(net.b16.conv1, torch.empty(1, 1, 16, 16))  # 256 -> 256
+    assert not sg2_fast.uses_winograd(net.b8.conv1, torch.empty(1, 1, 8, 8))  # too small a map
+    assert not sg2_fast.uses_winograd(net.b32.conv1, torch.empty(1, 1, 32, 32))  # 128 channels
+    for batch in (1, 2):
+        ws = g.mapping(torch.randn(batch, 16))
+        fast, ref, fast_capture, ref_capture = both(g, ws.detach(), noise_mode="const")
+        assert (fast - ref).abs().max() < ATOL
+        value = ref_capture["b16.conv1"]
+        assert (fast_capture["b16.conv1"] - value).abs().max() < ATOL * max(1.0, value.abs().max())

@@ -40,19 +40,20 @@ class FullyConnectedLayer(nn.Module):
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) * init_std)
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
 
-    def effective_parameters(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Weight and bias as they act on the input: stored values times their gains."""
-        weight = self.weight.to(dtype) * self.weight_gain
+    def effective_bias(self, dtype: torch.dtype) -> torch.Tensor | None:
+        """The bias as it acts on the output: the stored value times its gain."""
         if self.bias is None:
-            return weight, None
+            return None
         bias = self.bias.to(dtype)
-        return weight, bias if self.bias_gain == 1 else bias * self.bias_gain
+        return bias if self.bias_gain == 1 else bias * self.bias_gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.effective_parameters(x.dtype)
-        if self.activation == "linear":  # F.linear adds the bias in the same GEMM call
-            return F.linear(x, weight, bias)
-        return bias_act(F.linear(x, weight), bias, act=self.activation)
+        # The weight gain scales the [n, out] product, not the [out, in] weight: the same algebra,
+        # and at batch 1 a weight-sized multiply costs more than the matmul itself.
+        weight, bias = self.weight.to(x.dtype), self.effective_bias(x.dtype)
+        if self.activation == "linear" and bias is not None:  # one GEMM call adds the bias too
+            return torch.addmm(bias.unsqueeze(0), x, weight.t(), alpha=self.weight_gain)
+        return bias_act(x.matmul(weight.t()) * self.weight_gain, bias, act=self.activation)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"

@@ -43,7 +43,10 @@ class _Pass:
 
 def weights_key(net: torch.nn.Module) -> tuple:
     """Identity and version of every parameter and buffer: changes on load, EMA update or move."""
-    return tuple((t.data_ptr(), t._version) for t in (*net.parameters(), *net.buffers()))
+    # Straight from each module's tables: `parameters()` builds names and a seen-set, which cost
+    # more than the rest of a batch-1 frame's bookkeeping. A shared tensor is listed twice.
+    return tuple((t.data_ptr(), t._version) for m in net.modules()
+                 for t in (*m._parameters.values(), *m._buffers.values()) if t is not None)
 
 
 class SynthesisResume:

@@ -15,6 +15,9 @@ the arithmetic. Here, with the same algebra:
 * the activation gain is folded into the demodulation, bias and noise (lrelu(x) * g = lrelu(g x)
   for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
   layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place;
+* wide 3x3 convs on 16..64 px maps run as F(2x2, 3x3) Winograd (4/9 of the multiplies, one
+  batched matmul); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
+  two small matmuls with per-size matrices;
 * everything runs channels-last, the layout oneDNN convolves fastest on CPU.
 
 Constants live in a per-network plan keyed by the parameters' identities and versions, so an
@@ -67,6 +70,7 @@ class _Plan:
     weight_sq_t: torch.Tensor  # [L, in_max, out_max]: squared conv weights summed over the kernel
     gains: torch.Tensor  # [L, 1, 1]: activation gain times the block's gain (convs only)
     gain_values: list[float]
+    channels: list[tuple[int, int]]  # (out, in) of each layer
     per_layer: dict[int, dict[str, Any]] = field(default_factory=dict)  # lazily built extras
 
 
@@ -112,7 +116,8 @@ def _plan(net: "SynthesisNetwork") -> _Plan:
     plan = _Plan(key=key, index={id(layer): i for i, (layer, _, _) in enumerate(layers)},
                  rows=torch.tensor([r for _, r, _ in layers], device=dev),
                  affine_weight=aw, affine_bias=ab, weight_sq_t=wsq, gains=gains,
-                 gain_values=gains.flatten().tolist())
+                 gain_values=gains.flatten().tolist(),
+                 channels=[tuple(layer.weight.shape[:2]) for layer, _, _ in layers])
     _plans[net] = plan
     return plan
 
@@ -124,11 +129,17 @@ class FastPass:
     plan: _Plan
     styles: torch.Tensor  # [L, n, in_max]
     dgain: torch.Tensor  # [L, n, out_max]
+    _rows: dict[int, tuple[torch.Tensor, torch.Tensor, float]] = field(default_factory=dict)
 
     def of(self, layer: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor, float]:
-        i = self.plan.index[id(layer)]
-        out_ch, in_ch = layer.weight.shape[:2]
-        return self.styles[i, :, :in_ch], self.dgain[i, :, :out_ch], self.plan.gain_values[i]
+        """(styles [n, in], d * gain [n, out], gain) of one layer; views, made once per pass."""
+        rows = self._rows.get(id(layer))
+        if rows is None:
+            i = self.plan.index[id(layer)]
+            out_ch, in_ch = self.plan.channels[i]
+            rows = self._rows[id(layer)] = (self.styles[i, :, :in_ch], self.dgain[i, :, :out_ch],
+                                            self.plan.gain_values[i])
+        return rows
 
     def extras(self, layer: torch.nn.Module) -> dict[str, Any]:
         return self.plan.per_layer.setdefault(id(layer), {})
@@ -151,7 +162,12 @@ def first_half(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tenso
     """`SynthesisBlock.first_half` on the fast path: the const, or the shortcut and conv0."""
     if block.in_channels == 0:
         n = fp.styles.shape[1]
-        return block.const.unsqueeze(0).repeat([n, 1, 1, 1]).contiguous(memory_format=CL), img, None
+        if n > 1:
+            return block.const.unsqueeze(0).repeat([n, 1, 1, 1]).contiguous(memory_format=CL), img, None
+        extras = fp.extras(block)  # never written to: every layer reads its input into a new map
+        if "const" not in extras:
+            extras["const"] = block.const.unsqueeze(0).contiguous(memory_format=CL)
+        return extras["const"], img, None
     x = x.contiguous(memory_format=CL)
     y = None
     if block.has_skip:
@@ -173,7 +189,7 @@ def second_half(block: "SynthesisBlock", x: torch.Tensor, img: torch.Tensor | No
         x = y + x  # never in place: `y` may be captured, or kept for a later incremental pass
         p.store(f"{block.name}.out", x)
     if img is not None:
-        img = upsample_image(img, block.resample_filter)
+        img = _upsample_rgb(block, img, fp)
     if block.has_torgb:
         rgb = _to_rgb(block.torgb, x, fp)
         p.store(f"{block.name}.torgb", rgb)
@@ -206,11 +222,71 @@ def modulates_weights(layer: "SynthesisLayer", x: torch.Tensor) -> bool:
     return x.shape[0] == 1 and 3 * out_channels * kh * kw <= x.shape[2] * x.shape[3]
 
 
+def uses_winograd(layer: "SynthesisLayer", x: torch.Tensor) -> bool:
+    """Wide (>= 256 channels in and out) 3x3 convs on 16..64 px maps go the Winograd route.
+
+    There F(2x2, 3x3) does 4/9 of the multiplies in one batched matmul and its transforms cost
+    less than they save (measured, one thread: 256 ch at 32 px 7.3 -> 6.3 ms, 512 ch at 32 px
+    28.8 -> 21.9 ms); with fewer channels the transforms eat the gain (128 ch at 64 px is
+    slower), on smaller maps the 16/9 larger weight is read for too little work, and on larger
+    ones the transformed maps (16 per 2x2 tile) grow too big.
+    """
+    out_channels, in_channels, kh, kw = layer.weight.shape
+    h, w = x.shape[2:]
+    return (kh == kw == 3 and layer.padding == 1 and min(in_channels, out_channels) >= 256
+            and 16 <= min(h, w) and max(h, w) <= 64 and h % 2 == 0 and w % 2 == 0)
+
+
+def winograd_weight(weight: torch.Tensor) -> torch.Tensor:
+    """[16, in, out]: the 3x3 kernels as F(2x2, 3x3) Winograd takes them (G w G^T per pair)."""
+    g = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]],
+                     dtype=weight.dtype, device=weight.device)
+    out_channels, in_channels = weight.shape[:2]
+    return torch.einsum("ai,ocij,bj->abco", g, weight, g).reshape(16, in_channels,
+                                                                  out_channels).contiguous()
+
+
+def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """`conv2d(x, w, padding=1)` for even H and W by F(2x2, 3x3), with u = winograd_weight(w).
+
+    Each 4x4 input tile (stride 2) becomes B^T d B, the 16 products with u are one batched
+    matmul over all tiles, and A^T m A gives the 2x2 output tile. B^T and A^T hold only 0 and
+    +-1, so both transforms are adds and subtracts of strided views (channels-last, no copies).
+    """
+    n, _, h, w = x.shape
+    th, tw = h // 2, w // 2
+    d = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # [n, h + 2, w + 2, C]
+
+    def taps(t: torch.Tensor, dim: int) -> list[torch.Tensor]:  # rows (or columns) 2k + i
+        size = th if dim == 1 else tw
+        return [t.narrow(dim, i, 2 * size - 1)[(slice(None),) * dim + (slice(None, None, 2),)]
+                for i in range(4)]
+
+    r0, r1, r2, r3 = taps(d, 1)
+    rows = (r0 - r2, r1 + r2, r2 - r1, r1 - r3)  # B^T along the rows
+    v = x.new_empty(4, 4, n, th, tw, x.shape[1])
+    for a, r in enumerate(rows):
+        c0, c1, c2, c3 = taps(r, 2)
+        torch.sub(c0, c2, out=v[a, 0])
+        torch.add(c1, c2, out=v[a, 1])
+        torch.sub(c2, c1, out=v[a, 2])
+        torch.sub(c1, c3, out=v[a, 3])
+    m = torch.bmm(v.view(16, n * th * tw, -1), u).view(4, 4, n, th, tw, -1)
+    y = x.new_empty(n, h, w, u.shape[2])
+    for i, p in enumerate((m[0] + m[1] + m[2], m[1] - m[2] - m[3])):  # A^T along the rows
+        torch.add(p[0], p[1], out=y[:, i::2, 0::2]).add_(p[2])
+        torch.sub(p[1], p[2], out=y[:, i::2, 1::2]).sub_(p[3])
+    return y.permute(0, 3, 1, 2)
+
+
 def _modulated(layer: "SynthesisLayer", x: torch.Tensor, fp: FastPass, noise: torch.Tensor | None,
                clamp_gain: float = 1.0) -> torch.Tensor:
     """Modulated conv (2x up or not), demodulation, noise, bias, lrelu, gain, clamp."""
     styles, dg, g = fp.of(layer)
-    bias = layer.bias * g
+    extras = fp.extras(layer)
+    if "bias" not in extras:
+        extras["bias"] = layer.bias * g
+    bias = extras["bias"]
     y = (_up_preactivation if layer.up > 1 else _same_preactivation)(layer, x, styles, dg, bias, fp)
     if noise is not None:
         y.add_(noise)
@@ -225,10 +301,17 @@ def _same_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.
     """x (*) (W * s * d * g) + b * g, at the input's resolution."""
     n = x.shape[0]
     pad = [layer.padding] * 2
-    if modulates_weights(layer, x):
-        wm = (layer.weight * (dg.t() * styles)[:, :, None, None]).contiguous(memory_format=CL)
-        return _mkldnn._convolution_pointwise(x, wm, bias, pad, _ONE, _ONE, 1, "none", [], "")
     extras = fp.extras(layer)
+    if uses_winograd(layer, x):
+        if "winograd" not in extras:
+            extras["winograd"] = winograd_weight(layer.weight.detach())
+        y = winograd_conv3x3(x * styles.reshape(n, -1, 1, 1), extras["winograd"])
+        return y.mul_(dg.reshape(n, -1, 1, 1)).add_(bias.reshape(1, -1, 1, 1))
+    if modulates_weights(layer, x):
+        if "weight_cl" not in extras:  # the product keeps this layout: no copy per call
+            extras["weight_cl"] = layer.weight.detach().contiguous(memory_format=CL)
+        wm = extras["weight_cl"] * (dg.t() * styles)[:, :, None, None]
+        return _mkldnn._convolution_pointwise(x, wm, bias, pad, _ONE, _ONE, 1, "none", [], "")
     if "packed" not in extras:
         extras["packed"] = torch._C._nn.mkldnn_reorder_conv2d_weight(
             layer.weight.detach().to_mkldnn(), pad, _ONE, _ONE, 1)
@@ -274,18 +357,18 @@ def _up_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.Te
 
 
 def _to_rgb(layer: "ToRGBLayer", x: torch.Tensor, fp: FastPass) -> torch.Tensor:
-    """Modulated 1x1 conv, bias and clamp, as one oneDNN op for one sample."""
+    """Modulated 1x1 conv, bias and clamp: one batched matmul to a contiguous [n, 3, H, W].
+
+    Three output channels are a poor fit for oneDNN's blocked convolution; a matmul of the
+    [3, C] modulated weight with the map read as [C, H*W] (any layout) is 2-3x cheaper.
+    """
     styles, _, _ = fp.of(layer)
-    n = x.shape[0]
-    attr, scalars = "none", []
+    n, c, h, w = x.shape
+    wm = layer.weight[:, :, 0, 0].unsqueeze(0) * styles.unsqueeze(1)  # [n, 3, C]
+    y = torch.baddbmm(layer.bias.reshape(1, -1, 1), wm, x.reshape(n, c, h * w))
     if layer.conv_clamp is not None:
-        attr, scalars = "hardtanh", [-layer.conv_clamp, layer.conv_clamp]
-    if n == 1:
-        x, wm = x, layer.weight * styles.reshape(1, -1, 1, 1)
-    else:
-        x, wm = x * styles.reshape(n, -1, 1, 1), layer.weight
-    return _mkldnn._convolution_pointwise(x, wm.contiguous(memory_format=CL), layer.bias, [0, 0],
-                                          _ONE, _ONE, 1, attr, scalars, "")
+        y.clamp_(-layer.conv_clamp, layer.conv_clamp)
+    return y.view(n, -1, h, w)
 
 
 def _skip(block: "SynthesisBlock", x: torch.Tensor) -> torch.Tensor:
@@ -295,6 +378,52 @@ def _skip(block: "SynthesisBlock", x: torch.Tensor) -> torch.Tensor:
     y = _mkldnn._convolution_pointwise(x, w.contiguous(memory_format=CL), None, [0, 0], _ONE, _ONE,
                                        1, "none", [], "")
     return upsample_image(y, skip.resample_filter)
+
+
+def _upsample_rgb(block: "SynthesisBlock", img: torch.Tensor, fp: FastPass) -> torch.Tensor:
+    """`upsample_image` of the few-channel image as U_h @ img @ U_w^T, the matrices kept per size.
+
+    A separable filter upsamples each axis on its own; two small matmuls cost a third of the
+    depthwise transposed conv. A filter that does not factor goes the conv route.
+    """
+    h, w = img.shape[-2:]
+    extras = fp.extras(block)
+    key = ("up", h, w)
+    if key not in extras:
+        extras[key] = upsample_matrices(block.resample_filter, h, w)
+    if extras[key] is None:
+        return upsample_image(img, block.resample_filter)
+    up_h, up_w_t = extras[key]
+    return torch.matmul(torch.matmul(up_h, img), up_w_t)
+
+
+def upsample_matrices(f: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(U_h, U_w^T) with U_h @ img @ U_w^T == upsample_image(img, f) for [.., h, w] images, or
+    None when the filter is not an outer product of two 1-D filters."""
+    if f.ndim == 1:
+        a = b = f
+    else:
+        total = f.sum()
+        if f.ndim != 2 or total == 0:
+            return None
+        a, b = f.sum(dim=1), f.sum(dim=0) / total
+        if (torch.outer(a, b) - f).abs().max() > 1e-6 * f.abs().max():
+            return None
+    return _upsample_matrix(a, h), _upsample_matrix(b, w).t().contiguous()
+
+
+def _upsample_matrix(taps: torch.Tensor, size: int) -> torch.Tensor:
+    """[2 size, size]: one axis of `upsample_image` (a stride-2 transposed conv with the taps
+    times 2, cropped by (taps - 2) // 2 on each side) as a matrix."""
+    k = taps.shape[0]
+    crop = (k - 2) // 2
+    u = torch.zeros(2 * size, size, dtype=taps.dtype, device=taps.device)
+    i = torch.arange(size, device=taps.device)
+    for t in range(k):
+        o = 2 * i + t - crop
+        keep = (o >= 0) & (o < 2 * size)
+        u[o[keep], i[keep]] = 2 * taps[t]
+    return u
 
 
 def upsample_image(img: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
