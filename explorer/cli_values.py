@@ -69,8 +69,11 @@ def power_of_two(low: int, high: int) -> Callable[[str], int]:
 seed_value = int_in(0, SEED_LIMIT - 1)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11]; each seed below 2**32, none twice."""
+def parse_seeds(text: str, repeats: bool = False, limit: int | None = None,
+                what: str = "seeds") -> list[int]:
+    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11]; each seed below 2**32. None twice, unless
+    `repeats` (a video's keyframes may come back to a seed); at most `limit` (default MAX_SEEDS)."""
+    limit = MAX_SEEDS if limit is None else limit
     ranges: list[tuple[int, int]] = []
     for part in text.split(","):
         part = part.strip()
@@ -85,14 +88,15 @@ def parse_seeds(text: str) -> list[int]:
             raise InputError(f"seed {hi} is too large: seeds go from 0 to {SEED_LIMIT - 1} "
                              "(larger ones would repeat smaller ones)")
         ranges.append((lo, hi))
-    if sum(hi - lo + 1 for lo, hi in ranges) > MAX_SEEDS:
-        raise InputError(f"--seeds {text} lists more than {MAX_SEEDS:,} seeds; split the job")
+        if sum(b - a + 1 for a, b in ranges) > limit:
+            raise InputError(f"--seeds {text} lists more than {limit:,} {what}; split the job")
     seeds = [s for lo, hi in ranges for s in range(lo, hi + 1)]
-    seen: set[int] = set()
-    for s in seeds:
-        if s in seen:
-            raise InputError(f"seed {s} is listed twice in {text!r}; its image would be written twice")
-        seen.add(s)
+    if not repeats:
+        seen: set[int] = set()
+        for s in seeds:
+            if s in seen:
+                raise InputError(f"seed {s} is listed twice in {text!r}; its image would be written twice")
+            seen.add(s)
     return seeds
 
 

@@ -36,3 +36,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path) -> Path:
+    """A real .safetensors file of a tiny random StyleGAN2 (16 px): what the CLI tests open."""
+    import torch
+
+    import explorer
+    from explorer.model import Model
+    from explorer.nets import build_generator
+    torch.manual_seed(0)
+    g = build_generator("stylegan2", dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=16, img_channels=3,
+                                          mapping_kwargs=dict(num_layers=2), channel_base=128, channel_max=16))
+    path = tmp_path / "tiny.safetensors"
+    explorer.save(Model(g, None, format="test"), path)
+    return path

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pytest
 
 from tests.gui_harness import (focus, gui_display, make_app,  # noqa: F401
                                run_app_test, screen_picture, wait_for_current_picture, wait_frames_until, zoomed)
@@ -16,7 +15,6 @@ from explorer.video import path_states
 from tests.test_app_controller import tiny_model
 from tests.test_video import decode, psnr
 
-av = pytest.importorskip("av")
 
 
 def test_two_keyframes_preview_and_export_a_gif(make_app, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 
 from explorer.app.job_kinds import JobKind
 from explorer.app.recording import describe
@@ -15,7 +14,6 @@ from explorer.video import path_states
 from tests.test_app_controller import app, pump  # noqa: F401  (the fixture)
 from tests.test_video import decode, psnr
 
-pytest.importorskip("av")
 
 
 def _two_keys(ctl, frames: int = 4) -> None:

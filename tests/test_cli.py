@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import explorer
 from explorer.cli import main
-from explorer.model import Model
-from explorer.nets import build_generator
 
-
-@pytest.fixture
-def tiny_checkpoint(tmp_path):
-    torch.manual_seed(0)
-    g = build_generator("stylegan2", dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=16, img_channels=3,
-                                          mapping_kwargs=dict(num_layers=2), channel_base=128, channel_max=16))
-    path = tmp_path / "tiny.safetensors"
-    explorer.save(Model(g, None, format="test"), path)
-    return path
 
 
 def test_info_describes_checkpoint(tiny_checkpoint, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -24,7 +25,6 @@ from explorer.video.frames import fit_size
 from explorer.video.path import ease, slerp
 from tests.test_app_controller import tiny_model
 
-av = pytest.importorskip("av")
 
 
 @pytest.fixture(scope="module")

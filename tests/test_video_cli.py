@@ -17,17 +17,10 @@ from explorer.video.frames import fit_size
 from explorer.engine import render_state
 from tests.test_video import decode, psnr
 
-pytest.importorskip("av")
-
 
 @pytest.fixture
-def checkpoint(tmp_path):
-    torch.manual_seed(0)
-    g = build_generator("stylegan2", dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=16, img_channels=3,
-                                          mapping_kwargs=dict(num_layers=2), channel_base=128, channel_max=16))
-    path = tmp_path / "tiny.safetensors"
-    explorer.save(Model(g, None, format="test"), path)
-    return path
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def test_seed_walk_to_gif_and_mp4(checkpoint, tmp_path, capsys):

@@ -10,11 +10,10 @@ and `--seeds 2 --translate-path 0,0:0.3,0:0.3,0.3` pans a StyleGAN3 picture.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-from explorer.cli_values import finite_float, int_in
+from explorer.cli_values import finite_float, int_in, parse_seeds
 from explorer.cli.options import add_device
 from explorer.errors import InputError
 
@@ -59,26 +58,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--force", action="store_true", help="overwrite an existing file (or frames) at --out")
     add_device(p, "run the generator")
     return p
-
-
-def parse_seed_path(text: str) -> list[int]:
-    """'0,5,9' or '0-3,0' -> keyframe seeds in order; unlike `generate`, a seed may come back."""
-    from explorer.cli_values import SEED_LIMIT
-    seeds: list[int] = []
-    for part in text.split(","):
-        m = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", part)
-        if not m:
-            raise InputError(f"bad seed list {text!r}: use numbers and ranges like 0,5,9 or 0-3")
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) else lo
-        if hi < lo:
-            raise InputError(f"bad seed range {part.strip()!r}: the end is before the start")
-        if hi >= SEED_LIMIT:
-            raise InputError(f"seed {hi} is too large: seeds go from 0 to {SEED_LIMIT - 1}")
-        if len(seeds) + hi - lo + 1 > MAX_KEYS:
-            raise InputError(f"--seeds {text} gives more than {MAX_KEYS:,} keyframes")
-        seeds.extend(range(lo, hi + 1))
-    return seeds
 
 
 def parse_sweep(text: str) -> tuple[str, str]:
@@ -160,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.video.encode import check_settings, frame_name
 
     # Everything that can be checked without the model is checked before loading it.
-    seeds = parse_seed_path(args.seeds)
+    seeds = parse_seeds(args.seeds, repeats=True, limit=MAX_KEYS, what="keyframes")
     translates = [parse_point(t) for t in (args.translate_path or "0,0").split(":")]
     rotates = [parse_angle(t) for t in (args.rotate_path or "0").split(":")]
     sweep = parse_sweep(args.sweep) if args.sweep else None
