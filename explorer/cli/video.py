@@ -53,7 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--size", type=int_in(16, 4096), default=None,
                    help="side of the video in pixels (default: the model's resolution); frames are "
                         "rendered at the model's resolution and scaled with Lanczos")
-    p.add_argument("--batch", type=int_in(1, 256), default=8, help="frames per generator call (default %(default)s)")
+    p.add_argument("--batch", type=int_in(1, 256), default=None,
+                   help="frames per generator call (default: 8 on a GPU, 1 on a CPU, where batches are no faster)")
     p.add_argument("--out", required=True, help="walk.mp4, walk.gif, or a folder for numbered PNG frames")
     p.add_argument("--force", action="store_true", help="overwrite an existing file (or frames) at --out")
     add_device(p, "run the generator")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, ContextManager
 
 import numpy as np
+import torch
 
 from explorer.jobs import Progress, Report
 from explorer.errors import ExplorerError, InputError
@@ -33,8 +34,14 @@ Borrow = Callable[[], ContextManager[Model]]
 class ExportSettings:
     fps: int = 30
     size: int | None = None  # side of the video in pixels; None: the model's resolution
-    batch_size: int = 8
+    batch_size: int | None = None  # frames per generator call; None: `default_batch_size`
     force_fp32: bool = True
+
+
+def default_batch_size(device: torch.device) -> int:
+    """8 frames per call on a GPU; 1 on a CPU, where batches measured no faster (bench/video.py:
+    0.89x) and one frame at a time lets the app's picture update between frames of an export."""
+    return 8 if device.type == "cuda" else 1
 
 
 @dataclass(frozen=True)
@@ -90,13 +97,16 @@ class _Run:
         self.render_seconds = self.encode_seconds = 0.0
 
     def render_into(self, writer: FrameWriter) -> None:
-        total, batch = self.source.frame_count, max(1, self.settings.batch_size)
+        total, batch = self.source.frame_count, self.settings.batch_size
+        if batch is None:
+            with self.borrow() as model:
+                batch = default_batch_size(model.device)
         closed = False
         try:
             if self.report is not None:
                 self.report(Progress(0, total, "rendering"))
             for start in range(0, total, batch):
-                rgbs = self._render(start, min(start + batch, total))
+                rgbs = self._render(start, min(start + batch, total), batch)
                 began = time.perf_counter()
                 for rgb in rgbs:
                     writer.write(rgb)
@@ -113,13 +123,13 @@ class _Run:
                 with contextlib.suppress(Exception):
                     writer.close()  # release the encoder; the partial file is discarded by the caller
 
-    def _render(self, start: int, stop: int) -> list[np.ndarray]:
+    def _render(self, start: int, stop: int, batch: int) -> list[np.ndarray]:
         began = time.perf_counter()
         with self.borrow() as model:
             if model.info.content_hash != self.model_hash:
                 raise ExplorerError("the model changed during the export; export again")
             frames = list(self.source.frames(model, self.directions, start, stop))
-            rgbs = render_frames(model, frames, self.settings.batch_size, self.settings.force_fp32)
+            rgbs = render_frames(model, frames, batch, self.settings.force_fp32)
         rgbs = [fit_size(rgb, self.size) for rgb in rgbs]
         self.render_seconds += time.perf_counter() - began
         return rgbs
