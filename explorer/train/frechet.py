@@ -49,7 +49,7 @@ def feature_stats(net: torch.nn.Module, batches: Iterable[torch.Tensor],
 def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
     """|mu_a - mu_b|^2 + Tr(C_a + C_b - 2 (C_a C_b)^1/2), the distance between two Gaussians."""
     diff = a.mean - b.mean
-    covmean, _ = linalg.sqrtm(a.cov @ b.cov, disp=False)
+    covmean = linalg.sqrtm(a.cov @ b.cov)
     if not np.isfinite(covmean).all():  # nearly singular product: regularise as is customary
         eps = 1e-6 * np.eye(a.cov.shape[0])
         covmean = linalg.sqrtm((a.cov + eps) @ (b.cov + eps))
