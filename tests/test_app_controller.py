@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import explorer
-from explorer.app.controller import AppController, dragged_transform, fit_state_to_model, training_kimg
+from explorer.app.controller import AppController, dragged_transform, fit_state_to_model
+from explorer.train.snapshot import trained_kimg
 from explorer.app.job_kinds import JobKind
 from explorer.app.session import read_png_state
 from explorer.app.settings import Settings
@@ -211,10 +212,10 @@ def test_status_line_says_once_how_the_kernel_build_ended(app, monkeypatch):
 
 
 def test_training_kimg_is_read_from_the_provenance_of_our_snapshots_and_exports() -> None:
-    assert training_kimg({"kimg": 0.064}) == 0.1
-    assert training_kimg({"source": "x.safetensors", "source_extra": {"kimg": 103.488}}) == 103.5
-    assert training_kimg({"source_format": "nvidia pickle"}) is None
-    assert training_kimg({"kimg": "many"}) is None
+    assert trained_kimg({"kimg": 0.064}) == 0.064
+    assert trained_kimg({"source": "x.safetensors", "source_extra": {"kimg": 103.488}}) == 103.488
+    assert trained_kimg({"source_format": "nvidia pickle"}) is None
+    assert trained_kimg({"kimg": "many"}) is None
 
 
 def test_stylegan3_mixing_and_projection_presets_use_the_nominal_resolutions(app) -> None:

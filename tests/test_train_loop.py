@@ -15,7 +15,7 @@ from explorer.cli import main as cli_main
 from explorer.errors import ExplorerError
 from explorer.train.loop import train
 from explorer.train.run_folder import RunFolder
-from explorer.train.snapshot import load_snapshot
+from explorer.train.snapshot import trained_kimg, load_snapshot
 from tests.test_train_support import make_shapes_folder, tiny_config
 
 
@@ -130,6 +130,11 @@ def test_init_from_a_model_file_starts_from_its_weights(tmp_path: Path, one_torc
     after = load_snapshot(second.newest_snapshot()).groups["G_ema"]
     key = "synthesis.b16.conv1.weight"
     assert (after[key] - start[key].float()).abs().max() < 0.05 * start[key].float().abs().max()
+    # The new snapshots count the images the starting weights had seen (16) plus their own (4),
+    # and an export of them says so too: the app tells how long a model was trained.
+    assert trained_kimg(explorer.load(asset).info.extra) == pytest.approx(0.016)
+    assert trained_kimg(explorer.load(second.newest_snapshot()).info.extra) == pytest.approx(0.016 + 0.004)
+    assert load_snapshot(second.newest_snapshot()).progress["kimg_before"] == pytest.approx(0.016)
     # Flags may repeat the architecture but not contradict it.
     assert cli_main(["train", "--data", str(data), "--out", str(tmp_path / "third"), "--init-from", str(asset),
                      "--z-dim", "32"]) == 1

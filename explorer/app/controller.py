@@ -51,6 +51,7 @@ from explorer.latent.compose import DirectionLookup
 from explorer.latent.npz import load_latent_npz
 from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model, ModelInfo
+from explorer.train.snapshot import trained_kimg
 
 
 @dataclass(frozen=True)
@@ -304,9 +305,9 @@ class AppController:
             except OSError as e:
                 self.set_status(f"could not update the recent list: {e.strerror or e}", error=True)
                 return
-        kimg = training_kimg(event.info.extra)
+        kimg = trained_kimg(event.info.extra)
         self.set_status(f"loaded {self.model_label}"
-                        + (f" (trained on {kimg:g} thousand images: an early model)" if kimg is not None and kimg < 1000
+                        + (f" (trained on {round(kimg, 1):g} thousand images: an early model)" if kimg is not None and kimg < 1000
                            else ""))
 
     def _read_layers(self, info: ModelInfo) -> None:
@@ -499,11 +500,3 @@ def job_handler_table(features: Iterable[Feature],
                 raise ValueError(f"two handlers for the job kind {kind.value!r}")
             table[kind] = handler
     return table
-
-
-def training_kimg(extra: dict) -> float | None:
-    """How long a model from our trainer was trained (its provenance says), else None."""
-    for record in (extra, extra.get("source_extra") or {}):
-        if isinstance(record, dict) and isinstance(record.get("kimg"), (int, float)):
-            return round(float(record["kimg"]), 1)
-    return None

@@ -49,8 +49,10 @@ def architecture_settings(path: str, given: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def load_initial_weights(path: str, G: nn.Module, G_ema: nn.Module, D: nn.Module) -> None:
-    """Copy the file's generator into G and G_ema and its discriminator into D."""
+def load_initial_weights(path: str, G: nn.Module, G_ema: nn.Module, D: nn.Module) -> float:
+    """Copy the file's generator into G and G_ema and its discriminator into D; returns the kimg
+    those weights were already trained for (0 when the file does not say)."""
+    from explorer.train.snapshot import trained_kimg
     model = _load(path)
     if model.info.c_dim != G.c_dim:
         raise ExplorerError(f"{Path(path).name} has {model.info.c_dim} classes but this run's data "
@@ -62,3 +64,4 @@ def load_initial_weights(path: str, G: nn.Module, G_ema: nn.Module, D: nn.Module
         except RuntimeError as e:
             first = str(e).strip().splitlines()[0]
             raise ExplorerError(f"{Path(path).name}: its {name} does not fit this run ({first})") from e
+    return trained_kimg(model.info.extra) or 0.0

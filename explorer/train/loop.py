@@ -132,12 +132,15 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
     losses = StyleGAN2Loss(G, D, augment, LossSettings(r1_gamma=cfg.gamma, pl_weight=cfg.pl_weight,
                                                        style_mixing=cfg.style_mixing), amp=bool(cfg.amp))
     nimg, tick, step = 0, 0, 0
+    kimg_before = 0.0  # what the starting weights had seen (--init-from), for the snapshots' provenance
     if snapshot is None and cfg.init_from:
-        load_initial_weights(cfg.init_from, G, G_ema, D)
-        log(f"starting from the weights of {cfg.init_from}")
+        kimg_before = load_initial_weights(cfg.init_from, G, G_ema, D)
+        log(f"starting from the weights of {cfg.init_from}"
+            + (f" (trained for {kimg_before:g} kimg)" if kimg_before else ""))
     if snapshot is not None:
         _restore(snapshot, G, G_ema, D, G_opt, D_opt, augment, losses)
         nimg, tick, step = snapshot.nimg, int(snapshot.progress["tick"]), int(snapshot.progress["step"])
+        kimg_before = float(snapshot.progress.get("kimg_before", 0.0))
         log(f"resuming from {snapshot_file.name} at {nimg / 1000:.3f} kimg")
     for net in (G, G_ema, D):
         broadcast_state(net, proc)
@@ -233,7 +236,8 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
                 save_snapshot(path, G=G, G_ema=G_ema, D=D, G_opt=G_opt, D_opt=D_opt,
                               train_tensors={"augment_p": torch.tensor(augment.p), "pl_mean": losses.pl_mean},
                               progress={"nimg": nimg, "tick": tick, "step": step, "config": asdict(cfg),
-                                        "run": str(run.path), "dataset_hash": manifest.content_hash})
+                                        "run": str(run.path), "dataset_hash": manifest.content_hash,
+                                        "kimg_before": kimg_before})
                 log(f"saved {path.name}")
                 _status(run, "running", nimg, tick, cfg, augment, deadline)
             barrier(proc)

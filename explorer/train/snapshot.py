@@ -62,7 +62,9 @@ def save_snapshot(path: Path, *, G: nn.Module, G_ema: nn.Module, D: nn.Module,
         "G_opt": optimizer_tensors(G_opt, G), "D_opt": optimizer_tensors(D_opt, D),
         "train": train_tensors,
     }
-    provenance = {"source": "stylegan-explorer training", "kimg": progress["nimg"] / 1000,
+    # kimg counts every image the weights have seen, a start from another model's (--init-from) included.
+    provenance = {"source": "stylegan-explorer training",
+                  "kimg": progress.get("kimg_before", 0.0) + progress["nimg"] / 1000,
                   "run": progress.get("run", ""), "dataset_hash": progress.get("dataset_hash", "")}
     metadata = {
         "architecture": G_ema.architecture,
@@ -78,3 +80,12 @@ def save_snapshot(path: Path, *, G: nn.Module, G_ema: nn.Module, D: nn.Module,
 def load_snapshot(path: Path) -> Snapshot:
     groups, metadata = read_checkpoint(path)
     return Snapshot(groups, json.loads(metadata["training"]))
+
+
+def trained_kimg(extra: dict) -> float | None:
+    """How many thousand images a model from our trainer has seen, from the provenance its file
+    carries (a snapshot's own, or the one an export keeps as `source_extra`); None for others."""
+    for record in (extra, extra.get("source_extra") or {}):
+        if isinstance(record, dict) and isinstance(record.get("kimg"), (int, float)):
+            return float(record["kimg"])
+    return None
