@@ -5,6 +5,9 @@ bench/generator.py's sg2-64 and sg2-256: 3.9 and 30 GFLOP per image).
 Runs the real window (Xvfb is started when there is no display) driven by the Dear ImGui Test
 Engine. Baselines from the same run make the numbers comparable across machines:
   - ui_busy_over_idle: UI frame time during a psi drag / idle (1.0 = rendering costs the UI nothing)
+  - renders_per_s, previews_per_s: final frames and 32 px previews the render thread finished
+    per second of the drag (the drag changes psi every UI frame: latest wins, the rest drop);
+    drag_render_ms: the render thread's median time for one of those final frames
   - latency_ms: slider-to-screen time of a coarse change (psi) until its final frame;
     latency_over_render: that over the headless full render time (render_ms)
   - preview_latency_ms: the same change until its first picture (a preview when the full frame
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import explorer  # noqa: E402,F401 - first: it sets the OpenMP wait policy the app runs with
 import imgui_bundle  # noqa: E402,F401 - before glfw
 import torch  # noqa: E402
+from imgui_bundle import hello_imgui, imgui  # noqa: E402
 from imgui_bundle.immapp import testing  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -140,6 +144,20 @@ def settle(ctx, ctl: AppController) -> None:
         ctx.yield_()
 
 
+def without_watchdog(params) -> None:
+    """The test engine stops a test after 60 s (its watchdog); a bench at 256 px on a loaded
+    2-core machine runs longer than that, so it gets an hour."""
+    prior = params.callbacks.register_tests
+
+    def register() -> None:
+        if callable(prior):
+            prior()
+        io = imgui.test_engine.get_io(hello_imgui.get_imgui_test_engine())
+        io.config_watchdog_warning = io.config_watchdog_kill_test = 3600.0
+
+    params.callbacks.register_tests = register
+
+
 def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: int,
             threads: int | None) -> dict[str, float]:
     """Drive the real window; frame times and latencies in ms.
@@ -150,13 +168,17 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
     engine = RenderThread(device="cpu", nice=nice, threads=threads)
     engine.start()
     rows = model.num_ws
-    base = LatentState(seed=1, mix_seed=2, mix_weights=(0.0,) * rows)
+    # No picture B during the drag: the test engine's edits hold no widget, so with B on the
+    # Style mixing panel would render A and B alone for every step (it waits while a slider is
+    # held), two renders per step competing with the main one. B comes on for the fine edits.
+    base = LatentState(seed=1)
     last_rows = model.info.ws_resolutions.index(model.resolution)  # rows only the last block reads
     ctl = AppController(engine, Settings.load(config_dir), base)
     ctl.load_model(model)
     window = ExplorerWindow(ctl, WindowOptions(size=(1280, 900), zoom_mode="fit"))
     params = window.runner_params()
     params.fps_idling.fps_idle = 0  # measure what a frame costs, not the idle throttle
+    without_watchdog(params)
     out: dict[str, float] = {}
 
     def test(ctx) -> None:
@@ -165,8 +187,14 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
         idle = frame_times(ctx, n_frames=120)
         # A drag: the slider moves every UI frame while the render thread keeps rendering.
         before = engine.stats
-        busy = frame_times(ctx, until=time.perf_counter() + seconds,
-                           step=lambda k: ctl.edit(psi=0.5 + 0.001 * (k % 400)))
+        drag_render_ms: list[float] = []
+
+        def step(k: int) -> None:
+            if engine.stats.frames_rendered > before.frames_rendered + len(drag_render_ms):
+                drag_render_ms.append(engine.stats.last_render_ms)
+            ctl.edit(psi=0.5 + 0.001 * (k % 400))
+
+        busy = frame_times(ctx, until=time.perf_counter() + seconds, step=step)
         after = engine.stats
         wait_shown(ctx, window)
         first, final, engine_ms, fine = [], [], [], []
@@ -179,6 +207,7 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
             wait_shown(ctx, window)
             final.append((time.perf_counter() - t) * 1000)
             engine_ms.append(window.image_view.frame.render_ms)
+        ctl.edit(mix_seed=2, mix_weights=(0.0,) * rows)
         for k in range(trials):
             settle(ctx, ctl)
             t = time.perf_counter()
@@ -189,6 +218,7 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
                    ui_busy_p95_ms=sorted(busy)[int(0.95 * (len(busy) - 1))], ui_busy_max_ms=max(busy),
                    renders_per_s=(after.frames_rendered - before.frames_rendered) / seconds,
                    previews_per_s=(after.previews_rendered - before.previews_rendered) / seconds,
+                   drag_render_ms=statistics.median(drag_render_ms or [float("nan")]),
                    latency_ms=statistics.median(final), preview_latency_ms=statistics.median(first),
                    fine_edit_latency_ms=statistics.median(fine),
                    overhead_ms=statistics.median(a - b for a, b in zip(final, engine_ms)), drag_s=seconds)
@@ -235,7 +265,7 @@ def main() -> int:
     print(f"CPU threads: {torch.get_num_threads()}, render threads: {args.threads or 'default'}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}")
     print_table(rows, ["resolution", "nice", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
-                       "renders_per_s", "previews_per_s", "latency_ms", "preview_latency_ms",
+                       "renders_per_s", "previews_per_s", "drag_render_ms", "latency_ms", "preview_latency_ms",
                        "fine_edit_latency_ms", "overhead_ms", "ui_busy_over_idle", "latency_over_render",
                        "fine_edit_speedup", "preview_speedup"])
     print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1),
