@@ -52,7 +52,8 @@ from explorer.app.controller import AppController  # noqa: E402
 from explorer.app.settings import Settings  # noqa: E402
 from explorer.app.window import ExplorerWindow, WindowOptions  # noqa: E402
 from explorer.engine import RenderThread, render_state  # noqa: E402
-from explorer.engine.threads import RENDER_NICE, configure_render_thread  # noqa: E402
+from explorer.engine.threads import (RENDER_NICE, configure_render_thread,  # noqa: E402
+                                     default_render_threads)
 from explorer.latent.state import LatentState  # noqa: E402
 from explorer.model import Model  # noqa: E402
 
@@ -218,7 +219,7 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
                    ui_busy_p95_ms=sorted(busy)[int(0.95 * (len(busy) - 1))], ui_busy_max_ms=max(busy),
                    renders_per_s=(after.frames_rendered - before.frames_rendered) / seconds,
                    previews_per_s=(after.previews_rendered - before.previews_rendered) / seconds,
-                   drag_render_ms=statistics.median(drag_render_ms or [float("nan")]),
+                   drag_render_ms=statistics.median(drag_render_ms) if drag_render_ms else None,
                    latency_ms=statistics.median(final), preview_latency_ms=statistics.median(first),
                    fine_edit_latency_ms=statistics.median(fine),
                    overhead_ms=statistics.median(a - b for a, b in zip(final, engine_ms)), drag_s=seconds)
@@ -237,7 +238,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="64,256", help="model resolutions")
     parser.add_argument("--nice", default=str(RENDER_NICE),
                         help="render thread priority offsets to compare, comma-separated (0 = none)")
-    parser.add_argument("--threads", type=int, default=None, help="render thread torch threads")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="render thread torch threads (default: one per core but one)")
     args = parser.parse_args()
     xvfb = ensure_display()
     rows = []
@@ -250,7 +252,7 @@ def main() -> int:
                     seconds = max(args.seconds, 3 * render_ms / 1000)  # a few renders end during the drag
                     m = measure(model, seconds, args.trials, Path(config_dir), nice, args.threads)
                     row = dict(resolution=res, nice=nice, gflop=round(count_gflop(model), 1),
-                               render_ms=round(render_ms, 1), **{k: round(v, 2) for k, v in m.items()},
+                               render_ms=round(render_ms, 1), **{k: v if v is None else round(v, 2) for k, v in m.items()},
                                ui_busy_over_idle=round(m["ui_busy_ms"] / m["ui_idle_ms"], 2),
                                latency_over_render=round(m["latency_ms"] / render_ms, 2),
                                fine_edit_speedup=round(m["latency_ms"] / m["fine_edit_latency_ms"], 2),
@@ -262,7 +264,7 @@ def main() -> int:
             xvfb.terminate()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gl = "llvmpipe (Xvfb)" if xvfb else "system display"
-    print(f"CPU threads: {torch.get_num_threads()}, render threads: {args.threads or 'default'}, "
+    print(f"CPU cores: {os.cpu_count()}, render threads: {args.threads or default_render_threads()}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}")
     print_table(rows, ["resolution", "nice", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
                        "renders_per_s", "previews_per_s", "drag_render_ms", "latency_ms", "preview_latency_ms",

@@ -62,7 +62,7 @@ class RenderThread:
     def __init__(self, device: str = "auto", fp16: bool = False, nice: int = RENDER_NICE,
                  threads: int | None = None) -> None:
         """`nice` lowers the render thread's priority below the UI's (see `engine.threads`);
-        `threads` sets its torch thread count (default: torch's, one per core)."""
+        `threads` sets torch's thread count (default: one per core but one, left to the UI)."""
         self._device = resolve_device(device)
         self._nice, self._threads = int(nice), threads
         self._fp16 = bool(fp16)
