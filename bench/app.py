@@ -16,6 +16,9 @@ Engine. Baselines from the same run make the numbers comparable across machines:
     (incremental: only the last block runs); fine_edit_speedup = latency_ms / fine_edit_latency_ms
   - overhead_ms: coarse latency minus the render thread's own time for that frame (mailbox,
     upload, waiting for the next UI frame)
+Under Xvfb the UI's frames are drawn by Mesa's llvmpipe, whose rasterizer threads (one per core)
+compete with the render thread: LP_NUM_THREADS=1 made idle UI frames ~1.8x slower (23 -> 42 ms)
+and ui_busy_over_idle ~1.0 on the 2-core box, so the bench leaves it to the caller.
 --nice takes a comma list (render thread priority offsets, 0 = none) measured in turn in one run.
 
     python bench/app.py [--seconds 3] [--trials 3] [--sizes 64,256] [--nice 0,10] [--threads N]
