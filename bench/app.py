@@ -5,6 +5,9 @@ bench/generator.py's sg2-64 and sg2-256: 3.9 and 30 GFLOP per image).
 Runs the real window (Xvfb is started when there is no display) driven by the Dear ImGui Test
 Engine. Baselines from the same run make the numbers comparable across machines:
   - ui_busy_over_idle: UI frame time during a psi drag / idle (1.0 = rendering costs the UI nothing)
+  - renders_per_s, previews_per_s: final frames and 32 px previews the render thread finished
+    per second of the drag (the drag changes psi every UI frame: latest wins, the rest drop);
+    drag_render_ms: the render thread's median time for one of those final frames
   - latency_ms: slider-to-screen time of a coarse change (psi) until its final frame;
     latency_over_render: that over the headless full render time (render_ms)
   - preview_latency_ms: the same change until its first picture (a preview when the full frame
@@ -13,6 +16,9 @@ Engine. Baselines from the same run make the numbers comparable across machines:
     (incremental: only the last block runs); fine_edit_speedup = latency_ms / fine_edit_latency_ms
   - overhead_ms: coarse latency minus the render thread's own time for that frame (mailbox,
     upload, waiting for the next UI frame)
+Under Xvfb the UI's frames are drawn by Mesa's llvmpipe, whose rasterizer threads (one per core)
+compete with the render thread: LP_NUM_THREADS=1 made idle UI frames ~1.8x slower (23 -> 42 ms)
+and ui_busy_over_idle ~1.0 on the 2-core box, so the bench leaves it to the caller.
 --nice takes a comma list (render thread priority offsets, 0 = none) measured in turn in one run.
 
     python bench/app.py [--seconds 3] [--trials 3] [--sizes 64,256] [--nice 0,10] [--threads N]
@@ -38,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import explorer  # noqa: E402,F401 - first: it sets the OpenMP wait policy the app runs with
 import imgui_bundle  # noqa: E402,F401 - before glfw
 import torch  # noqa: E402
+from imgui_bundle import hello_imgui, imgui  # noqa: E402
 from imgui_bundle.immapp import testing  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -48,7 +55,8 @@ from explorer.app.controller import AppController  # noqa: E402
 from explorer.app.settings import Settings  # noqa: E402
 from explorer.app.window import ExplorerWindow, WindowOptions  # noqa: E402
 from explorer.engine import RenderThread, render_state  # noqa: E402
-from explorer.engine.threads import RENDER_NICE, configure_render_thread  # noqa: E402
+from explorer.engine.threads import (RENDER_NICE, configure_render_thread,  # noqa: E402
+                                     default_render_threads)
 from explorer.latent.state import LatentState  # noqa: E402
 from explorer.model import Model  # noqa: E402
 
@@ -140,6 +148,20 @@ def settle(ctx, ctl: AppController) -> None:
         ctx.yield_()
 
 
+def without_watchdog(params) -> None:
+    """The test engine stops a test after 60 s (its watchdog); a bench at 256 px on a loaded
+    2-core machine runs longer than that, so it gets an hour."""
+    prior = params.callbacks.register_tests
+
+    def register() -> None:
+        if callable(prior):
+            prior()
+        io = imgui.test_engine.get_io(hello_imgui.get_imgui_test_engine())
+        io.config_watchdog_warning = io.config_watchdog_kill_test = 3600.0
+
+    params.callbacks.register_tests = register
+
+
 def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: int,
             threads: int | None) -> dict[str, float]:
     """Drive the real window; frame times and latencies in ms.
@@ -150,13 +172,17 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
     engine = RenderThread(device="cpu", nice=nice, threads=threads)
     engine.start()
     rows = model.num_ws
-    base = LatentState(seed=1, mix_seed=2, mix_weights=(0.0,) * rows)
+    # No picture B during the drag: the test engine's edits hold no widget, so with B on the
+    # Style mixing panel would render A and B alone for every step (it waits while a slider is
+    # held), two renders per step competing with the main one. B comes on for the fine edits.
+    base = LatentState(seed=1)
     last_rows = model.info.ws_resolutions.index(model.resolution)  # rows only the last block reads
     ctl = AppController(engine, Settings.load(config_dir), base)
     ctl.load_model(model)
     window = ExplorerWindow(ctl, WindowOptions(size=(1280, 900), zoom_mode="fit"))
     params = window.runner_params()
     params.fps_idling.fps_idle = 0  # measure what a frame costs, not the idle throttle
+    without_watchdog(params)
     out: dict[str, float] = {}
 
     def test(ctx) -> None:
@@ -165,8 +191,14 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
         idle = frame_times(ctx, n_frames=120)
         # A drag: the slider moves every UI frame while the render thread keeps rendering.
         before = engine.stats
-        busy = frame_times(ctx, until=time.perf_counter() + seconds,
-                           step=lambda k: ctl.edit(psi=0.5 + 0.001 * (k % 400)))
+        drag_render_ms: list[float] = []
+
+        def step(k: int) -> None:
+            if engine.stats.frames_rendered > before.frames_rendered + len(drag_render_ms):
+                drag_render_ms.append(engine.stats.last_render_ms)
+            ctl.edit(psi=0.5 + 0.001 * (k % 400))
+
+        busy = frame_times(ctx, until=time.perf_counter() + seconds, step=step)
         after = engine.stats
         wait_shown(ctx, window)
         first, final, engine_ms, fine = [], [], [], []
@@ -179,6 +211,7 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
             wait_shown(ctx, window)
             final.append((time.perf_counter() - t) * 1000)
             engine_ms.append(window.image_view.frame.render_ms)
+        ctl.edit(mix_seed=2, mix_weights=(0.0,) * rows)
         for k in range(trials):
             settle(ctx, ctl)
             t = time.perf_counter()
@@ -189,6 +222,7 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
                    ui_busy_p95_ms=sorted(busy)[int(0.95 * (len(busy) - 1))], ui_busy_max_ms=max(busy),
                    renders_per_s=(after.frames_rendered - before.frames_rendered) / seconds,
                    previews_per_s=(after.previews_rendered - before.previews_rendered) / seconds,
+                   drag_render_ms=statistics.median(drag_render_ms) if drag_render_ms else None,
                    latency_ms=statistics.median(final), preview_latency_ms=statistics.median(first),
                    fine_edit_latency_ms=statistics.median(fine),
                    overhead_ms=statistics.median(a - b for a, b in zip(final, engine_ms)), drag_s=seconds)
@@ -207,7 +241,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="64,256", help="model resolutions")
     parser.add_argument("--nice", default=str(RENDER_NICE),
                         help="render thread priority offsets to compare, comma-separated (0 = none)")
-    parser.add_argument("--threads", type=int, default=None, help="render thread torch threads")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="render thread torch threads (default: one per core but one)")
     args = parser.parse_args()
     xvfb = ensure_display()
     rows = []
@@ -220,7 +255,7 @@ def main() -> int:
                     seconds = max(args.seconds, 3 * render_ms / 1000)  # a few renders end during the drag
                     m = measure(model, seconds, args.trials, Path(config_dir), nice, args.threads)
                     row = dict(resolution=res, nice=nice, gflop=round(count_gflop(model), 1),
-                               render_ms=round(render_ms, 1), **{k: round(v, 2) for k, v in m.items()},
+                               render_ms=round(render_ms, 1), **{k: v if v is None else round(v, 2) for k, v in m.items()},
                                ui_busy_over_idle=round(m["ui_busy_ms"] / m["ui_idle_ms"], 2),
                                latency_over_render=round(m["latency_ms"] / render_ms, 2),
                                fine_edit_speedup=round(m["latency_ms"] / m["fine_edit_latency_ms"], 2),
@@ -232,10 +267,10 @@ def main() -> int:
             xvfb.terminate()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gl = "llvmpipe (Xvfb)" if xvfb else "system display"
-    print(f"CPU threads: {torch.get_num_threads()}, render threads: {args.threads or 'default'}, "
+    print(f"CPU cores: {os.cpu_count()}, render threads: {args.threads or default_render_threads()}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}")
     print_table(rows, ["resolution", "nice", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
-                       "renders_per_s", "previews_per_s", "latency_ms", "preview_latency_ms",
+                       "renders_per_s", "previews_per_s", "drag_render_ms", "latency_ms", "preview_latency_ms",
                        "fine_edit_latency_ms", "overhead_ms", "ui_busy_over_idle", "latency_over_render",
                        "fine_edit_speedup", "preview_speedup"])
     print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1),

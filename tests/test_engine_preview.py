@@ -31,6 +31,7 @@ def wait_for(predicate, timeout: float = 20.0):
 @pytest.fixture
 def thread(monkeypatch):
     monkeypatch.setattr(render_thread_module, "PREVIEW_AFTER_MS", 0.0)  # every coarse change
+    monkeypatch.setattr(render_thread_module, "PREVIEW_MIN_GAIN", 0.0)
     rt = RenderThread(device="cpu")
     rt.start()
     rt.load_model(model := model_64())
@@ -67,6 +68,20 @@ def test_previews_come_before_coarse_changes_only(thread) -> None:
     assert (frame.rgba == render_state(model, fine).rgba).all()
     assert thread.stats.previews_rendered == 2  # nothing coarse changed: no preview
     assert thread.stats.last_first_stage == stages - 1  # only the last half block ran
+
+
+def test_no_preview_when_the_blocks_after_it_cost_little_next_to_it(thread, monkeypatch) -> None:
+    """Once stage times are known, a preview needs the rest of the frame to cost PREVIEW_MIN_GAIN
+    times the preview's part (a ratio the load does not change), not only PREVIEW_AFTER_MS."""
+    monkeypatch.setattr(render_thread_module, "PREVIEW_MIN_GAIN", 1e9)
+    state = LatentState(seed=5)
+    thread.submit(state)
+    final_frame(thread, state)  # the first frame of a model previews: no stage times yet
+    previews = thread.stats.previews_rendered
+    for psi in (0.4, 0.6):
+        thread.submit(state.replace(psi=psi))
+        final_frame(thread, state.replace(psi=psi))
+    assert thread.stats.previews_rendered == previews  # coarse changes, yet full frames only
 
 
 def test_a_preview_never_replaces_the_final_frame_of_its_state(thread) -> None:

@@ -80,3 +80,20 @@ def test_importing_explorer_keeps_freed_memory_for_the_next_frame() -> None:
     default_faults = int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                         text=True, check=True).stdout)
     assert faults < 3000 < default_faults  # 48 MiB is 12288 pages; kept, a block or two still grow the heap
+
+
+def test_the_render_thread_leaves_the_ui_a_core(monkeypatch) -> None:
+    import torch
+
+    from explorer.engine.threads import configure_render_thread, default_render_threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    monkeypatch.delenv("EXPLORER_RENDER_THREADS", raising=False)
+    assert default_render_threads() == max(1, cores - 1)
+    monkeypatch.setenv("EXPLORER_RENDER_THREADS", "3")
+    assert default_render_threads() == 3
+    before = torch.get_num_threads()
+    try:
+        assert configure_render_thread(0, None) == 3 and torch.get_num_threads() == 3
+        assert configure_render_thread(0, 0) == 1  # at least one
+    finally:
+        torch.set_num_threads(before)

@@ -174,8 +174,8 @@ class MixingViews(Feature):
         def job(report, cancelled) -> Previews | None:
             import torch
             with engine.borrow_model() as model, torch.no_grad():
-                if model.info.content_hash != model_hash:
-                    return None
+                if model.info.content_hash != model_hash or cancelled():
+                    return None  # a newer state replaced this job while it waited for the model
                 from explorer.engine import render_state
                 a = render_state(model, a_state, library, engine.force_fp32).rgba
                 b = render_state(model, b_state, library, engine.force_fp32).rgba

@@ -38,6 +38,12 @@ from explorer.model import Model, ModelInfo
 from explorer.nets.resume import SynthesisResume
 
 PREVIEW_AFTER_MS = 100.0  # a full frame expected to take longer than this gets a preview first
+# ... and only when the blocks after the preview cost this many times the preview's own: a 64 px
+# StyleGAN2's 64 px block costs less than its blocks up to 32 px (0.9x), so there a preview saves
+# nothing, and one render slowed past PREVIEW_AFTER_MS by a busy CPU (its stage times then stay,
+# as the skipped blocks are not timed again) kept a whole drag at 32 px previews. A ratio of
+# stage times does not change with the load; at 256 px it is ~5.
+PREVIEW_MIN_GAIN = 2.0
 
 @dataclass(frozen=True)
 class RenderStats:
@@ -56,7 +62,7 @@ class RenderThread:
     def __init__(self, device: str = "auto", fp16: bool = False, nice: int = RENDER_NICE,
                  threads: int | None = None) -> None:
         """`nice` lowers the render thread's priority below the UI's (see `engine.threads`);
-        `threads` sets its torch thread count (default: torch's, one per core)."""
+        `threads` sets torch's thread count (default: one per core but one, left to the UI)."""
         self._device = resolve_device(device)
         self._nice, self._threads = int(nice), threads
         self._fp16 = bool(fp16)
@@ -317,8 +323,10 @@ class RenderThread:
             return False
         stages = model.generator.synthesis.stages
         stop = max(i for i, stage in enumerate(stages) if stage.noise_resolution <= resolution)
-        rest_ms = sum(self._resume.stage_ms.get(i, float("inf")) for i in range(stop + 1, len(stages)))
-        if rest_ms < PREVIEW_AFTER_MS:
+        stage_ms = self._resume.stage_ms
+        rest_ms = sum(stage_ms.get(i, float("inf")) for i in range(stop + 1, len(stages)))
+        preview_ms = sum(stage_ms.get(i, 0.0) for i in range(stop + 1))
+        if rest_ms < PREVIEW_AFTER_MS or rest_ms < PREVIEW_MIN_GAIN * preview_ms:
             return False
         rgba = render_preview(model, state, ws, resolution, force_fp32, resume=self._resume)
         if self._resume.last_start > stop:

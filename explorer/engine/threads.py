@@ -5,6 +5,14 @@ the UI thread waits for a time slice and its frames stretch out while a slider i
 render thread therefore lowers its own scheduling priority before its first torch op: the OpenMP
 workers it starts inherit it, the UI thread (which needs little CPU, but needs it now) gets a core
 as soon as it wants one, and renders still use every cycle the UI leaves idle.
+
+It also leaves the UI a core: it renders with one torch thread fewer than there are cores. An
+OpenMP team waits at every op for its slowest member, so a member that loses its core to the UI
+stalls the whole team. On the shared 2-core box during a psi drag (bench/app.py, two runs each),
+the UI's frame time over idle was 1.30/1.15 (64 px) and 1.19/1.15 (256 px) with one thread, and
+1.20/1.18 and 1.44/1.38 with two; 64 px frames finished during the drag went from ~8 to ~11 per
+second. The price: a 256 px frame with the UI idle takes ~1.3x as long (~320 ms against ~240).
+torch's thread count is the process's, not the thread's: jobs started from the app run with it too.
 """
 
 from __future__ import annotations
@@ -14,6 +22,17 @@ import sys
 import threading
 
 import torch
+
+
+def default_render_threads() -> int:
+    """Torch threads for the render thread unless told: one per core but the UI's, at least one.
+    EXPLORER_RENDER_THREADS sets it."""
+    if os.environ.get("EXPLORER_RENDER_THREADS"):
+        return max(1, int(os.environ["EXPLORER_RENDER_THREADS"]))
+    # the cores this process may use (not torch.get_num_threads(): an earlier call set that)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
+
 
 # CFS weight 335 against the UI's 1024: the UI wins a contended core ~3 times in 4, while renders
 # are not starved by other programs as they are at 10. EXPLORER_RENDER_NICE=0 turns it off.
@@ -33,8 +52,10 @@ def lower_this_thread(nice: int) -> bool:
     return True
 
 
-def configure_render_thread(nice: int = RENDER_NICE, threads: int | None = None) -> None:
-    """Call first thing on the render thread: priority, then (optionally) its torch thread count."""
+def configure_render_thread(nice: int = RENDER_NICE, threads: int | None = None) -> int:
+    """Call first thing on the render thread: priority, then torch's thread count (None:
+    `default_render_threads`). Returns that count."""
     lower_this_thread(nice)
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
+    count = default_render_threads() if threads is None else max(1, int(threads))
+    torch.set_num_threads(count)
+    return count
