@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from explorer.cli_values import finite_float, int_in, parse_seeds
+from explorer.cli_values import finite_float, int_in, parse_pair, parse_seeds
 from explorer.cli.options import add_device
 from explorer.errors import InputError
 
@@ -78,18 +78,6 @@ def parse_sweep(text: str) -> tuple[str, str]:
     return ends
 
 
-def parse_point(text: str) -> tuple[float, float]:
-    """'0.5,-0.25' -> (0.5, -0.25), one --translate-path keyframe."""
-    import math
-    try:
-        x, y = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--translate-path takes X,Y pairs separated by ':' like 0,0:0.5,0, not {text!r}") from None
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise InputError(f"--translate-path values must be finite numbers, not {text!r}")
-    return x, y
-
-
 def parse_angle(text: str) -> float:
     """One --rotate-path keyframe in degrees."""
     import math
@@ -141,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
     # Everything that can be checked without the model is checked before loading it.
     seeds = parse_seeds(args.seeds, repeats=True, limit=MAX_KEYS, what="keyframes")
-    translates = [parse_point(t) for t in (args.translate_path or "0,0").split(":")]
+    translates = [parse_pair(t, "each --translate-path point (X,Y pairs separated by :)")
+                  for t in (args.translate_path or "0,0").split(":")]
     rotates = [parse_angle(t) for t in (args.rotate_path or "0").split(":")]
     sweep = parse_sweep(args.sweep) if args.sweep else None
     for text in args.edit:
