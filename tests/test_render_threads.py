@@ -79,7 +79,9 @@ def test_importing_explorer_keeps_freed_memory_for_the_next_frame() -> None:
     env["EXPLORER_KEEP_FREED_MEMORY"] = "0"
     default_faults = int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                         text=True, check=True).stdout)
-    assert faults < 3000 < default_faults  # 48 MiB is 12288 pages; kept, a block or two still grow the heap
+    # 48 MiB is 12288 pages, all faulted in again by default. Kept, most come back without a
+    # fault: typically 512, but a few blocks may still grow the heap (up to ~3,000 seen in CI).
+    assert default_faults > 10_000 and faults < default_faults / 2, (faults, default_faults)
 
 
 def test_the_render_thread_leaves_the_ui_a_core(monkeypatch) -> None:
