@@ -16,12 +16,18 @@ Engine. Baselines from the same run make the numbers comparable across machines:
     (incremental: only the last block runs); fine_edit_speedup = latency_ms / fine_edit_latency_ms
   - overhead_ms: coarse latency minus the render thread's own time for that frame (mailbox,
     upload, waiting for the next UI frame)
+  - idle_latency_ms, idle_preview_latency_ms, idle_preview_speedup: the same coarse change as the
+    app runs without the test engine (which keeps every frame going): the UI sleeps between
+    events and the published frame wakes it; idle_ui_frames: UI frames drawn meanwhile
 Under Xvfb the UI's frames are drawn by Mesa's llvmpipe, whose rasterizer threads (one per core)
 compete with the render thread: LP_NUM_THREADS=1 made idle UI frames ~1.8x slower (23 -> 42 ms)
 and ui_busy_over_idle ~1.0 on the 2-core box, so the bench leaves it to the caller.
 --nice takes a comma list (render thread priority offsets, 0 = none) measured in turn in one run.
 
-    python bench/app.py [--seconds 3] [--trials 3] [--sizes 64,256] [--nice 0,10] [--threads N]
+Each row is the median of --repeat measurements (the shared host drifts between them); the two goal
+ratios also show their range.
+
+    python bench/app.py [--seconds 3] [--trials 3] [--repeat 3] [--sizes 64,256] [--nice 0,10] [--threads N]
 """
 
 from __future__ import annotations
@@ -181,7 +187,8 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
     ctl.load_model(model)
     window = ExplorerWindow(ctl, WindowOptions(size=(1280, 900), zoom_mode="fit"))
     params = window.runner_params()
-    params.fps_idling.fps_idle = 0  # measure what a frame costs, not the idle throttle
+    app_fps_idle = params.fps_idling.fps_idle
+    params.fps_idling.fps_idle = 0  # frame times: what a frame costs, not the idle throttle
     without_watchdog(params)
     out: dict[str, float] = {}
 
@@ -201,6 +208,9 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
         busy = frame_times(ctx, until=time.perf_counter() + seconds, step=step)
         after = engine.stats
         wait_shown(ctx, window)
+        # Latencies with the app's own idling: between events the UI sleeps, and a published
+        # frame wakes it, so the render has the cores the UI would otherwise spin on.
+        hello_imgui.get_runner_params().fps_idling.fps_idle = app_fps_idle
         first, final, engine_ms, fine = [], [], [], []
         for k in range(trials):
             settle(ctx, ctl)
@@ -234,6 +244,91 @@ def measure(model: Model, seconds: float, trials: int, config_dir: Path, nice: i
     return out
 
 
+def run_once(model: Model, res: int, nice: int, args: argparse.Namespace, config_dir: Path) -> dict:
+    """One measurement of one size and priority: its row of the table."""
+    render_ms = headless_render_ms(copy.deepcopy(model), nice, args.threads)
+    seconds = max(args.seconds, 3 * render_ms / 1000)  # a few renders end during the drag
+    m = measure(model, seconds, args.trials, config_dir, nice, args.threads)
+    m.update(measure_idling(model, args.trials, config_dir, nice, args.threads))
+    return dict(resolution=res, nice=nice, gflop=round(count_gflop(model), 1),
+                render_ms=round(render_ms, 1), **{k: v if v is None else round(v, 2) for k, v in m.items()},
+                ui_busy_over_idle=round(m["ui_busy_ms"] / m["ui_idle_ms"], 2),
+                latency_over_render=round(m["latency_ms"] / render_ms, 2),
+                fine_edit_speedup=round(m["latency_ms"] / m["fine_edit_latency_ms"], 2),
+                preview_speedup=round(m["latency_ms"] / m["preview_latency_ms"], 2),
+                idle_preview_speedup=round(m["idle_latency_ms"] / m["idle_preview_latency_ms"], 2))
+
+
+def median_row(runs: list[dict]) -> dict:
+    """Each number's median over the repeats (ratios too: each is taken within its own repeat,
+    so the host's drift between repeats cancels), and the goal ratios' spread beside them."""
+    row = {}
+    for key, value in runs[0].items():
+        values = [r[key] for r in runs if r[key] is not None]
+        if key in ("resolution", "nice") or not values or not isinstance(values[0], (int, float)):
+            row[key] = value
+        else:
+            row[key] = round(statistics.median(values), 2)
+    for key in ("ui_busy_over_idle", "preview_speedup", "idle_preview_speedup"):
+        row[f"{key}_range"] = f"{min(r[key] for r in runs)}-{max(r[key] for r in runs)}"
+    row["repeats"] = len(runs)
+    return row
+
+
+def measure_idling(model: Model, trials: int, config_dir: Path, nice: int,
+                   threads: int | None) -> dict[str, float]:
+    """Slider-to-screen latencies as the app runs without the test engine (which keeps every
+    frame going): between edits the UI idles, and the render thread's published frame wakes it.
+
+    Each trial waits a second with no edit (the UI falls asleep), changes psi from a frame
+    callback as a slider would, and times the frame that first shows a picture of the new state
+    and the one that shows its final picture (both at the end of that frame's drawing). The first
+    `warmup` trials are not counted: the window is new, and the test-engine latencies above are
+    taken after a drag.
+    """
+    warmup = 2
+    engine = RenderThread(device="cpu", nice=nice, threads=threads)
+    engine.start()
+    ctl = AppController(engine, Settings.load(config_dir), LatentState(seed=1))
+    ctl.load_model(model)
+    window = ExplorerWindow(ctl, WindowOptions(size=(1280, 900), zoom_mode="fit"))
+    params = window.runner_params()
+    first: list[float] = []
+    final: list[float] = []
+    ui_frames: list[int] = []
+    trial: dict = dict(edited_at=None, first=None, frames=0, next_at=time.perf_counter() + 3.0)
+    end_frame = params.callbacks.before_imgui_render
+
+    def after_drawing() -> None:
+        end_frame()
+        now = time.perf_counter()
+        if trial["edited_at"] is None:
+            if now >= trial["next_at"] and window.frames_current_shown > 0:
+                ctl.edit(psi=0.3 + 0.05 * len(final))
+                trial.update(edited_at=time.perf_counter(), first=None, frames=0)
+            return
+        trial["frames"] += 1
+        frame = window.image_view.frame
+        if trial["first"] is None and frame is not None and frame.state == ctl.state:
+            trial["first"] = now - trial["edited_at"]
+        if window.frames_current_shown > 0:
+            first.append(trial["first"] * 1000)
+            final.append((now - trial["edited_at"]) * 1000)
+            ui_frames.append(trial["frames"])
+            trial.update(edited_at=None, next_at=now + 1.0)
+            if len(final) >= trials + warmup:
+                hello_imgui.get_runner_params().app_shall_exit = True
+
+    params.callbacks.before_imgui_render = after_drawing
+    try:
+        hello_imgui.run(params)
+    finally:
+        engine.stop()
+    return dict(idle_latency_ms=statistics.median(final[warmup:]),
+                idle_preview_latency_ms=statistics.median(first[warmup:]),
+                idle_ui_frames=statistics.median(ui_frames[warmup:]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the simulated drag")
@@ -241,6 +336,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="64,256", help="model resolutions")
     parser.add_argument("--nice", default=str(RENDER_NICE),
                         help="render thread priority offsets to compare, comma-separated (0 = none)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measurements per size and priority; the table shows their medians")
     parser.add_argument("--threads", type=int, default=None,
                         help="render thread torch threads (default: one per core but one)")
     args = parser.parse_args()
@@ -251,17 +348,11 @@ def main() -> int:
             for res in (int(s) for s in args.sizes.split(",")):
                 model = make_model(res)
                 for nice in (int(v) for v in args.nice.split(",")):
-                    render_ms = headless_render_ms(copy.deepcopy(model), nice, args.threads)
-                    seconds = max(args.seconds, 3 * render_ms / 1000)  # a few renders end during the drag
-                    m = measure(model, seconds, args.trials, Path(config_dir), nice, args.threads)
-                    row = dict(resolution=res, nice=nice, gflop=round(count_gflop(model), 1),
-                               render_ms=round(render_ms, 1), **{k: v if v is None else round(v, 2) for k, v in m.items()},
-                               ui_busy_over_idle=round(m["ui_busy_ms"] / m["ui_idle_ms"], 2),
-                               latency_over_render=round(m["latency_ms"] / render_ms, 2),
-                               fine_edit_speedup=round(m["latency_ms"] / m["fine_edit_latency_ms"], 2),
-                               preview_speedup=round(m["latency_ms"] / m["preview_latency_ms"], 2))
-                    rows.append(row)
-                    print(row, file=sys.stderr, flush=True)
+                    runs = []
+                    for _ in range(args.repeat):
+                        runs.append(run_once(model, res, nice, args, Path(config_dir)))
+                        print(runs[-1], file=sys.stderr, flush=True)
+                    rows.append(median_row(runs))
     finally:
         if xvfb is not None:
             xvfb.terminate()
@@ -271,8 +362,9 @@ def main() -> int:
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}")
     print_table(rows, ["resolution", "nice", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
                        "renders_per_s", "previews_per_s", "drag_render_ms", "latency_ms", "preview_latency_ms",
-                       "fine_edit_latency_ms", "overhead_ms", "ui_busy_over_idle", "latency_over_render",
-                       "fine_edit_speedup", "preview_speedup"])
+                       "fine_edit_latency_ms", "overhead_ms", "ui_busy_over_idle", "ui_busy_over_idle_range",
+                       "latency_over_render", "fine_edit_speedup", "preview_speedup", "preview_speedup_range",
+                       "idle_latency_ms", "idle_preview_latency_ms", "idle_ui_frames", "idle_preview_speedup"])
     print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1),
                             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
                             "results": rows})

@@ -465,3 +465,47 @@ def test_open_a_url_then_download_from_the_models_panel(make_app, tmp_path, monk
         run_app_test(ctl, test)
     finally:
         server.close()
+
+
+def test_the_idle_app_sleeps_until_the_render_thread_wakes_it(make_app):
+    """Without input the app idles (hello_imgui sleeps up to 1/fps_idle between frames) rather
+    than drawing frames that take the CPU the render needs, and a published frame wakes it at once.
+    Run without the test engine, which keeps every frame going: as a user runs the app."""
+    from imgui_bundle import hello_imgui
+
+    from explorer.app.window import ExplorerWindow, WindowOptions
+    from tests.gui_harness import restore_sigpipe
+
+    ctl = make_app(tiny_model(seed=4))
+    window = ExplorerWindow(ctl, WindowOptions(size=(640, 480)))
+    params = window.runner_params()
+    assert params.fps_idling.enable_idling
+    params.fps_idling.fps_idle = 4.0
+    end_frame = params.callbacks.before_imgui_render
+    log: dict = dict(edited=None, shown_after=None, frames=0)
+    started = time.monotonic()
+
+    def after_drawing() -> None:
+        end_frame()
+        runner = hello_imgui.get_runner_params()
+        if time.monotonic() - started > 60:
+            runner.app_shall_exit = True
+        elif log["edited"] is None:
+            if window.frames_current_shown > 0 and runner.fps_idling.is_idling:  # this frame came after a sleep
+                runner.fps_idling.fps_idle = 0.1  # from now on, unwoken, the next frame comes in 10 s
+                ctl.edit(psi=0.4)
+                log["edited"] = time.monotonic()
+        else:
+            log["frames"] += 1
+            if window.frames_current_shown > 0:
+                log["shown_after"] = time.monotonic() - log["edited"]
+                runner.app_shall_exit = True
+
+    params.callbacks.before_imgui_render = after_drawing
+    try:
+        hello_imgui.run(params)
+    finally:
+        restore_sigpipe()
+    assert log["edited"] is not None, "the app never idled"
+    assert log["shown_after"] is not None and log["shown_after"] < 5.0, log  # woken, not the 10 s timeout
+    assert ctl.frame.state == ctl.state and not ctl.frame.preview

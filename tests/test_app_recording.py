@@ -52,8 +52,10 @@ def test_preview_plays_the_path_without_touching_the_edited_state(app):
     ctl.end_frame(editing=False)
     edited, steps = ctl.state, len(ctl.history.entries)
     rec.fps = 10
+    assert not ctl.animating()
     rec.start_preview()
     pump(ctl, lambda: rec.previewing)
+    assert ctl.animating()  # the clock changes the picture: the UI must not sleep
     expected = path_states(ref, rec.path())
     assert rec.preview_states == expected
     shown: set[int] = set()
@@ -64,6 +66,7 @@ def test_preview_plays_the_path_without_touching_the_edited_state(app):
     ctl.end_frame(editing=False)
     assert ctl.state == edited and len(ctl.history.entries) == steps
     rec.stop_preview()
+    assert not ctl.animating()
     pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
 
 

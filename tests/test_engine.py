@@ -379,6 +379,35 @@ def test_thread_jobs_use_the_current_model(thread, model):
     assert {e.handle.id for e in events} == {noise.id, grid.id}
 
 
+def test_the_thread_wakes_a_sleeping_ui_after_each_frame_and_event(thread, model):
+    """A UI that sleeps between input events sees a new picture or event only if it is woken:
+    every publish and every posted event calls the wake-up, after the result is readable."""
+    seen: list[tuple[str, object]] = []
+
+    def wake() -> None:  # what the UI would do once awake: look at what is there now
+        frame = thread.latest_frame()
+        seen.append(("frame", frame.state if frame is not None else None))
+
+    thread.set_wake(wake)
+    loaded(thread, model)
+    assert seen, "loading the model posted an event without a wake-up"
+    state = LatentState(seed=12)
+    thread.submit(state)
+    frame_for(thread, state)
+    wait_for(lambda: ("frame", state) in seen)
+    thread.poll_events()
+    count = len(seen)
+    job = thread.start_noise_variance(state, samples=2)
+    assert job.wait(10)
+    wait_for(lambda: len(seen) > count)  # the job's end (no frame) woke it
+    assert any(isinstance(e, JobFinished) for e in thread.poll_events())
+    thread.set_wake(None)
+    before = len(seen)
+    thread.submit(LatentState(seed=13))
+    frame_for(thread, LatentState(seed=13))
+    assert len(seen) == before  # unregistered: no calls into a UI that is gone
+
+
 def test_stop_is_idempotent(model):
     """stop() before start, and twice while a job runs: it returns each time, the thread ends,
     the job is cancelled, and an engine stopped before it started never renders."""

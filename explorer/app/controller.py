@@ -272,8 +272,12 @@ class AppController:
         for handle in handles:
             handle.wait(max(deadline - time.monotonic(), 0.0))
 
+    def animating(self) -> bool:
+        """A feature changes the picture by the clock, so the UI must draw every frame."""
+        return any(feature.animating() for feature in self.features)
+
     def is_busy(self) -> bool:
-        """True while a render, a load or a job is under way (the UI then must not idle)."""
+        """True while a render, a load or a job is under way."""
         pending = self.model_info is not None and not self.shows_current_state(self.engine.latest_frame()) \
             and self.status.failed_state != self.state
         return pending or self.loading is not None or bool(self.jobs)

@@ -99,5 +99,10 @@ class Feature:
     def poll(self, frame: Frame | None) -> None:
         """Once per UI frame, with the newest frame."""
 
+    def animating(self) -> bool:
+        """True while this feature changes the picture by the clock (a playing preview): the UI
+        then draws every frame instead of sleeping until something happens."""
+        return False
+
     def close(self) -> None:
         """The app is closing (before tracked jobs are cancelled)."""

@@ -154,6 +154,9 @@ class Recorder(Feature):
         self.preview_states, self.preview_frame = None, -1
         self.recording, self._shown, self._take = False, [], None
 
+    def animating(self) -> bool:
+        return self.previewing
+
     def _play(self) -> None:
         states = self.preview_states
         if not states:

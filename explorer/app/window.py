@@ -2,8 +2,12 @@
 
 Per UI frame: poll the controller (engine events, dropped files, newest frame), upload the frame
 only if it is new, draw the panels, then commit the state to history once no widget is being
-dragged. The UI never waits for the render thread; while a render or job is under way idling is
-off, so the new picture appears as soon as it is published.
+dragged. The UI never waits for the render thread. Between input events it idles (hello_imgui's
+sleep, a few frames per second) instead of spinning while a render is under way: on a CPU the
+spinning UI (and a software GL's rasterizer threads) took the cores the render needed. The render
+thread wakes it (`hello_imgui.request_refresh`, thread-safe) when it publishes a frame or posts an
+event, so a new picture is on screen within a frame. Only a playing preview, which changes the
+picture by the clock, keeps every frame; `--screenshot` runs never idle.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from explorer.app.panels.messages import MessagesWindow
 from explorer.app.shortcuts import draw_shortcuts_table, handle_shortcuts
 from explorer.app.style import ERROR_COLOR
 
+# Full frame rate for this long after the last input event, then idle until woken (hello_imgui's
+# default is 3 s): a slider released starts a render that, on a CPU, runs up to twice as fast once
+# the UI stops drawing. ImGui's own delayed effects (tooltips) come at the idle rate, ~0.1 s late.
+ACTIVE_AFTER_INPUT_S = 0.3
 TITLE = "StyleGAN Explorer"
 SHORTCUTS_WINDOW = "Shortcuts"
 P = TypeVar("P", bound=Panel)
@@ -87,7 +95,8 @@ class ExplorerWindow:
             p.ini_folder_type = hello_imgui.IniFolderType.absolute_path
             p.ini_filename = str(self.options.layout_ini)
             p.ini_filename_use_app_window_title = False
-        p.fps_idling.enable_idling = False
+        p.fps_idling.enable_idling = self.options.screenshot is None
+        p.fps_idling.time_active_after_last_event = ACTIVE_AFTER_INPUT_S
         p.callbacks.show_gui = self._show_gui
         p.callbacks.show_menus = self._show_menus
         p.callbacks.show_status = self._show_status
@@ -109,9 +118,11 @@ class ExplorerWindow:
         self._install_drop_callback()
         implot.create_context()  # the plots' own context (hello_imgui.run does not make one)
         restore_sigpipe()
+        self.ctl.engine.set_wake(hello_imgui.request_refresh)
 
     def _release_gl(self) -> None:
         """GL objects go while the context still exists; the plot context goes before ImGui's."""
+        self.ctl.engine.set_wake(None)  # no wake-ups into a runner that has ended
         self.image_view.release()
         for panel in self.panels:
             for view in panel.views():
@@ -147,7 +158,8 @@ class ExplorerWindow:
             panel.every_frame(self.ctl)
         self.messages.draw(self.ctl)
         self._shortcuts_window()
-        hello_imgui.get_runner_params().fps_idling.enable_idling = not self.ctl.is_busy()
+        hello_imgui.get_runner_params().fps_idling.enable_idling = (
+            self.options.screenshot is None and not self.ctl.animating())
         self._screenshot_countdown()
 
     def _end_frame(self) -> None:

@@ -9,6 +9,9 @@ last frame and restarts at the first stage the new state changes (fine W+ rows, 
 full render. When the change reaches the coarse blocks and the rest would take long, a cheap preview
 (the 32 px image, scaled up) is published first; if a newer state is waiting by then (a slider
 being dragged), that one is served next, else the full frame continues from the preview's blocks.
+
+A UI that sleeps while nothing happens (to leave the CPU to the render) registers a wake-up with
+`set_wake`: it is called, on this thread, after every published frame and posted event.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -92,6 +95,7 @@ class RenderThread:
         self._events_lock = threading.Lock()
         self._events: list[Event] = []
         self._jobs: set[JobHandle] = set()
+        self._wake: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._loop, name="render-thread", daemon=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -128,6 +132,11 @@ class RenderThread:
     def latest_frame(self) -> Frame | None:
         with self._frame_lock:
             return self._frame
+
+    def set_wake(self, wake: Callable[[], None] | None) -> None:
+        """Call `wake` (from the render or a job thread; it must be thread-safe and quick) whenever
+        a frame is published or an event posted; None stops it (before the UI goes away)."""
+        self._wake = wake
 
     def poll_events(self) -> list[Event]:
         with self._events_lock:
@@ -227,11 +236,18 @@ class RenderThread:
     def _post(self, event: Event) -> None:
         with self._events_lock:
             self._events.append(event)
+        self._wake_ui()
 
     def _job_finished(self, handle: JobHandle) -> None:
         with self._events_lock:
             self._jobs.discard(handle)
             self._events.append(JobFinished(handle))
+        self._wake_ui()
+
+    def _wake_ui(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            wake()
 
     def _change_setting(self, attr: str, value: Any) -> None:
         """Change a render setting and re-render the state on screen with it (unless a newer waits)."""
@@ -348,3 +364,4 @@ class RenderThread:
                       model_hash=model.info.content_hash, device=str(self._device), preview=preview)
         with self._frame_lock:
             self._frame = frame
+        self._wake_ui()
