@@ -185,3 +185,23 @@ def test_autograd_never_resumes() -> None:
     img = model.generator.synthesis(ws, resume=resume)  # same ws: a resumed pass would run nothing
     img.sum().backward()
     assert ws.grad[:, 0].abs().sum() > 0  # the first block ran, under autograd
+
+
+def test_stage_times_keep_the_latest_and_the_best_pass() -> None:
+    """The latest times predict what a pass costs now; the best ones give the stages' relative
+    costs (a preview's worth), which one pass slowed by a busy CPU must not change."""
+    model = sg2_model()
+    resume = SynthesisResume()
+    synthesis = model.generator.synthesis
+    seen: dict[int, list[float]] = {}
+    with torch.no_grad():
+        for psi in (1.0, 0.5, 0.7):  # psi changes every row: each pass runs (nearly) all stages
+            synthesis(state_ws(model, LatentState(seed=7, psi=psi)), resume=resume)
+            assert resume.last_start <= 1
+            for i in range(resume.last_start, len(synthesis.stages)):
+                seen.setdefault(i, []).append(resume.stage_ms[i])
+    assert set(seen) == set(range(len(synthesis.stages))) and len(seen[len(seen) - 1]) == 3
+    assert resume.stage_ms == {i: v[-1] for i, v in seen.items()}
+    assert resume.stage_best_ms == {i: min(v) for i, v in seen.items()}
+    resume.clear()
+    assert resume.stage_ms == {} and resume.stage_best_ms == {}

@@ -45,7 +45,8 @@ PREVIEW_AFTER_MS = 100.0  # a full frame expected to take longer than this gets 
 # StyleGAN2's 64 px block costs less than its blocks up to 32 px (0.9x), so there a preview saves
 # nothing, and one render slowed past PREVIEW_AFTER_MS by a busy CPU (its stage times then stay,
 # as the skipped blocks are not timed again) kept a whole drag at 32 px previews. A ratio of
-# stage times does not change with the load; at 256 px it is ~5.
+# stage times does not change with the load; at 256 px it is ~5. It is taken from each stage's
+# best time: single passes under a spinning UI scattered it enough to skip previews at random.
 PREVIEW_MIN_GAIN = 2.0
 
 @dataclass(frozen=True)
@@ -339,10 +340,11 @@ class RenderThread:
             return False
         stages = model.generator.synthesis.stages
         stop = max(i for i, stage in enumerate(stages) if stage.noise_resolution <= resolution)
-        stage_ms = self._resume.stage_ms
-        rest_ms = sum(stage_ms.get(i, float("inf")) for i in range(stop + 1, len(stages)))
-        preview_ms = sum(stage_ms.get(i, 0.0) for i in range(stop + 1))
-        if rest_ms < PREVIEW_AFTER_MS or rest_ms < PREVIEW_MIN_GAIN * preview_ms:
+        rest = range(stop + 1, len(stages))
+        rest_ms = sum(self._resume.stage_ms.get(i, float("inf")) for i in rest)  # at today's load
+        best = self._resume.stage_best_ms  # relative costs: one slowed pass must not flip the choice
+        if rest_ms < PREVIEW_AFTER_MS or (sum(best.get(i, float("inf")) for i in rest)
+                                          < PREVIEW_MIN_GAIN * sum(best.get(i, 0.0) for i in range(stop + 1))):
             return False
         rgba = render_preview(model, state, ws, resolution, force_fp32, resume=self._resume)
         if self._resume.last_start > stop:

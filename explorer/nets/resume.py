@@ -53,18 +53,22 @@ class SynthesisResume:
     """The kept stage inputs of the last pass of one network. One owner (not thread-safe).
 
     `last_start` is the first stage the last pass ran (the stage count when it ran none) and
-    `stage_ms` the latest wall time of each stage, from which callers predict what a pass costs.
+    `stage_ms` the latest wall time of each stage, from which callers predict what a pass costs
+    now, and `stage_best_ms` each stage's fastest time since `clear`: their ratios are the stages'
+    relative costs, which a busy CPU does not change but blurs in any single pass.
     """
 
     def __init__(self) -> None:
         self._last: _Pass | None = None
         self.last_start: int | None = None
         self.stage_ms: dict[int, float] = {}
+        self.stage_best_ms: dict[int, float] = {}
 
     def clear(self) -> None:
         self._last = None
         self.last_start = None
         self.stage_ms.clear()
+        self.stage_best_ms.clear()
 
     def first_stage(self, net: torch.nn.Module, key: tuple, ws: torch.Tensor,
                     gains: dict[int, float], stages: Sequence[Stage], capture: bool) -> int:
@@ -112,7 +116,8 @@ class SynthesisResume:
             now.inputs[i] = entering
             t0 = time.perf_counter()
             entering = run_stage(i, entering)
-            self.stage_ms[i] = 1000 * (time.perf_counter() - t0)
+            ms = self.stage_ms[i] = 1000 * (time.perf_counter() - t0)
+            self.stage_best_ms[i] = min(ms, self.stage_best_ms.get(i, ms))
             now.captures[i] = (None if capture is None
                                else {n: capture[n] for n in stages[i].capture_names if n in capture})
         now.inputs[end + 1] = entering
