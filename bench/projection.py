@@ -5,7 +5,8 @@
                                [--losses default] [--baseline-loss same] [--threads 1]
 
 Targets: images the model drew from held-out seeds (they have an exact answer), procedurally
-drawn shapes and the two photos scikit-learn ships (outside the model), and any folder given.
+drawn shapes and the two photos scikit-learn ships (outside the model), and the images of a folder
+(`--images`, the group "given": e.g. a dataset seed the model never saw).
 Each (method, step budget) is its own run, since a schedule depends on its length. Reported per
 target group: PSNR and SSIM of the 8-bit reconstruction, the discriminator-feature distance (when
 the checkpoint has a D) and seconds per step. The question it answers: does our default reach
@@ -37,6 +38,7 @@ from explorer.project.metrics import uint8_to_tensor  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = REPO / "assets" / "model.safetensors"
 FIXTURE_MODEL = REPO.parent / "shared" / "fixtures" / "sg2_32" / "network-snapshot.pkl"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 HELD_OUT_SEED = 100_000  # far from the seeds anyone browses or trains with
 
 
@@ -48,6 +50,8 @@ def choose_checkpoint(path: str | None) -> Path:
 
 
 def generated_targets(model: Model, count: int) -> list[np.ndarray]:
+    if count <= 0:
+        return []
     ws = model.map(torch.cat([model.z_from_seed(HELD_OUT_SEED + i) for i in range(count)]),
                    model.class_vector(0, count) if model.c_dim else None)
     return list(to_uint8(model.synthesize(ws)))
@@ -73,18 +77,22 @@ def drawn_targets(resolution: int, channels: int, count: int) -> list[np.ndarray
     return out
 
 
-def photo_targets(resolution: int, channels: int, folder: str | None) -> list[np.ndarray]:
-    """scikit-learn's two sample photos, plus every image in `folder`."""
+def photo_targets(resolution: int, channels: int) -> list[np.ndarray]:
+    """scikit-learn's two sample photos."""
     from sklearn.datasets import load_sample_image
     out = []
     for name in ("china.jpg", "flower.jpg"):
         buf = io.BytesIO()
         Image.fromarray(load_sample_image(name)).save(buf, format="PNG")
         out.append(load_image(buf.getvalue(), resolution, channels).pixels)
-    for path in sorted(Path(folder).iterdir()) if folder else []:
-        if path.is_file():
-            out.append(load_image(path, resolution, channels).pixels)
     return out
+
+
+def folder_targets(folder: str | None, resolution: int, channels: int) -> list[np.ndarray]:
+    """Every image in `folder` (a dataset folder's JSON files and the like are passed over)."""
+    paths = sorted(Path(folder).iterdir()) if folder else []
+    return [load_image(path, resolution, channels).pixels for path in paths
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def measure(model: Model, targets: list[np.ndarray], config: ProjectionConfig) -> dict[str, float]:
@@ -112,7 +120,7 @@ def measure(model: Model, targets: list[np.ndarray], config: ProjectionConfig) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=None)
-    p.add_argument("--images", default=None, help="a folder of extra target images")
+    p.add_argument("--images", default=None, help="a folder of extra target images (their own group, 'given')")
     p.add_argument("--generated", type=int, default=4, help="targets drawn by the model (held-out seeds)")
     p.add_argument("--drawn", type=int, default=2, help="procedurally drawn targets")
     p.add_argument("--no-photos", action="store_true", help="skip scikit-learn's sample photos")
@@ -128,7 +136,8 @@ def main() -> None:
     model = explorer.load(checkpoint, device=resolve_device(args.device))
     r, ch = model.resolution, model.img_channels
     groups = {"generated": generated_targets(model, args.generated),
-              "outside": drawn_targets(r, ch, args.drawn) + ([] if args.no_photos else photo_targets(r, ch, args.images))}
+              "outside": drawn_targets(r, ch, args.drawn) + ([] if args.no_photos else photo_targets(r, ch)),
+              "given": folder_targets(args.images, r, ch)}
     groups = {k: v for k, v in groups.items() if v}
     losses = args.losses.split(",")
     baseline_loss = losses[0] if args.baseline_loss == "same" else args.baseline_loss

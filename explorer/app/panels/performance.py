@@ -6,7 +6,7 @@ import time
 from collections import deque
 
 import numpy as np
-from imgui_bundle import imgui
+from imgui_bundle import hello_imgui, imgui
 
 from explorer.app.controller import AppController
 from explorer.app.layout import BELOW
@@ -34,6 +34,8 @@ class PerformancePanel(Panel):
             values = np.asarray(self.frame_ms, dtype=np.float32)
             imgui.text(f"UI frame: {values.mean():.1f} ms mean, {values.max():.1f} ms max "
                        f"({1000 / max(values.mean(), 1e-3):.0f} fps)")
+            if hello_imgui.get_runner_params().fps_idling.is_idling:
+                imgui.text_disabled("idle: no input, so the UI sleeps between frames (a new picture wakes it)")
             imgui.plot_lines("##frame ms", values, overlay_text="UI frame time (ms)",
                              graph_size=imgui.ImVec2(-1, 50))
         stats = engine.stats
