@@ -226,6 +226,13 @@ def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 90)
         time.sleep(0.05)
 
 
+def _interruptible() -> None:
+    """In the child: Ctrl-C as a terminal delivers it. A process started with SIGINT ignored
+    (a shell's background job: the test runner under `xvfb-run`, say) keeps ignoring it, and
+    Python then installs no KeyboardInterrupt handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig, code, to_group", [
     (signal.SIGTERM, 143, True), (signal.SIGTERM, 143, False), (signal.SIGINT, 130, True)])
 def test_interrupted_generate_leaves_no_temp_files(ckpt, tmp_path, sig, code, to_group) -> None:
@@ -233,7 +240,8 @@ def test_interrupted_generate_leaves_no_temp_files(ckpt, tmp_path, sig, code, to
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "explorer.cli", "generate", str(ckpt), "--seeds", "0-99999",
                              "--out", str(out), "--device", "cpu"], cwd=REPO, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_interruptible)
     try:
         _wait_for(lambda: len(list(out.glob("seed*.png"))) >= 20, proc, "20 images")
         (os.killpg if to_group else os.kill)(proc.pid, sig)
