@@ -5,7 +5,9 @@
 
 For each generator (bench/generator.py's configs, random weights) and precision it measures, one
 after the other on the same warm device:
-  - synth:  `Model.synthesize` of a fixed W+ in a loop (what the network alone allows);
+  - synth:  `Model.synthesize` of a fixed W+ in a loop (what the network alone allows; on a GPU
+            the next call's launches overlap the previous call's kernels);
+  - synth_sync: the same, waiting for each image (no overlap, as a frame that is read back);
   - render: `render_state` of a new psi each call (W+ composition + synthesis + RGBA readback);
   - thread: the app's `RenderThread`, driven as a slider drag that keeps up: a new state is
             submitted as soon as the previous one's frame is published.
@@ -113,16 +115,19 @@ def main() -> None:
                 print(f"{name} fp16: skipped (float16 layers run only on CUDA)", file=sys.stderr)
                 continue
             synth = rate(lambda i: model.synthesize(ws, force_fp32=not fp16), device, args.seconds, args.warmup)
+            synth_sync = rate(lambda i: (model.synthesize(ws, force_fp32=not fp16), sync(device)),
+                              device, args.seconds, args.warmup)
             render = rate(lambda i: render_state(model, LatentState(seed=1, psi=0.5 + 0.001 * i),
                                                  force_fp32=not fp16), device, args.seconds, args.warmup)
             threaded = thread_rate(model, device, fp16, args.seconds, args.warmup)
-            row = dict(config=name, dtype=dtype, synth_fps=round(synth, 1), render_fps=round(render, 1),
+            row = dict(config=name, dtype=dtype, synth_fps=round(synth, 1),
+                       synth_sync_fps=round(synth_sync, 1), render_fps=round(render, 1),
                        thread_fps=round(threaded, 1), thread_over_synth=round(threaded / synth, 3))
             rows.append(row)
             print(row, file=sys.stderr, flush=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device: {name}")
-    print_table(rows, ["config", "dtype", "synth_fps", "render_fps", "thread_fps", "thread_over_synth"])
+    print_table(rows, ["config", "dtype", "synth_fps", "synth_sync_fps", "render_fps", "thread_fps", "thread_over_synth"])
     print_json_line("render_fps", {"device": name, "rows": rows})
 
 

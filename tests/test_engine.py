@@ -14,6 +14,7 @@ import explorer
 
 from explorer.engine import (ErrorEvent, JobFinished, MappingCache, ModelLoaded, RenderThread, layer_rgba,
                              mixing_grid, noise_variance, render_state)
+from explorer.engine.render import image_rgba
 from explorer.errors import ExplorerError
 from explorer.jobs import Job, JobCancelled, Progress, start_job
 from explorer.latent.compose import state_ws
@@ -114,6 +115,18 @@ def test_render_state_image_equals_synthesize(model):
     assert (out.rgba[..., 3] == 255).all()
     assert out.layer_stats == ()
     assert torch.equal(out.ws, state_ws(model, state))
+
+
+def test_image_rgba_quantises_like_to_uint8_for_colour_and_gray_images():
+    torch.manual_seed(0)
+    img = torch.randn(2, 3, 5, 7) * 1.5  # beyond [-1, 1] on purpose: clamping must match too
+    rgba = image_rgba(img)
+    assert rgba.shape == (5, 7, 4) and rgba.flags.c_contiguous
+    np.testing.assert_array_equal(rgba[..., :3], to_uint8(img)[0])
+    assert (rgba[..., 3] == 255).all()
+    gray = image_rgba(img[:, :1])
+    for c in range(3):
+        np.testing.assert_array_equal(gray[..., c], to_uint8(img[:, :1])[0][..., 0])
 
 
 def test_stylegan3_transform_and_margin_layers():

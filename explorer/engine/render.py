@@ -18,7 +18,7 @@ from explorer.engine.mapping_cache import MappingCache
 from explorer.errors import ExplorerError
 from explorer.latent.compose import DirectionLookup, state_ws
 from explorer.latent.state import LatentState
-from explorer.model import Model, to_uint8
+from explorer.model import Model
 from explorer.nets.resume import SynthesisResume
 
 StepCallback = Callable[[int, int], None]
@@ -99,12 +99,18 @@ def render_preview(model: Model, state: LatentState, ws: torch.Tensor, resolutio
 
 
 def image_rgba(img: torch.Tensor) -> np.ndarray:
-    """The first image of a batch as opaque RGBA; one-channel models are shown as gray."""
-    rgb = to_uint8(img[:1])[0]
-    rgba = np.empty((*rgb.shape[:2], 4), dtype=np.uint8)
-    rgba[..., :3] = rgb[..., :3] if rgb.shape[2] >= 3 else rgb[..., :1]
+    """The first image of a batch as opaque RGBA; one-channel models are shown as gray.
+
+    Quantised as `to_uint8` does, but assembled in HWC order on the image's device, so the host
+    gets one contiguous copy (on a GPU, no per-pixel work is left for the CPU).
+    """
+    x = img[0].detach().float().mul(127.5).add_(128).clamp_(0, 255)
+    channels, h, w = x.shape
+    rgb = x[:3] if channels >= 3 else x[:1].expand(3, h, w)
+    rgba = torch.empty((h, w, 4), dtype=torch.uint8, device=x.device)
     rgba[..., 3] = 255
-    return rgba
+    rgba[..., :3].copy_(rgb.permute(1, 2, 0))  # float -> uint8 truncates, like .to(torch.uint8)
+    return rgba.cpu().numpy()
 
 
 def layer_rgba(x: torch.Tensor, reduce: str, channel: int = 0) -> np.ndarray:
