@@ -13,8 +13,11 @@
 # Every step has its own time limit; a failing step is logged and the next one runs. Logs and
 # the JSON lines land in $OUT (kernels.log, steps.log, *.json).
 #
-# On the device: `OUT=$OUT bash scripts/gpu_kernels.sh` (timeout_s 300; nothing to carry: the
-# device image has pytest and ninja). After scripts/gpu_shipped_model.sh on the same warm
+# On the device: `OUT=$OUT bash scripts/gpu_kernels.sh` (timeout_s 300; the device image has pytest
+# and ninja). For NVIDIA's baseline, unpack its code into the git-ignored .nvidia/ first
+# (`git --git-dir=<mirror of NVlabs/stylegan2-ada-pytorch> archive HEAD | tar -x -C
+# .nvidia/stylegan2-ada-pytorch`, `/.nvidia/` in .git/info/exclude), carry [".nvidia"] and set
+# NVIDIA_SG2=.nvidia/stylegan2-ada-pytorch. After scripts/gpu_shipped_model.sh on the same warm
 # machine the kernel build is cached and the self-check verdict too.
 # Dry run on a CPU first (same script: no nvcc, so the CUDA steps say why they are skipped):
 #   OUT=/tmp/kernels-dry DEVICE=cpu PY=.venv/bin/python GEN_CONFIGS=sg2-64 FPS_CONFIGS=sg2-64 \
