@@ -16,6 +16,7 @@ from typing import Callable
 from explorer.errors import InputError
 
 SEED_LIMIT = 2**32  # numpy's RandomState, which draws z, takes seeds below this
+MAX_APP_SEED = 2**31 - 1  # the app's seed boxes are imgui's 32-bit signed integer widgets
 MAX_SEEDS = 1_000_000
 
 
@@ -67,6 +68,7 @@ def power_of_two(low: int, high: int) -> Callable[[str], int]:
 
 
 seed_value = int_in(0, SEED_LIMIT - 1)
+app_seed_value = int_in(0, MAX_APP_SEED)
 
 
 def parse_seeds(text: str, repeats: bool = False, limit: int | None = None,

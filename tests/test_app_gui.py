@@ -29,6 +29,7 @@ from explorer.app.job_kinds import JobKind
 from explorer.app.noise_map import heat_scale_rgba
 from explorer.app.panels import DoctorPanel, NoisePanel
 from explorer.app.session import read_png_state
+from explorer.cli_values import MAX_APP_SEED
 from explorer.engine import mixing_grid, noise_variance, render_state
 from explorer.latent.state import LatentState
 from explorer.model import Model
@@ -509,3 +510,19 @@ def test_the_idle_app_sleeps_until_the_render_thread_wakes_it(make_app):
     assert log["edited"] is not None, "the app never idled"
     assert log["shown_after"] is not None and log["shown_after"] < 5.0, log  # woken, not the 10 s timeout
     assert ctl.frame.state == ctl.state and not ctl.frame.preview
+
+
+def test_a_seed_beyond_the_seed_box_is_shown_and_next_steps_into_range(make_app, tmp_path):
+    model = tiny_model(seed=5)
+    ref = copy.deepcopy(model)
+    ctl = make_app(model, LatentState(seed=3_000_000_000, psi=0.8))  # valid for `generate`, not for an int box
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
+        focus(ctx, "Latent")
+        ctx.item_click("//Latent/Next")
+        assert ctl.state.seed == MAX_APP_SEED
+        wait_for_current_picture(ctx, window)
+
+    run_app_test(ctl, test)

@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from explorer.cli.app_launcher import NO_DISPLAY_EXIT, build_parser, display_problem
+from explorer.cli_values import MAX_APP_SEED
 from tests.conftest import REPO_ROOT
 
 
@@ -39,3 +42,13 @@ def test_missing_checkpoint_is_reported_before_a_window_opens(monkeypatch, tmp_p
     monkeypatch.setenv("DISPLAY", ":99")
     assert run_app_command([str(tmp_path / "missing.pkl")]) == 1
     assert "no such checkpoint file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", ["-1", str(MAX_APP_SEED + 1), "3000000000", "seven"])
+def test_a_seed_the_seed_box_cannot_hold_is_one_usage_line(seed, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--seed", seed])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--seed" in err[-1] and "Traceback" not in "".join(err)
+    assert build_parser().parse_args(["--seed", str(MAX_APP_SEED)]).seed == MAX_APP_SEED

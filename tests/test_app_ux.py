@@ -21,12 +21,12 @@ from imgui_bundle import hello_imgui, imgui  # noqa: E402,I001  (gui_harness ski
 import explorer
 from explorer.app.durations import format_duration
 from explorer.app.file_dialogs import DialogRequest, DialogUnavailable, FileDialogs
-from explorer.app.host import MAX_SEED
 from explorer.app.messages import INFO_SECONDS, MessageLog, Status
 from explorer.app.mixing_views import grid_picture, labelled_grid_png, picture_a, picture_b, plan_grid
 from explorer.app.noise_map import heat_scale_rgba
 from explorer.app.panels import PANELS, MixingPanel, ProjectionPanel, TrainPanel
 from explorer.app.train_runs import TrainRequest, request_problems
+from explorer.cli_values import MAX_APP_SEED
 from explorer.engine import render_state
 from explorer.latent.state import LatentState, encode_latent
 from explorer.project import ProjectionConfig
@@ -333,7 +333,7 @@ def test_mixing_shows_a_b_result_and_a_grid_of_the_full_state(make_app, tmp_path
         grid = ctl.mixing.grid
         assert grid.plan.row_labels == ("A: seed 3", "A: seed 4")
         assert grid.plan.col_labels == ("B: seed 11", "B: seed 12")
-        expected = grid_picture(plan_grid(ctl.state, 1, MAX_SEED),
+        expected = grid_picture(plan_grid(ctl.state, 1, MAX_APP_SEED),
                                 lambda s: render_state(ref, s, library).rgba)
         view = views.grid_view
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), expected, view=view)

@@ -33,7 +33,7 @@ from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, 
                                         RestoreState, classify_dropped_file)
 from explorer.app.file_dialogs import CHECKPOINT_FILTERS, DialogRequest, FileDialogs
 from explorer.app.history import History
-from explorer.app.host import MAX_SEED, Feature, JobHandler
+from explorer.app.host import Feature, JobHandler
 from explorer.app.job_kinds import JobKind
 from explorer.app.messages import MessageLog, Status
 from explorer.app.mixing_views import MixingViews
@@ -42,6 +42,7 @@ from explorer.app.recording import Recorder
 from explorer.app.session import SavedImage, save_image, save_latent
 from explorer.app.settings import Settings
 from explorer.app.train_runs import TrainRuns
+from explorer.cli_values import MAX_APP_SEED
 from explorer.directions import DirectionCache, DirectionLibrary, layer_presets, row_resolutions
 from explorer.download import is_url, remote_source
 from explorer.engine import ErrorEvent, Frame, JobFinished, ModelLoaded, RenderThread
@@ -205,10 +206,10 @@ class AppController:
         if self.state.latent is not None:
             self.set_status("picture A is a latent, not a seed: click 'Back to seeds' in the Latent panel first")
             return
-        self.edit(seed=min(max(self.state.seed + delta, 0), MAX_SEED))
+        self.edit(seed=min(max(self.state.seed + delta, 0), MAX_APP_SEED))
 
     def random_seed(self) -> int:
-        return self._rng.randint(0, MAX_SEED)
+        return self._rng.randint(0, MAX_APP_SEED)
 
     def _submit(self) -> None:
         if self.model_info is not None and self.state != self._submitted:

@@ -23,7 +23,6 @@ from explorer.latent.compose import DirectionLookup
 from explorer.latent.state import LatentState
 from explorer.model import Model, ModelInfo
 
-MAX_SEED = 2**31 - 1  # imgui integer widgets are 32-bit signed
 
 JobHandler = Callable[[JobHandle], None]
 

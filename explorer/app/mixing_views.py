@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.app.host import MAX_SEED, AppHost, Feature, JobHandler
+from explorer.app.host import AppHost, Feature, JobHandler
 from explorer.app.job_kinds import JobKind
+from explorer.cli_values import MAX_APP_SEED
 from explorer.jobs import JobHandle, Progress
 from explorer.latent.state import LatentState
 from explorer.model import ModelInfo
@@ -192,7 +193,7 @@ class MixingViews(Feature):
 
     # --- the grid --------------------------------------------------------------------------------
     def start_grid(self, neighbours: int) -> None:
-        plan = plan_grid(self.host.state, neighbours, MAX_SEED)
+        plan = plan_grid(self.host.state, neighbours, MAX_APP_SEED)
         engine, library = self.host.engine, self.host.direction_library
         total = len(plan.rows) * (len(plan.cols) + 1) + len(plan.cols)
 

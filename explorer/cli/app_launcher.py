@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from explorer.cli.main import COMMAND_MODULES
+from explorer.cli_values import MAX_APP_SEED, app_seed_value
 from explorer.devices import DEVICE_CHOICES
 
 NO_DISPLAY_EXIT = 2
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                     f"Headless subcommands: {', '.join(COMMAND_MODULES)} (see stylegan-explorer --help).")
     p.add_argument("checkpoint", nargs="?", help="NVIDIA .pkl, rosinality .pt or .safetensors file, "
                                                  "an http(s) URL, or a published model name (see `models`)")
-    p.add_argument("--seed", type=int, default=0, help="initial seed (default 0)")
+    p.add_argument("--seed", type=app_seed_value, default=0, help=f"initial seed, 0 to {MAX_APP_SEED} (default 0)")
     p.add_argument("--psi", type=float, default=1.0, help="initial truncation psi (default 1)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to render (auto: cuda, else mps, else cpu)")

@@ -6,10 +6,10 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.file_dialogs import LATENT_FILTERS, DialogRequest
-from explorer.app.host import MAX_SEED
 from explorer.app.layout import LEFT
 from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_int
+from explorer.cli_values import MAX_APP_SEED
 
 
 class LatentPanel(Panel):
@@ -32,9 +32,13 @@ class LatentPanel(Panel):
             imgui.separator()
         imgui.begin_disabled(state.latent is not None)
         imgui.set_next_item_width(-imgui.calc_text_size("seed").x - imgui.get_style().item_inner_spacing.x - 4)
-        changed, seed = imgui.input_int("seed", state.seed, 1, 100)
-        if changed:
-            ctl.edit(seed=min(max(seed, 0), MAX_SEED))
+        if state.seed > MAX_APP_SEED:  # from a file or a saved state: beyond the seed box's range
+            imgui.text(f"seed {state.seed}")
+            imgui.set_item_tooltip(f"the seed box holds 0 to {MAX_APP_SEED}; Prev / Next step into it")
+        else:
+            changed, seed = imgui.input_int("seed", state.seed, 1, 100)
+            if changed:
+                ctl.edit(seed=min(max(seed, 0), MAX_APP_SEED))
         imgui.set_item_tooltip("Left / Right arrow keys: -1 / +1, Page Down / Up: -10 / +10")
         if imgui.button("Prev"):
             ctl.step_seed(-1)

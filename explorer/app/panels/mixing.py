@@ -6,13 +6,13 @@ from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
 from explorer.app.file_dialogs import LATENT_FILTERS, DialogRequest
-from explorer.app.host import MAX_SEED
 from explorer.app.image_view import ImageView
 from explorer.app.job_kinds import JobKind
 from explorer.app.layout import LEFT_LOWER, place_floating
 from explorer.app.mixing_views import MAX_NEIGHBOURS, MixingGrid, describe_a, describe_b, has_b
 from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_float, slider_int
+from explorer.cli_values import MAX_APP_SEED
 
 GRID_WINDOW = "Mixing grid"
 
@@ -53,7 +53,7 @@ class MixingPanel(Panel):
         imgui.set_next_item_width(-imgui.calc_text_size("seed B").x - imgui.get_style().item_inner_spacing.x - 4)
         changed, seed_b = imgui.input_int("seed B", self.seed_b, 1, 100)
         if changed:
-            self.seed_b = min(max(seed_b, 0), MAX_SEED)
+            self.seed_b = min(max(seed_b, 0), MAX_APP_SEED)
             ctl.edit(mix_seed=self.seed_b, mix_latent=None)
         self._b_from_file(ctl)
         self._pictures(ctl)

@@ -10,11 +10,11 @@ from imgui_bundle import imgui, implot
 from explorer.app.controller import AppController
 from explorer.app.durations import format_duration
 from explorer.app.file_dialogs import IMAGE_FILTERS, DialogRequest
-from explorer.app.host import MAX_SEED
 from explorer.app.image_view import ImageView
 from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
 from explorer.app.projections import ProjectionRun, Projections
+from explorer.cli_values import MAX_APP_SEED
 from explorer.project.config import SPACES
 
 
@@ -175,7 +175,7 @@ class ProjectionPanel(Panel):
         imgui.set_next_item_width(100)
         changed, seed = imgui.input_int("seed B", self.seed_b)
         if changed:
-            self.seed_b = min(max(seed, 0), MAX_SEED)
+            self.seed_b = min(max(seed, 0), MAX_APP_SEED)
         if imgui.button("coarse from projection, fine from seed B"):
             projection.mix_with_seed(True, self.seed_b)
         if imgui.button("coarse from seed B, fine from projection"):
