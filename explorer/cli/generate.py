@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.cli.options import add_device
+from explorer.cli.options import add_device, check_against_model
 from explorer.cli_values import finite_float, int_in
 from explorer.model_inputs import NOISE_MODES
 
@@ -59,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
     from explorer.directions.edits import parse_edit
-    from explorer.errors import InputError
     from explorer.fileio import image_grid, remove_stale_temp_files
     from explorer.cli_values import parse_pair, parse_seeds
     from explorer.engine.batch import iter_images
@@ -77,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     remove_stale_temp_files(out)
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     model.class_vector(args.class_idx)  # a class for an unconditional model, or none for a conditional one
-    if args.cutoff is not None and args.cutoff > model.num_ws:
-        raise InputError(f"--cutoff must be between 0 and num_ws={model.num_ws}, not {args.cutoff}")
+    check_against_model(model, args.cutoff, translate != (0.0, 0.0) or args.rotate != 0,
+                        "--translate and --rotate")
     edits, library = (), None
     if args.edit:
         from explorer.directions import edits_from_args

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from explorer.cli_values import finite_float, int_in, parse_pair, parse_seeds
-from explorer.cli.options import add_device
+from explorer.cli.options import add_device, check_against_model
 from explorer.errors import InputError
 
 MAX_KEYS = 10_000
@@ -150,8 +150,8 @@ def run(args: argparse.Namespace) -> int:
 
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     model.class_vector(args.class_idx)
-    if args.cutoff is not None and args.cutoff > model.num_ws:
-        raise InputError(f"--cutoff must be between 0 and num_ws={model.num_ws}, not {args.cutoff}")
+    check_against_model(model, args.cutoff, any(t != (0.0, 0.0) for t in translates) or any(r != 0 for r in rotates),
+                        "--translate-path and --rotate-path")
     library, edits, ends = None, (), None
     if args.edit or sweep:
         from explorer.directions import edits_from_args
