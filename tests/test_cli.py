@@ -71,3 +71,13 @@ def test_generate_applies_direction_edits_to_their_rows(tiny_checkpoint, tmp_pat
     a = np.asarray(Image.open(plain / "seed0002.png")).astype(int)
     b = np.asarray(Image.open(edited / "seed0002.png")).astype(int)
     assert np.abs(a - b).max() > 10
+    # A layer preset is resolved once the model is loaded: "coarse" is the same rows as their numbers.
+    model = explorer.load(tiny_checkpoint, device="cpu")
+    from explorer.directions.layers import preset_rows
+    start, end = preset_rows(model, "coarse")
+    for name, rows in (("preset", "coarse"), ("rows", f"{start}-{end - 1}")):
+        assert main(["generate", str(tiny_checkpoint), "--seeds", "2", "--out", str(tmp_path / name),
+                     "--edit", f"{tmp_path / 'pca.npz'}:0:+3.0:{rows}"]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "preset" / "seed0002.png")),
+                                  np.asarray(Image.open(tmp_path / "rows" / "seed0002.png")))
+    assert np.abs(np.asarray(Image.open(tmp_path / "preset" / "seed0002.png")).astype(int) - a).max() > 0

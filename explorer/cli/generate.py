@@ -58,7 +58,7 @@ class ProgressLine:
 def run(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
-    from explorer.directions.edits import parse_edit
+    from explorer.directions.edits import check_edit
     from explorer.fileio import image_grid, remove_stale_temp_files
     from explorer.cli_values import parse_pair, parse_seeds
     from explorer.engine.batch import iter_images
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     translate = parse_pair(args.translate, "--translate")
     for text in args.edit:
-        parse_edit(text)
+        check_edit(text)
     out = Path(args.out)
     check_output_folder(out, [seed_file_name(s) for s in seeds] + ["grid.png"], args.force,
                         inputs=[Path(args.checkpoint)])

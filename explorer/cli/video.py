@@ -63,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def parse_sweep(text: str) -> tuple[str, str]:
     """SET:INDEX:FROM:TO[:ROWS] -> the two --edit strings of its ends (checked like --edit)."""
-    from explorer.directions.edits import parse_edit
+    from explorer.directions.edits import check_edit
     parts = text.rsplit(":", 4)
     if len(parts) == 5 and _numbers(parts[1:4]):
         name, index, lo, hi, rows = parts
@@ -74,7 +74,7 @@ def parse_sweep(text: str) -> tuple[str, str]:
         (name, index, lo, hi), rows = parts, ""
     ends = tuple(f"{name}:{index}:{value}" + (f":{rows}" if rows else "") for value in (lo, hi))
     for edit in ends:
-        parse_edit(edit)
+        check_edit(edit)
     return ends
 
 
@@ -120,7 +120,7 @@ def _at(values: list, i: int):
 def run(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
-    from explorer.directions.edits import parse_edit
+    from explorer.directions.edits import check_edit
     from explorer.fileio import remove_stale_temp_files
     from explorer.latent.state import LatentState
     from explorer.outputs import check_output_file, check_output_folder
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     rotates = [parse_angle(t) for t in (args.rotate_path or "0").split(":")]
     sweep = parse_sweep(args.sweep) if args.sweep else None
     for text in args.edit:
-        parse_edit(text)
+        check_edit(text)
     lists = {"--seeds": seeds, "--translate-path": translates, "--rotate-path": rotates}
     if sweep is not None:
         lists["--sweep"] = list(sweep)

@@ -44,6 +44,32 @@ def parse_edit(text: str, model: Model | None = None) -> ParsedEdit:
 
     Parsed from the right, so a set path may itself contain ':' (C:\\sets\\pca.npz:3:1).
     """
+    name, index, strength, layers = _split_edit(text)
+    if not layers:
+        return ParsedEdit(name, index, strength, None, None)
+    if model is not None:
+        start, end = parse_layer_range(layers, model)
+    elif _is_preset(layers):
+        raise ExplorerError(f"the layer preset in {text!r} needs the model to resolve")
+    else:
+        start, end = parse_row_range(layers)
+    return ParsedEdit(name, index, strength, start, end)
+
+
+def check_edit(text: str) -> None:
+    """What can be checked of an edit before the model is loaded: all but a layer preset's rows
+    (coarse/middle/fine), which `parse_edit` resolves once the model is there."""
+    layers = _split_edit(text)[3]
+    if layers and not _is_preset(layers):
+        parse_row_range(layers)
+
+
+def _is_preset(layers: str) -> bool:
+    return layers.strip().lower() in PRESETS
+
+
+def _split_edit(text: str) -> tuple[str, int, float, str]:
+    """SET:INDEX:STRENGTH[:ROWS] -> (set, index, strength, rows text or '')."""
     parts = text.rsplit(":", 3)
     if len(parts) == 4 and (numbers := _index_and_strength(parts[1], parts[2])) and parts[0]:
         name, layers = parts[0], parts[3]
@@ -58,15 +84,7 @@ def parse_edit(text: str, model: Model | None = None) -> ParsedEdit:
         raise ExplorerError(f"bad edit {text!r}: the strength must be a finite number of sigmas")
     if index < 0:
         raise ExplorerError(f"bad edit {text!r}: the direction index must be 0 or more")
-    if not layers:
-        return ParsedEdit(name, index, strength, None, None)
-    if model is not None:
-        start, end = parse_layer_range(layers, model)
-    elif layers.strip().lower() in PRESETS:
-        raise ExplorerError(f"the layer preset in {text!r} needs the model to resolve")
-    else:
-        start, end = parse_row_range(layers)
-    return ParsedEdit(name, index, strength, start, end)
+    return name, index, strength, layers
 
 
 def resolve_set(model: Model, ref: str, cache: DirectionCache | None = None) -> DirectionSet:
