@@ -273,3 +273,18 @@ def test_cli_json_on_every_fixture(name, tmp_path, capsys, one_torch_thread):
     for r in lines:
         assert r["severity"] in ("ok", "note", "warn") and r["message"]
         assert r["value"] is None or math.isfinite(r["value"])
+
+
+def test_one_seed_leaves_picture_diversity_unmeasured_not_zero(one_torch_thread):
+    seen = []
+    f = by_check(diagnose_model(tiny_model(), seeds=1, checks=("w_space",), report=seen.append))["w_space"]
+    assert f.severity == "ok" and "not measured (it needs at least 2 seeds)" in f.message
+    assert f.numbers["diversity_by_psi"] == {}
+    assert seen[-1].step == seen[-1].total  # the progress total counts no diversity renders
+
+
+def test_the_training_check_alone_on_a_model_file_says_it_needs_a_run_folder(tmp_path):
+    path = tmp_path / "model.safetensors"
+    explorer.save(tiny_model(), path)
+    with pytest.raises(InputError, match="reads a training run folder"):
+        diagnose(path, checks=("training",), device="cpu")

@@ -86,6 +86,9 @@ def diagnose(source: str | Path | Model, seeds: int = DEFAULT_SEEDS, checks: tup
     if path.is_dir() and not training.is_run_folder(path):
         raise InputError(f"{path} is a folder but not a training run (no metrics.jsonl or snapshots/)")
     if not path.is_dir():
+        if not any(c in MODEL_CHECKS for c in checks):
+            raise InputError(f"the {', '.join(checks)} check reads a training run folder "
+                             f"(metrics.jsonl, snapshots/), and {path.name} is a model file")
         model = explorer.load(str(source), device=resolve_device(device))
         found = diagnose_model(model, seeds, checks, report, cancelled)
         return Diagnosis(str(source), tuple(found), time.monotonic() - start, model.info.content_hash)

@@ -33,7 +33,8 @@ FIX = ("The mapping network collapsed. Restart from a snapshot before it happene
 
 
 def steps(model: Model, seeds: list[int]) -> int:
-    return 1 + len(PSIS) * min(PSI_SEEDS, len(seeds))
+    psi_seeds = min(PSI_SEEDS, len(seeds))
+    return 1 + (len(PSIS) * psi_seeds if psi_seeds > 1 else 0)
 
 
 @torch.no_grad()
@@ -51,28 +52,35 @@ def check_w_space(model: Model, seeds: list[int], counter: StepCounter) -> Findi
     spread = float(np.sqrt(total) / (np.linalg.norm(mean) + np.sqrt(total) + 1e-12))
     psi_seeds = seeds[:PSI_SEEDS]
     diversity = {}
-    for psi in PSIS:
+    for psi in PSIS if len(psi_seeds) > 1 else ():  # one picture has no spread to measure
         img = render(model, seed_ws(model, psi_seeds, psi), counter, f"w space: diversity at psi {psi}")
         if img.shape[-1] > DIVERSITY_SIZE:
             img = torch.nn.functional.adaptive_avg_pool2d(img, DIVERSITY_SIZE)
-        diversity[psi] = float(img.std(dim=0).mean()) if len(img) > 1 else 0.0
+        diversity[psi] = float(img.std(dim=0).mean())
     collapsed = spread < COLLAPSED_SPREAD or participation < NARROW_DIMENSIONS
     if collapsed:
         severity = "warn"
         message = (f"W has collapsed: the spread of w is {spread:.3%} of its size and its effective "
                    f"dimensionality {participation:.2f} of {model.w_dim}; every seed maps to nearly "
-                   f"the same w (picture diversity at psi 1: {diversity[1.0]:.3f})")
+                   f"the same w ({diversity_text(diversity)})")
     else:
         severity = "ok"
         message = (f"W spreads over {participation:.1f} effective dimensions of {model.w_dim} "
-                   f"({dims90} components hold 90% of the variance); picture diversity "
-                   + ", ".join(f"psi {p:g}: {d:.3f}" for p, d in diversity.items()))
+                   f"({dims90} components hold 90% of the variance); {diversity_text(diversity)}")
     spectrum = pictures.line_plot({"PCA variance share": [float(v) for v in explained[:64]]},
                                   title="W: variance per principal component", log_y=True)
-    curve = pictures.line_plot({"pixel std across seeds": list(diversity.values())}, x=list(PSIS),
-                               title="diversity vs psi (0.5, 0.7, 1.0)")
+    plots = [spectrum]
+    if diversity:
+        plots.append(pictures.line_plot({"pixel std across seeds": list(diversity.values())}, x=list(PSIS),
+                                        title="diversity vs psi (0.5, 0.7, 1.0)"))
     return Finding("w_space", severity, message, FIX if collapsed else "", value=participation,
                    numbers={"participation_ratio": participation, "components_90": dims90,
                             "spread": spread, "diversity_by_psi": {str(p): d for p, d in diversity.items()},
                             "top_variance_share": [float(v) for v in explained[:8]], "samples": W_SAMPLES},
-                   picture=pictures.strip([spectrum, curve], height=220))
+                   picture=pictures.strip(plots, height=220))
+
+
+def diversity_text(diversity: dict[float, float]) -> str:
+    if not diversity:
+        return "picture diversity not measured (it needs at least 2 seeds)"
+    return "picture diversity " + ", ".join(f"psi {p:g}: {d:.3f}" for p, d in diversity.items())
