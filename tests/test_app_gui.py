@@ -31,7 +31,7 @@ from explorer.app.panels import DoctorPanel, NoisePanel
 from explorer.app.session import read_png_state
 from explorer.cli_values import MAX_APP_SEED
 from explorer.engine import mixing_grid, noise_variance, render_state
-from explorer.latent.state import LatentState
+from explorer.latent.state import LatentState, encode_latent
 from explorer.model import Model
 from explorer.nets import build_generator
 from tests.conftest import REPO_ROOT
@@ -526,3 +526,26 @@ def test_a_seed_beyond_the_seed_box_is_shown_and_next_steps_into_range(make_app,
         wait_for_current_picture(ctx, window)
 
     run_app_test(ctl, test)
+
+
+def test_screenshot_command_opens_a_latent_file_on_the_shipped_model(gui_display, tmp_path):
+    from explorer.app.default_model import SHIPPED_MODEL
+    from explorer.latent.compose import state_ws
+    from explorer.latent.npz import save_latent_npz
+    if not SHIPPED_MODEL.is_file():
+        pytest.skip("no shipped model in assets/")
+    model = explorer.load(SHIPPED_MODEL, device="cpu")
+    latent = tmp_path / "mine.npz"
+    save_latent_npz(latent, state_ws(model, LatentState(seed=11, psi=0.6)).numpy())
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "STYLEGAN_EXPLORER_CONFIG_DIR": str(tmp_path / "cfg"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "explorer", str(latent), "--screenshot", str(out),
+                           "--frames", "3", "--size", "900x600", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(out) as im:
+        shot = np.asarray(im.convert("RGB"))
+    with np.load(latent) as data:
+        expected = render_state(model, LatentState(latent=encode_latent(data["w"][0]))).rgba[..., :3]
+    assert _contains_zoomed(shot, expected)

@@ -25,6 +25,7 @@ from explorer.directions import DirectionCache
 from explorer.engine import RenderThread, render_state
 from explorer.fileio import save_png
 from explorer.latent.state import LatentState
+from explorer.model import Model
 from explorer.project import ProjectionConfig
 from tests.test_app_controller import pump, tiny_model
 
@@ -158,3 +159,29 @@ def test_dropping_an_image_on_the_window_projects_it(make_app, tmp_path):
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), run.picture, view=view)
 
     run_app_test(ctl, test, size=(1400, 900))
+
+
+def test_an_image_dropped_while_the_model_loads_is_projected_once_it_is_there(tmp_path):
+    model = tiny_model(seed=41)
+    engine = RenderThread(device="cpu")
+    engine.start()
+    ctl = AppController(engine, Settings.load(tmp_path / "config"), LatentState(seed=3),
+                        direction_cache=DirectionCache(tmp_path / "directions"))
+    try:
+        ctl.projection.config = QUICK
+        loading = copy.deepcopy(model)
+        release = threading.Event()
+        loading.to = lambda device: (release.wait(60), Model.to(loading, device))[1]  # a slow load
+        ctl.load_model(loading)
+        ctl.queue_dropped([str(generated_png(model, tmp_path / "face.png"))])  # as `stylegan-explorer face.png`
+        for _ in range(5):
+            ctl.poll()  # UI frames while the model is still loading
+            time.sleep(0.01)
+        release.set()
+        pump(ctl, lambda: ctl.loading is None and ctl.projection.run is not None)
+        assert "load a model" not in ctl.messages.text()
+        pump(ctl, lambda: ctl.projection.run.result is not None, 120)
+        assert ctl.state.latent_label == "projection of face.png"
+    finally:
+        ctl.close()
+        engine.stop()

@@ -240,7 +240,7 @@ class AppController:
             elif isinstance(event, JobFinished):
                 self._job_finished(event.handle)
         self.files.poll()
-        while self._dropped:
+        while self._dropped and self.loading is None:  # a latent or an image needs the model it is for
             self.open_path(self._dropped.popleft())
         self._tell_kernel_outcome()
         frame = self.frame = self.engine.latest_frame()

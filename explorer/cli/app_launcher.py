@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open the StyleGAN Explorer app on a checkpoint (default: the shipped model). "
                     f"Headless subcommands: {', '.join(COMMAND_MODULES)} (see stylegan-explorer --help).")
     p.add_argument("checkpoint", nargs="?", help="NVIDIA .pkl, rosinality .pt or .safetensors file, "
-                                                 "an http(s) URL, or a published model name (see `models`)")
+                                                 "an http(s) URL, or a published model name (see `models`); "
+                                                 "a saved PNG, W+ .npz or image to project opens as if "
+                                                 "dropped on the window, with the shipped model")
     p.add_argument("--seed", type=app_seed_value, default=0, help=f"initial seed, 0 to {MAX_APP_SEED} (default 0)")
     p.add_argument("--psi", type=float, default=1.0, help="initial truncation psi (default 1)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
@@ -87,6 +89,7 @@ def run_app_command(argv: Sequence[str]) -> int:
 def _run(args: argparse.Namespace) -> int:
     from explorer.app.controller import AppController
     from explorer.app.default_model import default_model_source, random_model
+    from explorer.app.dropped_files import LoadLatent, ProjectImage, RestoreState, classify_dropped_file
     from explorer.app.settings import Settings, user_config_dir
     from explorer.app.window import ExplorerWindow, WindowOptions
     from explorer.checkpoints.remote import local_checkpoint
@@ -96,6 +99,10 @@ def _run(args: argparse.Namespace) -> int:
 
     engine = RenderThread(device=args.device, fp16=args.fp16)
     ctl = AppController(engine, Settings.load(), LatentState(seed=args.seed, psi=args.psi))
+    opens_as_drop = (LoadLatent, ProjectImage, RestoreState)
+    if args.checkpoint and isinstance(classify_dropped_file(args.checkpoint), opens_as_drop):
+        ctl.queue_dropped([args.checkpoint])  # opened as a drop on the window, once the model is loaded
+        args.checkpoint = None
     screenshot = Path(args.screenshot).expanduser() if args.screenshot else None
     remote = remote_source(args.checkpoint) if args.checkpoint else None
     if remote is not None and screenshot is not None:
