@@ -45,9 +45,10 @@ def test_download_then_models_then_generate_by_name(catalogue, tmp_path, capsys)
     assert f"already downloaded: {path}" in capsys.readouterr().out
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("tiny-test-16") and "cached " in lines[0]
+    assert lines[0].split() == ["name", "res", "dataset", "in", "the", "cache", "url"]
+    assert lines[1].startswith("tiny-test-16") and "cached " in lines[1]
     assert any(line.startswith("stylegan3-t-ffhq-1024 ") and "  -  " in line for line in lines)
-    assert lines[-2].startswith("35 models; licences: ")
+    assert lines[-2].startswith("35 models; licence: ") and lines[-2].count("non-commercial") == 1
     assert main(["generate", "tiny-test-16", "--seeds", "1-2", "--out", str(tmp_path / "out"),
                  "--device", "cpu"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grid.png", "seed0001.png", "seed0002.png"]

@@ -31,12 +31,14 @@ def run_models(args: argparse.Namespace) -> int:
         return 0
     models = published_models()
     width = max(len(m.name) for m in models)
+    print(f"{'name':<{width}}  {'res':>6}  {'dataset':<26}  {'in the cache':<15}  url")
     for m in models:
         e = entries.get(m.url)
         state = ("cached " + format_bytes(e.size)) if e and e.complete else \
             (f"partial {format_bytes(e.size)}" if e else "-")
         print(f"{m.name:<{width}}  {m.resolution:>4}px  {m.dataset:<26}  {state:<15}  {m.url}")
-    print(f"{len(models)} models; licences: {'; '.join(sorted({m.licence for m in models}))}")
+    licences = sorted({m.licence.split(" (")[0] for m in models})  # one line per licence, not per repository
+    print(f"{len(models)} models; licence: {'; '.join(licences)} (`download NAME` names each model's source)")
     print(f"cache: {cache.folder}  (open one with `stylegan-explorer NAME`, fetch with `download NAME`)")
     return 0
 
