@@ -288,3 +288,13 @@ def test_the_training_check_alone_on_a_model_file_says_it_needs_a_run_folder(tmp
     explorer.save(tiny_model(), path)
     with pytest.raises(InputError, match="reads a training run folder"):
         diagnose(path, checks=("training",), device="cpu")
+
+
+def test_chart_labels_keep_the_end_of_a_layer_name():
+    from PIL import Image, ImageDraw
+
+    from explorer.diagnose.pictures import _fit
+    draw = ImageDraw.Draw(Image.new("RGBA", (10, 10)))
+    assert _fit(draw, "b16.conv0", 1000) == "b16.conv0"
+    short = _fit(draw, "b128.conv1", draw.textlength("b128.conv1") - 1)
+    assert short.startswith("~") and short.endswith("conv1") and draw.textlength(short) < draw.textlength("b128.conv1")

@@ -157,8 +157,19 @@ def bar_chart(values: Sequence[float], labels: Sequence[str], title: str = "",
         bh = (h - top - bottom) * (v / peak if math.isfinite(v) else 0)
         color = (230, 80, 60, 255) if i == highlight else (120, 160, 220, 255)
         draw.rectangle([x0 + 1, h - bottom - bh, x0 + slot - 1, h - bottom], fill=color)
-        if i % every == 0:
-            draw.text((x0, h - bottom + 2 + 10 * ((i // every) % 2)), labels[i][:8], fill=(200, 200, 200, 255))
-    draw.text((left, 2), f"{title}  (max {peak:.3g})", fill=(230, 230, 230, 255))
+        if i % every == 0:  # staggered in two rows, so a label may take two slots' width
+            text = _fit(draw, labels[i], 2 * every * slot - 4)
+            x = min(x0, w - 2 - draw.textlength(text))  # the last label stays inside the picture
+            draw.text((x, h - bottom + 2 + 10 * ((i // every) % 2)), text, fill=(200, 200, 200, 255))
+    named = f", red: {labels[highlight]}" if highlight is not None else ""
+    draw.text((left, 2), f"{title}  (max {peak:.3g}{named})", fill=(230, 230, 230, 255))
     return np.asarray(img)
 
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, width: float) -> str:
+    """`text`, shortened from the left (layer names differ at the end: b16.conv0 / b16.conv1)."""
+    if draw.textlength(text) <= width:
+        return text
+    while len(text) > 1 and draw.textlength("~" + text) > width:
+        text = text[1:]
+    return "~" + text
