@@ -152,3 +152,10 @@ def test_path_length_mean_starts_at_the_first_measurement(tmp_path: Path, one_to
     assert losses.pl_mean.item() == pytest.approx(first.item()) and first.item() > 0
     _, second = losses.path_length(torch.randn(4, G.z_dim), None)
     assert losses.pl_mean.item() == pytest.approx(first.item() + 0.01 * (second.item() - first.item()))
+
+
+def test_the_tick_line_says_the_time_left_of_a_budget() -> None:
+    from explorer.train.loop import _progress_line
+    record = {"tick": 3, "kimg": 1.5, "sec_per_kimg": 20.0, "ada_p": 0.1, "time": 1000.0, "loss_G": 1.0}
+    assert _progress_line(record, 10, deadline=1000.0 + 3725).endswith("left 1:02:05")
+    assert "left" not in _progress_line(record, 10)

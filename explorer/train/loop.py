@@ -223,7 +223,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
             if proc.is_main:
                 record["sv"] = {**top_singular_values(G, "G"), **top_singular_values(D, "D")}
                 run.append_metrics(record)
-                log(_progress_line(record, cfg.kimg))
+                log(_progress_line(record, cfg.kimg, deadline))
                 _status(run, "running", nimg, tick, cfg, augment, deadline, record["sec_per_kimg"])
             next_tick = nimg + int(cfg.tick_kimg * 1000)
             tick_start_time, tick_start_nimg = time.time(), nimg
@@ -355,13 +355,16 @@ def _tick_record(means: dict[str, float], tick: int, nimg: int, start_nimg: int,
     return record
 
 
-def _progress_line(r: dict, total_kimg: float) -> str:
+def _progress_line(r: dict, total_kimg: float, deadline: float | None = None) -> str:
     parts = [f"tick {r['tick']:<5d}", f"kimg {r['kimg']:9.3f}/{total_kimg:g}",
              f"sec/kimg {r['sec_per_kimg']:8.2f}"]
     for key, label in (("loss_G", "G"), ("loss_D", "D"), ("r1", "R1"), ("pl", "PL")):
         if key in r:
             parts.append(f"{label} {r[key]:.4f}")
     parts.append(f"aug p {r['ada_p']:.3f}")
+    if deadline is not None:  # --time-budget: when the run will stop with its final snapshot
+        left = int(max(deadline - r["time"], 0))
+        parts.append(f"left {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
     return "  ".join(parts)
 
 
