@@ -115,10 +115,20 @@ def save_png(path: str | os.PathLike, image: np.ndarray, text: dict[str, str] | 
     atomic_write_bytes(path, png_bytes(image, text), overwrite=overwrite)
 
 
+def grid_columns(n: int) -> int:
+    """Columns for n pictures: a near-square grid with no empty cells when n allows it (8 -> 4 x 2,
+    not 3 x 3 with a black cell), else the square root rounded up."""
+    square = int(np.ceil(np.sqrt(n)))
+    for cols in range(square, n + 1):
+        if n % cols == 0 and cols <= 3 * (n // cols):
+            return cols
+    return max(square, 1)
+
+
 def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 0) -> np.ndarray:
     """Tile [N, H, W, C] images into one [rows*H, cols*W, C] picture (row-major)."""
     n, h, w, c = images.shape
-    cols = cols or int(np.ceil(np.sqrt(n)))
+    cols = cols or grid_columns(n)
     rows = int(np.ceil(n / cols))
     grid = np.zeros((rows * (h + pad) - pad, cols * (w + pad) - pad, c), dtype=images.dtype)
     for i, img in enumerate(images):

@@ -81,3 +81,12 @@ def test_generate_applies_direction_edits_to_their_rows(tiny_checkpoint, tmp_pat
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "preset" / "seed0002.png")),
                                   np.asarray(Image.open(tmp_path / "rows" / "seed0002.png")))
     assert np.abs(np.asarray(Image.open(tmp_path / "preset" / "seed0002.png")).astype(int) - a).max() > 0
+
+
+def test_a_grid_leaves_no_empty_cell_when_the_count_allows():
+    from explorer.fileio import grid_columns, image_grid
+    assert [grid_columns(n) for n in (1, 3, 4, 6, 8, 12, 16, 32)] == [1, 3, 2, 3, 4, 4, 4, 8]
+    assert grid_columns(7) == 3  # a prime: near-square, with empty cells, rather than a 7 x 1 strip
+    tiles = np.arange(1, 9, dtype=np.uint8).reshape(8, 1, 1, 1).repeat(2, 1).repeat(2, 2)
+    grid = image_grid(tiles)
+    assert grid.shape == (4, 8, 1) and (grid > 0).all()
