@@ -254,7 +254,11 @@ class DirectionsPanel(Panel):
         imgui.text_disabled(f"explained variance: {share.sum():.1f}% in {s.count} directions")
         if implot.begin_plot("##explained variance", imgui.ImVec2(-1, 170)):
             fit = implot.AxisFlags_.auto_fit
-            implot.setup_axes("direction", "%", fit, fit)
+            implot.setup_axes("direction", "cumulative %", fit, fit)
+            # Each direction's share is a few % against a cumulative curve near 100 %: its own axis.
+            implot.setup_axis(implot.ImAxis_.y2, "share %", fit | implot.AxisFlags_.opposite)
+            implot.set_axes(implot.ImAxis_.x1, implot.ImAxis_.y2)
             implot.plot_bars("share", share)
+            implot.set_axes(implot.ImAxis_.x1, implot.ImAxis_.y1)
             implot.plot_line("cumulative", np.cumsum(share))
             implot.end_plot()
