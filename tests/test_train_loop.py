@@ -159,3 +159,20 @@ def test_the_tick_line_says_the_time_left_of_a_budget() -> None:
     record = {"tick": 3, "kimg": 1.5, "sec_per_kimg": 20.0, "ada_p": 0.1, "time": 1000.0, "loss_G": 1.0}
     assert _progress_line(record, 10, deadline=1000.0 + 3725).endswith("left 1:02:05")
     assert "left" not in _progress_line(record, 10)
+
+
+def test_g_ema_of_trained_weights_does_not_restart_its_ramp_up(tmp_path: Path, one_torch_thread) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=8)
+    first = train(tiny_config(data, tmp_path / "first", tmp_path / "cache", kimg=0.016), log=lambda line: None)
+    model = explorer.load(first.run.newest_snapshot())
+    model.info.extra["kimg"] = 500.0  # as if long trained: G_ema's half-life is then its full length
+    asset = tmp_path / "asset.safetensors"
+    explorer.save(model, asset)
+    second = train(tiny_config(data, tmp_path / "second", tmp_path / "cache", kimg=0.004, init_from=str(asset)),
+                   log=lambda line: None)
+    start = explorer.load(asset).generator.state_dict()
+    groups = load_snapshot(second.run.newest_snapshot()).groups
+    key = "synthesis.b16.conv1.weight"
+    g_moved = (groups["G"][key] - start[key]).abs().max()
+    ema_moved = (groups["G_ema"][key] - start[key]).abs().max()
+    assert g_moved > 0 and ema_moved < 0.01 * g_moved  # a restarted ramp would make G_ema = G

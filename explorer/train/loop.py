@@ -132,7 +132,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
     losses = StyleGAN2Loss(G, D, augment, LossSettings(r1_gamma=cfg.gamma, pl_weight=cfg.pl_weight,
                                                        style_mixing=cfg.style_mixing), amp=bool(cfg.amp))
     nimg, tick, step = 0, 0, 0
-    kimg_before = 0.0  # what the starting weights had seen (--init-from), for the snapshots' provenance
+    kimg_before = 0.0  # what the starting weights had seen (--init-from): provenance, G_ema ramp-up
     if snapshot is None and cfg.init_from:
         kimg_before = load_initial_weights(cfg.init_from, G, G_ema, D)
         log(f"starting from the weights of {cfg.init_from}"
@@ -205,7 +205,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
             _optimise(penalty * cfg.d_reg_interval, D, D_opt, D_scaler, proc)
             stats.add("r1", r1)
 
-        update_ema(G_ema, G, ema_beta(cfg, nimg))
+        update_ema(G_ema, G, ema_beta(cfg, nimg + round(kimg_before * 1000)))  # trained weights: no ramp-up again
         nimg += cfg.batch
         step += 1
         if tuner is not None:

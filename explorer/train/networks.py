@@ -38,7 +38,10 @@ def build_networks(cfg: TrainConfig, c_dim: int, device: torch.device) -> tuple[
 
 def ema_beta(cfg: TrainConfig, nimg: int) -> float:
     """Per-step decay of G_ema: a half-life of `ema_kimg`, shortened early on (ramp-up) so the
-    average does not drag the random initialisation along for long."""
+    average does not drag the random initialisation along for long.
+
+    `nimg` counts every image the weights have seen, those of `--init-from` included: restarting
+    the ramp on trained weights would make G_ema a copy of the noisy G for the first kimg."""
     half_life = cfg.ema_kimg * 1000
     if cfg.ema_rampup:
         half_life = min(half_life, nimg * cfg.ema_rampup)
