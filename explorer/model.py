@@ -171,7 +171,12 @@ class Model:
         return img.float()
 
 
+def quantised(img: torch.Tensor) -> torch.Tensor:
+    """Native-range images -> 0..255 as float, on their device; `.to(torch.uint8)` (or a copy into
+    a uint8 tensor) truncates them the way NVIDIA's scripts quantise."""
+    return img.detach().float().mul(127.5).add_(128).clamp_(0, 255)
+
+
 def to_uint8(img: torch.Tensor) -> np.ndarray:
     """Native-range images [N, C, H, W] -> uint8 [N, H, W, C], as NVIDIA's scripts quantise."""
-    x = (img.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    return quantised(img).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

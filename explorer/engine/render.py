@@ -18,7 +18,7 @@ from explorer.engine.mapping_cache import MappingCache
 from explorer.errors import ExplorerError
 from explorer.latent.compose import DirectionLookup, state_ws
 from explorer.latent.state import LatentState
-from explorer.model import Model
+from explorer.model import Model, quantised
 from explorer.nets.resume import SynthesisResume
 
 StepCallback = Callable[[int, int], None]
@@ -104,7 +104,7 @@ def image_rgba(img: torch.Tensor) -> np.ndarray:
     Quantised as `to_uint8` does, but assembled in HWC order on the image's device, so the host
     gets one contiguous copy (on a GPU, no per-pixel work is left for the CPU).
     """
-    x = img[0].detach().float().mul(127.5).add_(128).clamp_(0, 255)
+    x = quantised(img[0])
     channels, h, w = x.shape
     rgb = x[:3] if channels >= 3 else x[:1].expand(3, h, w)
     rgba = torch.empty((h, w, 4), dtype=torch.uint8, device=x.device)

@@ -142,6 +142,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
         nimg, tick, step = snapshot.nimg, int(snapshot.progress["tick"]), int(snapshot.progress["step"])
         kimg_before = float(snapshot.progress.get("kimg_before", 0.0))
         log(f"resuming from {snapshot_file.name} at {nimg / 1000:.3f} kimg")
+    nimg_before = round(kimg_before * 1000)
     for net in (G, G_ema, D):
         broadcast_state(net, proc)
     torch.manual_seed(cfg.seed + 1000 * proc.rank + 7 * nimg)
@@ -205,7 +206,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
             _optimise(penalty * cfg.d_reg_interval, D, D_opt, D_scaler, proc)
             stats.add("r1", r1)
 
-        update_ema(G_ema, G, ema_beta(cfg, nimg + round(kimg_before * 1000)))  # trained weights: no ramp-up again
+        update_ema(G_ema, G, ema_beta(cfg, nimg + nimg_before))  # trained weights: no ramp-up again
         nimg += cfg.batch
         step += 1
         if tuner is not None:
