@@ -19,9 +19,9 @@ Engine. Baselines from the same run make the numbers comparable across machines:
   - idle_latency_ms, idle_preview_latency_ms, idle_preview_speedup: the same coarse change as the
     app runs without the test engine (which keeps every frame going): the UI sleeps between
     events and the published frame wakes it; idle_ui_frames: UI frames drawn meanwhile
-Under Xvfb the UI's frames are drawn by Mesa's llvmpipe, whose rasterizer threads (one per core)
-compete with the render thread: LP_NUM_THREADS=1 made idle UI frames ~1.8x slower (23 -> 42 ms)
-and ui_busy_over_idle ~1.0 on the 2-core box, so the bench leaves it to the caller.
+Under Xvfb the UI's frames are drawn by Mesa's llvmpipe; the window gives its rasterizer the
+cores the render thread leaves to the UI (LP_NUM_THREADS, see `give_software_gl_the_ui_cores`),
+as the app does; a value set by the caller wins, and the JSON line records it.
 --nice takes a comma list (render thread priority offsets, 0 = none) measured in turn in one run.
 
 Each row is the median of --repeat measurements (the shared host drifts between them); the two goal
@@ -359,7 +359,8 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gl = "llvmpipe (Xvfb)" if xvfb else "system display"
     print(f"CPU cores: {os.cpu_count()}, render threads: {args.threads or default_render_threads()}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}, "
+          f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', 'default')}")
     print_table(rows, ["resolution", "nice", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
                        "renders_per_s", "previews_per_s", "drag_render_ms", "latency_ms", "preview_latency_ms",
                        "fine_edit_latency_ms", "overhead_ms", "ui_busy_over_idle", "ui_busy_over_idle_range",
@@ -367,7 +368,7 @@ def main() -> int:
                        "idle_latency_ms", "idle_preview_latency_ms", "idle_ui_frames", "idle_preview_speedup"])
     print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1),
                             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-                            "results": rows})
+                            "lp_num_threads": os.environ.get("LP_NUM_THREADS", "default"), "results": rows})
     return 0
 
 

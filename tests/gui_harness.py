@@ -26,7 +26,7 @@ import pytest
 imgui_bundle = pytest.importorskip("imgui_bundle")  # before glfw, so pyGLFW binds the bundled lib
 pytest.importorskip("OpenGL")
 
-from imgui_bundle import imgui  # noqa: E402
+from imgui_bundle import hello_imgui, imgui  # noqa: E402
 from imgui_bundle.immapp import testing  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -180,3 +180,38 @@ def assert_screen_equals(window: ExplorerWindow, shown: np.ndarray, rendered_rgb
         if rendered_rgba.shape[-1] == 4 else np.ones(expected.shape[:2], bool)
     diff = int(np.abs(shown.astype(int) - expected.astype(int))[opaque].max())
     assert diff <= tolerance, f"screen differs from the headless render by up to {diff} levels"
+
+
+def large_fill_area(ctx, min_area: float) -> float:
+    """Total area (window units²) of one frame's triangles of at least `min_area` each: what panel
+    backgrounds and pictures cost a software rasterizer, which pays per pixel. Read right after
+    a frame is drawn (the draw data is gone once the test engine's turn comes)."""
+    callbacks = hello_imgui.get_runner_params().callbacks
+    prior, areas = callbacks.after_swap, []
+
+    def measure() -> None:
+        if callable(prior):
+            prior()
+        if not areas:
+            areas.append(_large_fill_area(imgui.get_draw_data(), min_area))
+
+    callbacks.after_swap = measure
+    try:
+        wait_frames_until(ctx, lambda: bool(areas), what="a drawn frame")
+    finally:
+        callbacks.after_swap = prior if callable(prior) else (lambda: None)
+    return areas[0]
+
+
+def _large_fill_area(draw_data: imgui.ImDrawData, min_area: float) -> float:
+    total = 0.0
+    for draw_list in draw_data.cmd_lists:
+        vtx, idx = draw_list.vtx_buffer, draw_list.idx_buffer
+        pos = np.array([(vtx[i].pos.x, vtx[i].pos.y) for i in range(vtx.size())], dtype=np.float64)
+        index = np.array([idx[i] for i in range(idx.size())], dtype=np.int64)
+        for cmd in draw_list.cmd_buffer:
+            corners = pos[index[cmd.idx_offset:cmd.idx_offset + cmd.elem_count].reshape(-1, 3) + cmd.vtx_offset]
+            a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+            area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+            total += float(area[area >= min_area].sum())
+    return total

@@ -13,16 +13,18 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_app,  # noqa: F401
-                               run_app_test, screen_picture, wait_for_current_picture, wait_frames_until,
-                               zoomed)
-from imgui_bundle import imgui  # noqa: E402,I001  (gui_harness skips the module without imgui_bundle)
+from tests.gui_harness import (assert_screen_equals, focus, gui_display, large_fill_area,  # noqa: F401
+                               make_app, run_app_test, screen_picture, wait_for_current_picture,
+                               wait_frames_until, zoomed)
+from imgui_bundle import hello_imgui, imgui  # noqa: E402,I001  (gui_harness skips the module without imgui_bundle)
+from imgui_bundle.immapp import testing  # noqa: E402
 
 import explorer
 from explorer.app.job_kinds import JobKind
@@ -331,7 +333,6 @@ def _contains_zoomed(screen: np.ndarray, picture: np.ndarray) -> bool:
 
 
 def _transform_window_visible() -> bool:
-    from imgui_bundle import hello_imgui
     return hello_imgui.get_runner_params().docking_params.dockable_window_of_name("Transform").is_visible
 
 
@@ -380,6 +381,59 @@ def test_transform_panel_is_hidden_for_stylegan2(make_app):
         assert not _transform_window_visible()
 
     run_app_test(ctl, test)
+
+
+def test_docked_panels_leave_their_background_to_the_clear_colour(make_app, tmp_path):
+    """Software GL pays per pixel for every fill: the docked windows, which tile the window, draw
+    no background (the clear colour, their own colour, shows instead); a floating one does."""
+    ctl = make_app(tiny_model(seed=12))
+    size = (1100, 760)
+
+    def flags(title: str) -> int:
+        return hello_imgui.get_runner_params().docking_params.dockable_window_of_name(title).imgui_window_flags
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        ctx.yield_(2)
+        # Large fills of one frame: the picture, menu and status bars; not a window's worth of
+        # backgrounds per panel (with them, and the dock space's pass-through, it was 2.2 windows).
+        assert large_fill_area(ctx, 0.01 * size[0] * size[1]) < 0.3 * size[0] * size[1]
+        assert flags("Truncation") & imgui.WindowFlags_.no_background
+        # Beside the picture, inside its docked window: the windows' background colour.
+        path = tmp_path / "screen.png"
+        testing.capture(ctx, str(path))
+        with Image.open(path) as im:
+            screen = np.asarray(im.convert("RGB"))
+        scale = screen.shape[1] / size[0]
+        rect = window.image_view.rect
+        beside = screen[round((rect.y + rect.height / 2) * scale), round((rect.x - 8) * scale)]
+        bg = imgui.get_style().color_(imgui.Col_.window_bg)
+        assert np.abs(beside.astype(int) - np.round(np.array([bg.x, bg.y, bg.z]) * 255)).max() <= 1
+        ctx.undock_window("//Truncation")
+        wait_frames_until(ctx, lambda: not flags("Truncation") & imgui.WindowFlags_.no_background,
+                          what="the floating panel's own background")
+
+    run_app_test(ctl, test, size=size)
+
+
+def test_software_gl_rasterizes_on_the_cores_the_render_thread_leaves(make_app):
+    """Under Mesa's llvmpipe the window's rasterizer runs as many threads as LP_NUM_THREADS, which
+    the window sets to the UI's cores before its GL context exists (a user's value wins)."""
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs Linux's /proc")
+    ctl = make_app(tiny_model(seed=13))
+    rasterizers: list[str] = []
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        for task in os.listdir("/proc/self/task"):
+            name = Path(f"/proc/self/task/{task}/comm").read_text().strip()
+            rasterizers.extend([name] if name.startswith("llvmpipe") else [])
+
+    run_app_test(ctl, test)
+    if not rasterizers:
+        pytest.skip("not Mesa's llvmpipe")
+    assert len(rasterizers) == int(os.environ["LP_NUM_THREADS"]), rasterizers
 
 
 def test_every_panel_draws_and_the_class_picker_works(make_app, tmp_path):
@@ -472,7 +526,6 @@ def test_the_idle_app_sleeps_until_the_render_thread_wakes_it(make_app):
     """Without input the app idles (hello_imgui sleeps up to 1/fps_idle between frames) rather
     than drawing frames that take the CPU the render needs, and a published frame wakes it at once.
     Run without the test engine, which keeps every frame going: as a user runs the app."""
-    from imgui_bundle import hello_imgui
 
     from explorer.app.window import ExplorerWindow, WindowOptions
     from tests.gui_harness import restore_sigpipe

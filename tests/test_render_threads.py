@@ -99,3 +99,27 @@ def test_the_render_thread_leaves_the_ui_a_core(monkeypatch) -> None:
         assert configure_render_thread(0, 0) == 1  # at least one
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_ui_gets_the_cores_the_render_thread_leaves(monkeypatch) -> None:
+    from explorer.engine.threads import ui_cores
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("EXPLORER_RENDER_THREADS", raising=False)
+    assert ui_cores() == 1
+    monkeypatch.setenv("EXPLORER_RENDER_THREADS", "5")
+    assert ui_cores() == 3
+    monkeypatch.setenv("EXPLORER_RENDER_THREADS", "20")
+    assert ui_cores() == 1  # at least one
+
+
+def test_software_gl_is_told_the_ui_cores_unless_the_user_chose(monkeypatch) -> None:
+    pytest.importorskip("imgui_bundle")
+    from explorer.app.window import give_software_gl_the_ui_cores
+    from explorer.engine.threads import ui_cores
+    monkeypatch.delenv("LP_NUM_THREADS", raising=False)
+    give_software_gl_the_ui_cores()
+    assert os.environ["LP_NUM_THREADS"] == str(ui_cores())
+    monkeypatch.setenv("LP_NUM_THREADS", "4")
+    give_software_gl_the_ui_cores()
+    assert os.environ["LP_NUM_THREADS"] == "4"

@@ -12,6 +12,7 @@ picture by the clock, keeps every frame; `--screenshot` runs never idle.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ from imgui_bundle import hello_imgui, imgui, implot
 from explorer.app.controller import AppController
 from explorer.app.file_dialogs import DialogRequest
 from explorer.app.image_view import ZOOM_MODES, ImageView
-from explorer.app.layout import IMAGE_WINDOW, docking_splits, dockable_windows, place_floating, reset_layout
+from explorer.app.layout import (IMAGE_WINDOW, docked_background_color, docking_splits, dockable_windows,
+                                 place_floating, reset_layout)
 from explorer.app.panels import PANELS, Panel
 from explorer.app.panels.messages import MessagesWindow
 from explorer.app.shortcuts import draw_shortcuts_table, handle_shortcuts
 from explorer.app.style import ERROR_COLOR
+from explorer.engine.threads import ui_cores
 
 # Full frame rate for this long after the last input event, then idle until woken (hello_imgui's
 # default is 3 s): a slider released starts a render that, on a CPU, runs up to twice as fast once
@@ -68,6 +71,7 @@ class ExplorerWindow:
 
     # --- runner setup ----------------------------------------------------------------------------
     def runner_params(self) -> hello_imgui.RunnerParams:
+        give_software_gl_the_ui_cores()
         p = hello_imgui.RunnerParams()
         p.app_window_params.window_title = TITLE
         p.app_window_params.window_geometry.size = self.options.size
@@ -87,6 +91,9 @@ class ExplorerWindow:
         p.imgui_window_params.remember_status_bar_settings = False
         p.imgui_window_params.enable_viewports = False
         p.docking_params.docking_splits = docking_splits()
+        # No pass-through: the picture's window always fills the central node, and pass-through
+        # would fill the whole window with a background under the docked windows (see layout).
+        p.docking_params.main_dock_space_node_flags = imgui.DockNodeFlags_.none
         p.docking_params.dockable_windows = dockable_windows(
             self._image_window, [(panel.title, panel.dock, self._panel_gui(panel)) for panel in self.panels])
         if self.options.layout_ini is None:
@@ -154,6 +161,9 @@ class ExplorerWindow:
         self._sync_architecture_windows()
         self._focus_panels_that_ask()
         self._focus_at_start()
+        if self.ui_frames == 1:  # the theme is applied by now; the clear colour shows under docked windows
+            hello_imgui.get_runner_params().imgui_window_params.background_color = docked_background_color(
+                imgui.get_style().color_(imgui.Col_.window_bg))
         for panel in self.panels:
             panel.every_frame(self.ctl)
         self.messages.draw(self.ctl)
@@ -389,6 +399,17 @@ class ExplorerWindow:
             hello_imgui.run(self.runner_params())
         finally:
             restore_sigpipe()
+
+
+def give_software_gl_the_ui_cores() -> None:
+    """Mesa's software GL (llvmpipe: Xvfb, or a machine without a GPU driver) rasterizes with a
+    thread per core, which take turns with the render thread's torch threads on every core, so a
+    UI frame and a render slow each other down. Its threads get the cores the render thread leaves
+    to the UI instead (LP_NUM_THREADS; a value already set wins; other GL ignores it). It must be
+    set before the first GL context. On the 2-core box (bench/app.py, two interleaved runs each):
+    slider-to-screen 441/440 -> 261/299 ms at 256 px and 101/111 -> 60/83 ms at 64 px, UI frames
+    during a drag the same (11-13 ms), idle UI frames 7-8 -> 10-13 ms."""
+    os.environ.setdefault("LP_NUM_THREADS", str(ui_cores()))
 
 
 def restore_sigpipe() -> None:

@@ -13,6 +13,8 @@ the UI's frame time over idle was 1.30/1.15 (64 px) and 1.19/1.15 (256 px) with 
 1.20/1.18 and 1.44/1.38 with two; 64 px frames finished during the drag went from ~8 to ~11 per
 second. The price: a 256 px frame with the UI idle takes ~1.3x as long (~320 ms against ~240).
 torch's thread count is the process's, not the thread's: jobs started from the app run with it too.
+The cores it leaves (`ui_cores`) are the UI's, its software rasterizer's included (see
+`explorer.app.window.give_software_gl_the_ui_cores`).
 """
 
 from __future__ import annotations
@@ -24,14 +26,22 @@ import threading
 import torch
 
 
+def usable_cores() -> int:
+    """The cores this process may use (not torch.get_num_threads(): an earlier call set that)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def default_render_threads() -> int:
     """Torch threads for the render thread unless told: one per core but the UI's, at least one.
     EXPLORER_RENDER_THREADS sets it."""
     if os.environ.get("EXPLORER_RENDER_THREADS"):
         return max(1, int(os.environ["EXPLORER_RENDER_THREADS"]))
-    # the cores this process may use (not torch.get_num_threads(): an earlier call set that)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, usable_cores() - 1)
+
+
+def ui_cores() -> int:
+    """The cores the render thread's default torch threads leave to the UI, at least one."""
+    return max(1, usable_cores() - default_render_threads())
 
 
 # CFS weight 335 against the UI's 1024: the UI wins a contended core ~3 times in 4, while renders
