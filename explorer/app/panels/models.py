@@ -40,8 +40,9 @@ class ModelsPanel(Panel):
         # Two columns: the model (name, then resolution / dataset / family in grey) and its buttons,
         # so a narrow dock still shows everything without clipping.
         flags = imgui.TableFlags_.row_bg | imgui.TableFlags_.borders_inner_h | imgui.TableFlags_.scroll_y
-        height = min(2 * imgui.get_text_line_height_with_spacing() * len(models) + 8,
-                     max(imgui.get_content_region_avail().y - 150, 120))
+        row = 2 * imgui.get_text_line_height_with_spacing()
+        # Room for the details below, but never under four and a half rows: the half row shows there is more.
+        height = min(row * len(models) + 8, max(imgui.get_content_region_avail().y - 150, 4.5 * row))
         if imgui.begin_table("catalogue", 2, flags, imgui.ImVec2(0, height)):
             imgui.table_setup_column("model", imgui.TableColumnFlags_.width_stretch)
             imgui.table_setup_column("actions", imgui.TableColumnFlags_.width_fixed)

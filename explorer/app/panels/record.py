@@ -105,6 +105,9 @@ class RecordPanel(Panel):
         _, size = imgui.input_int("size", rec.size, 0)
         rec.size = min(max(size, 0), 4096)
         imgui.set_item_tooltip("side of the video in pixels, scaled with Lanczos; 0: the model's resolution")
+        if rec.size == 0:
+            imgui.same_line()
+            imgui.text_disabled("(the model's)")
         frames = rec.frame_count
         if frames:
             imgui.same_line()
