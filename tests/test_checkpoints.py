@@ -286,7 +286,18 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_directory(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="folder"):
+    with pytest.raises(CheckpointError, match="folder; choose a checkpoint file inside it$"):
+        explorer.load(tmp_path)
+
+
+def test_a_run_folder_names_its_newest_snapshot(tmp_path: Path) -> None:
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    for i, name in enumerate(["snapshot-0000000256.safetensors", "snapshot-0000000512.safetensors"]):
+        (snapshots / name).write_bytes(b"x")
+        os.utime(snapshots / name, (1000 + i, 1000 + i))
+    (tmp_path / "status.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="the newest there: .*snapshot-0000000512.safetensors"):
         explorer.load(tmp_path)
 
 

@@ -44,7 +44,9 @@ def load(path: str | os.PathLike[str], device: str | torch.device = "cpu", progr
         hint = "" if path.suffix else " (nor a model name: `stylegan-explorer models` lists them)"
         raise CheckpointError(f"no such file: {path}{hint}")
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it")
+        newest = newest_checkpoint_in(path)
+        raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it"
+                              + (f" (the newest there: {newest})" if newest else ""))
     try:
         model = _READERS[sniff_format(path)](path)
     except CheckpointError as e:
@@ -57,6 +59,17 @@ def load(path: str | os.PathLike[str], device: str | torch.device = "cpu", progr
         raise CheckpointError(f"could not read {path.name}: {type(e).__name__}"
                               + (f": {cause}" if cause else "")) from e
     return model.to(device)
+
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".pkl", ".pt", ".pth")
+
+
+def newest_checkpoint_in(folder: Path) -> Path | None:
+    """The newest file with a checkpoint's usual name in `folder` or one level down (a training
+    run keeps its snapshots in a subfolder), for a hint when a folder is given instead."""
+    found = [p for pattern in ("*", "*/*") for p in folder.glob(pattern)
+             if p.suffix in CHECKPOINT_SUFFIXES and p.is_file() and not p.name.startswith(".")]
+    return max(found, key=lambda p: (p.stat().st_mtime, p.name)) if found else None
 
 
 __all__ = ["load", "save", "save_checkpoint", "read_checkpoint", "CheckpointError"]
