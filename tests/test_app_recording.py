@@ -70,6 +70,33 @@ def test_preview_plays_the_path_without_touching_the_edited_state(app):
     pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
 
 
+def test_preview_sends_the_next_frame_once_the_last_is_shown_in_full(app):
+    """Faster than any render, the clock skips frames, but each state sent is on screen as its
+    final picture before the next goes out (not a preview replaced before its full frame)."""
+    ctl, _ = app
+    rec = ctl.recorder
+    _two_keys(ctl, frames=40)
+    rec.fps = 500
+    sent: list[tuple] = []
+    submit = ctl.engine.submit
+
+    def spy(state):
+        sent.append((state, ctl.frame))
+        submit(state)
+
+    ctl.engine.submit = spy
+    with ctl.engine.borrow_model() as model:  # renders slower than the polls, as on a CPU
+        synthesize = model.synthesize
+        model.synthesize = lambda *a, **k: (time.sleep(0.03), synthesize(*a, **k))[1]
+    rec.start_preview()
+    pump(ctl, lambda: len(sent) >= 8)
+    rec.stop_preview()
+    played = sent[:8]
+    assert len({state for state, _ in played}) == 8
+    for (state, _), (_, on_screen) in zip(played, played[1:]):
+        assert on_screen is not None and not on_screen.preview and on_screen.state == state
+
+
 def test_export_runs_in_the_background_and_decodes(app, tmp_path):
     ctl, ref = app
     rec = ctl.recorder

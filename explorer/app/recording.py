@@ -3,8 +3,10 @@ and MP4/GIF export in the background.
 
 Keyframes are whole `LatentState`s taken from the editor. The preview computes every frame's
 state in a job (mapping only), then plays them at the chosen fps by sending them straight to the
-render thread: the edited state and its history are not touched, and the render thread's
-latest-wins mailbox drops frames it cannot keep up with, so playback keeps real time. A take
+render thread: the edited state and its history are not touched. Playback keeps real time by
+skipping frames: the next state goes out only once the last one's full picture is on screen (on a
+CPU a big model's render shows a low-resolution preview first, and a new state every 1/fps would
+leave nothing but previews on screen). A take
 records each picture that reaches the screen with its time ("record what I do"). Exports borrow
 the model one batch at a time, so the main picture keeps rendering while the file is written.
 """
@@ -29,6 +31,7 @@ from explorer.video.take import take_frames
 
 FORMATS = ("mp4", "gif")
 DEFAULT_FRAMES = 60
+PREVIEW_MAX_WAIT_S = 2.0  # a preview frame whose render never arrives (an error) must not stop playback
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Recorder(Feature):
         self.preview_states: list[LatentState] | None = None
         self.preview_frame = -1
         self._preview_started = 0.0
+        self._preview_sent_at = 0.0
         # A take being recorded, and the last one recorded.
         self.recording = False
         self._shown: list[tuple[float, LatentState]] = []
@@ -157,13 +161,19 @@ class Recorder(Feature):
     def animating(self) -> bool:
         return self.previewing
 
-    def _play(self) -> None:
+    def _play(self, frame: Frame | None) -> None:
+        """The frame the clock says, once the last one sent is on screen in full (or too late)."""
         states = self.preview_states
         if not states:
             return
-        index = int((time.monotonic() - self._preview_started) * self.fps) % len(states)
-        if index != self.preview_frame:
-            self.preview_frame = index
+        now = time.monotonic()
+        index = int((now - self._preview_started) * self.fps) % len(states)
+        if index == self.preview_frame:
+            return
+        shown = (self.preview_frame < 0 or frame is not None and not frame.preview
+                 and frame.state == states[self.preview_frame])
+        if shown or now - self._preview_sent_at > PREVIEW_MAX_WAIT_S:
+            self.preview_frame, self._preview_sent_at = index, now
             self.host.show_transient_state(states[index])
 
     # --- takes -----------------------------------------------------------------------------------
@@ -207,7 +217,7 @@ class Recorder(Feature):
     # --- per UI frame ----------------------------------------------------------------------------
     def poll(self, frame: Frame | None) -> None:
         if self.preview_states is not None:
-            self._play()
+            self._play(frame)
         if self.recording:
             self._record(frame)
 
