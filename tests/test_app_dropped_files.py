@@ -37,9 +37,16 @@ def test_anything_else_gets_a_clear_message(tmp_path):
     text = tmp_path / "notes.pkl"
     text.write_text("just some text")
     action = classify_dropped_file(text)
-    assert isinstance(action, Rejected) and "not a checkpoint" in action.message
+    assert isinstance(action, Rejected) and "not an image, a checkpoint or a W+ .npz" in action.message
+    fake_photo = tmp_path / "fake.jpg"
+    fake_photo.write_text("not a photo")
+    assert "not an image" in classify_dropped_file(fake_photo).message
     assert "no such file" in classify_dropped_file(tmp_path / "missing.pkl").message
-    assert "folder" in classify_dropped_file(tmp_path).message
+    run = tmp_path / "run"
+    (run / "snapshots").mkdir(parents=True)
+    (run / "snapshots" / "snapshot-0000000256.safetensors").write_bytes(b"x")
+    assert "the newest there: " + str(run / "snapshots" / "snapshot-0000000256.safetensors") in \
+        classify_dropped_file(run).message
     empty = tmp_path / "empty.npz"
     np.savez(empty, other=np.zeros(2))
     assert isinstance(classify_dropped_file(empty), Rejected)

@@ -61,11 +61,11 @@ def _usage_error(capsys, argv: list[str]) -> str:
 
 # --------------------------------------------------------------------------- output paths
 
-def test_out_that_is_a_file_fails_before_the_model_is_read(tmp_path, capsys) -> None:
+def test_out_that_is_a_file_fails_before_the_model_is_read(image, tmp_path, capsys) -> None:
     file = tmp_path / "file.txt"
     file.write_text("x")
     assert "is a file, not a folder" in _error(capsys, ["generate", MISSING_CKPT, "--out", file])
-    assert "is a file, not a folder" in _error(capsys, ["project", MISSING_CKPT, file, "--out", file])
+    assert "is a file, not a folder" in _error(capsys, ["project", MISSING_CKPT, image, "--out", file])
     assert "is a file" in _error(capsys, ["directions", MISSING_CKPT, "--method", "pca",
                                           "--out", file / "pca.npz"])
 
@@ -138,7 +138,8 @@ def test_project_and_directions_never_overwrite_without_force(ckpt, image, tmp_p
     (["video", "{ckpt}", "--seeds", "0", "--translate-path", "0,0:0.3,0", "--out", "{out}/pan.gif"],
      "--translate-path and --rotate-path move a StyleGAN3"),
     (["project", "{ckpt}", "{image}", "--class", "2", "--out", "{out}"], "unconditional"),
-    (["project", "{ckpt}", "{out}/missing.png", "--out", "{out}"], "no such image"),
+    (["project", "{ckpt}", "{out}/missing.png", "--out", "{out}"], "no such file"),
+    (["project", "{ckpt}", "{ckpt}", "--out", "{out}"], "not an image file"),
     (["project", "{ckpt}", "{image}", "--loss", "l1*inf", "--out", "{out}"], "positive finite"),
     (["directions", "{ckpt}", "--method", "pca", "--components", "1000"], "at most w_dim=16"),
     (["directions", "{ckpt}", "--method", "kmeans", "--components", "50", "--samples", "20"],
@@ -260,3 +261,14 @@ def test_interrupted_generate_leaves_no_temp_files(ckpt, tmp_path, sig, code, to
     assert 20 <= len(written) < 100_000
     for path in written:
         Image.open(path).verify()  # every file that exists is a whole PNG
+
+
+def test_project_checks_its_picture_before_the_outputs(image, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "target.png").write_bytes(b"an earlier result")
+    assert "is a folder; choose an image file" in _error(capsys, ["project", MISSING_CKPT, tmp_path, "--out", out])
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("not a photo")
+    assert "not an image file" in _error(capsys, ["project", MISSING_CKPT, fake, "--out", out])
+    assert "already exists" in _error(capsys, ["project", MISSING_CKPT, image, "--out", out])

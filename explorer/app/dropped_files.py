@@ -82,6 +82,7 @@ def _is_image(path: Path) -> bool:
 def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
     """Sniff `path` and say what the app should do with it. Never raises for user files."""
     from explorer.app.session import read_png_state
+    from explorer.checkpoints import folder_given
     from explorer.checkpoints.sniff import sniff_format
     from explorer.latent.npz import load_latent_npz
     if isinstance(path, str):
@@ -93,7 +94,7 @@ def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
     if not path.exists():
         return Rejected(path, f"no such file: {path}")
     if path.is_dir():
-        return Rejected(path, f"{path.name} is a folder; drop a checkpoint, image or .npz file")
+        return Rejected(path, folder_given(path))
     try:
         state = read_png_state(path)
         if state is not None:
@@ -107,8 +108,8 @@ def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
     try:
         sniff_format(path)
     except ExplorerError:
-        return Rejected(path, f"{path.name} is not a checkpoint, a saved image or a W+ .npz; "
-                              "drop one of those")
+        return Rejected(path, f"{path.name} is not an image, a checkpoint or a W+ .npz that this "
+                              "program can read (a photo is projected, a checkpoint opened, a latent loaded)")
     except OSError as e:
         return Rejected(path, f"could not read {path.name}: {e.strerror or e}")
     return LoadCheckpoint(path)

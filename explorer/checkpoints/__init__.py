@@ -44,9 +44,7 @@ def load(path: str | os.PathLike[str], device: str | torch.device = "cpu", progr
         hint = "" if path.suffix else " (nor a model name: `stylegan-explorer models` lists them)"
         raise CheckpointError(f"no such file: {path}{hint}")
     if path.is_dir():
-        newest = newest_checkpoint_in(path)
-        raise CheckpointError(f"{path} is a folder; choose a checkpoint file inside it"
-                              + (f" (the newest there: {newest})" if newest else ""))
+        raise CheckpointError(folder_given(path))
     try:
         model = _READERS[sniff_format(path)](path)
     except CheckpointError as e:
@@ -64,6 +62,13 @@ def load(path: str | os.PathLike[str], device: str | torch.device = "cpu", progr
 CHECKPOINT_SUFFIXES = (".safetensors", ".pkl", ".pt", ".pth")
 
 
+def folder_given(folder: Path) -> str:
+    """What to say when a folder is given where a checkpoint is expected: its newest one, if any."""
+    newest = newest_checkpoint_in(folder)
+    return f"{folder} is a folder; choose a checkpoint file inside it" + (
+        f" (the newest there: {newest})" if newest else "")
+
+
 def newest_checkpoint_in(folder: Path) -> Path | None:
     """The newest file with a checkpoint's usual name in `folder` or one level down (a training
     run keeps its snapshots in a subfolder), for a hint when a folder is given instead."""
@@ -72,4 +77,4 @@ def newest_checkpoint_in(folder: Path) -> Path | None:
     return max(found, key=lambda p: (p.stat().st_mtime, p.name)) if found else None
 
 
-__all__ = ["load", "save", "save_checkpoint", "read_checkpoint", "CheckpointError"]
+__all__ = ["load", "save", "folder_given", "newest_checkpoint_in", "save_checkpoint", "read_checkpoint", "CheckpointError"]

@@ -68,7 +68,10 @@ def run_app_command(argv: Sequence[str]) -> int:
     from explorer.download import remote_source
     if args.checkpoint and remote_source(args.checkpoint) is None and \
             not Path(args.checkpoint).expanduser().is_file():
-        print(f"error: no such checkpoint file or model name: {args.checkpoint}", file=sys.stderr)
+        from explorer.checkpoints import folder_given
+        folder = Path(args.checkpoint).expanduser()
+        problem = folder_given(folder) if folder.is_dir() else f"no such checkpoint file or model name: {args.checkpoint}"
+        print(f"error: {problem}", file=sys.stderr)
         return 1
     try:
         import imgui_bundle  # noqa: F401 - first, so pyGLFW binds the bundled GLFW

@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.project.projector import Projector
 
     image, out = Path(args.image), Path(args.out)
-    if not image.is_file():
-        raise InputError(f"no such image: {image}")
+    load_image(image, 4)  # a missing, folder or unreadable picture fails before outputs and model
     check_output_folder(out, OUTPUTS, args.force, inputs=[Path(args.checkpoint), image])
     remove_stale_temp_files(out)
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
