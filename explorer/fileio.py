@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,7 +31,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], over
     leaves the previous file (if any) untouched and no temp file. With `overwrite=False` an
     existing `path` is never replaced: FileExistsError instead. A killed process (SIGKILL)
     can still leave a temp file; `stale_temp_files` finds those by the dead pid in their name.
-    The temp file is made with plain `open`, so the result gets the usual umask permissions.
+    The temp file is made with plain `open`, so the result gets the usual umask permissions,
+    also when `write` re-creates the file with its own (safetensors makes it 0600).
     """
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +40,10 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], over
     try:
         with open(tmp, "xb"):
             pass
+        mode = stat.S_IMODE(tmp.stat().st_mode)
         write(tmp)
+        if stat.S_IMODE(tmp.stat().st_mode) != mode:
+            os.chmod(tmp, mode)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         if overwrite:

@@ -42,6 +42,23 @@ def test_metrics_are_read_incrementally(tmp_path):
     assert tail.read()["loss_G"].tolist() == [5.0]
 
 
+def test_metrics_are_standard_json_and_a_nan_reads_as_a_gap(tmp_path):
+    """ADA's statistic before its first measurement (or a diverged loss) is NaN: written as null,
+    which every JSON parser reads, and the curves show a gap there."""
+    run = RunFolder(tmp_path / "run")
+    run.append_metrics({"kimg": 0.1, "loss_G": float("nan"), "ada_rt": float("inf"),
+                        "sv": {"b4.conv1": [1.0, float("nan")]}})
+    line = run.metrics_path.read_text()
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    assert json.loads(line, parse_constant=refuse) == {"kimg": 0.1, "loss_G": None, "ada_rt": None,
+                                                        "sv": {"b4.conv1": [1.0, None]}}
+    curves = MetricsTail(run.metrics_path).read()
+    assert curves["kimg"].tolist() == [0.1] and np.isnan(curves["loss_G"][0])
+
+
 def test_watcher_reads_state_samples_and_snapshots(tmp_path):
     run = RunFolder(tmp_path / "run")
     watcher = RunWatcher(run.path)

@@ -305,3 +305,14 @@ def test_device_argument(sg2_model: explorer.Model) -> None:
     model = explorer.load(sg2_model.info.source, device="cpu")
     assert model.device == torch.device("cpu")
     assert next(model.generator.parameters()).device == torch.device("cpu")
+
+
+def test_a_saved_checkpoint_gets_the_usual_file_permissions(tmp_path: Path) -> None:
+    """safetensors re-creates the file as 0600; a snapshot must be readable like its run folder's
+    other files (the umask's permissions)."""
+    import stat
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(b"")
+    path = tmp_path / "model.safetensors"
+    save_checkpoint(path, {"G": {"w": torch.zeros(2)}}, {})
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)

@@ -67,7 +67,8 @@ class MetricsTail:
             if isinstance(record, dict) and "kimg" in record:
                 self.last = record
                 for key, column in self._columns.items():
-                    column.append(float(record.get(key, np.nan)))
+                    value = record.get(key)
+                    column.append(np.nan if value is None else float(value))
         return {k: np.asarray(v, dtype=np.float64) for k, v in self._columns.items()}
 
 

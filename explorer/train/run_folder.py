@@ -14,6 +14,7 @@ Readers tolerate a torn last line in metrics.jsonl: a killed trainer may leave o
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -23,6 +24,18 @@ from explorer.fileio import atomic_write_bytes, pid_alive, remove_stale_temp_fil
 
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".safetensors"
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One metrics record as standard JSON (a NaN or infinite value, e.g. ADA's statistic before
+    its first measurement or a diverged loss, is written as null), newline-terminated."""
+    def finite(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+    return json.dumps(finite(record), allow_nan=False) + "\n"
 
 
 class RunFolder:
@@ -82,7 +95,7 @@ class RunFolder:
     def append_metrics(self, record: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json_line(record))
             f.flush()
 
     def read_metrics(self) -> list[dict[str, Any]]:
@@ -99,7 +112,7 @@ class RunFolder:
     def keep_metrics_until(self, nimg: int) -> None:
         """Drop the records past `nimg`: after a crash they describe steps that resuming redoes."""
         kept = [r for r in self.read_metrics() if r.get("nimg", 0) <= nimg]
-        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+        atomic_write_bytes(self.metrics_path, "".join(json_line(r) for r in kept).encode())
 
     def write_status(self, **fields: Any) -> None:
         self.write_json(self.status_path, {"pid": os.getpid(), "updated": time.time(), **fields})
