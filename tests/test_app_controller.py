@@ -139,7 +139,7 @@ def test_user_errors_land_in_the_status_line(app, tmp_path):
     junk = tmp_path / "junk.pkl"
     junk.write_text("not a model")
     ctl.open_path(junk)
-    assert ctl.status.is_error and "not a checkpoint" in ctl.status.text
+    assert ctl.status.is_error and "not an image, a checkpoint" in ctl.status.text
     ctl.set_state(ctl.state.replace(view_layer="no.such.layer"))
     pump(ctl, lambda: ctl.status.failed_state == ctl.state)
     assert "no layer" in ctl.status.text and not ctl.is_busy()

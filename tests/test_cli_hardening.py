@@ -177,6 +177,7 @@ def test_bad_numbers_are_usage_errors(argv, expected, capsys) -> None:
     (["--lr", "0"], "--lr must be above 0"),
     (["--seed", "4294967296"], "--seed must be from 0 to 4294967295"),
     (["--aug-p", "1.5"], "--aug-p must be from 0 to 1"),
+    (["--kimg", "0"], "--kimg must be above 0 and at most 1000000000, not 0"),
 ])
 def test_train_values_fail_before_any_work(flags, expected, tmp_path, capsys) -> None:
     data = make_shapes_folder(tmp_path / "data", count=4)

@@ -311,9 +311,11 @@ class AppController:
                 self.set_status(f"could not update the recent list: {e.strerror or e}", error=True)
                 return
         kimg = trained_kimg(event.info.extra)
-        self.set_status(f"loaded {self.model_label}"
-                        + (f" (trained on {round(kimg, 1):g} thousand images: an early model)" if kimg is not None and kimg < 1000
-                           else ""))
+        early = ""
+        if kimg is not None and kimg < 1000:
+            seen = f"{round(kimg * 1000):,} images" if kimg < 10 else f"{kimg:.0f} thousand images"
+            early = f" (trained on {seen}: an early model)"
+        self.set_status(f"loaded {self.model_label}{early}")
 
     def _read_layers(self, info: ModelInfo) -> None:
         """The W+ rows' nominal resolutions and presets of the model just loaded (see

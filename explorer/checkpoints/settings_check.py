@@ -33,6 +33,10 @@ def _int_in(low: int, high: int, optional: bool = False) -> Callable[[Any], str 
     return check
 
 
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _float_in(low: float, high: float, optional: bool = False, open_low: bool = False
               ) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
@@ -40,7 +44,9 @@ def _float_in(low: float, high: float, optional: bool = False, open_low: bool = 
             return None
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
               and (value > low if open_low else value >= low) and value <= high)
-        return None if ok else f"must be a finite number {'above' if open_low else 'from'} {low} to {high}"
+        lo, hi = _number(low), _number(high)
+        where = f"above {lo} and at most {hi}" if open_low else f"from {lo} to {hi}"
+        return None if ok else f"must be a finite number {where}"
     return check
 
 

@@ -47,8 +47,8 @@ def _check_number(flag: str, value: Any, low: float, high: float, whole: bool, o
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(f"{flag} must be a finite number, not {value!r}")
     if value < low or (open_low and value == low) or value > high:
-        side = "above" if open_low else "from"
-        raise InputError(f"{flag} must be {side} {_text(low)} to {_text(high)}, not {_text(value)}")
+        where = f"above {_text(low)} and at most" if open_low else f"from {_text(low)} to"
+        raise InputError(f"{flag} must be {where} {_text(high)}, not {_text(value)}")
 
 
 def _text(number: float) -> str:
