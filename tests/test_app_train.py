@@ -18,7 +18,7 @@ from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_ap
 import explorer
 from explorer.app.panels import TrainPanel
 from explorer.app.run_watcher import MetricsTail, RunWatcher
-from explorer.app.train_runs import TrainRequest, default_request
+from explorer.app.train_runs import TrainRequest, default_request, request_from_run
 from explorer.engine import render_state
 from explorer.fileio import save_png
 from explorer.latent.state import LatentState
@@ -84,10 +84,24 @@ def test_request_becomes_train_flags():
                      extra="--cbase 512 --device 'cpu'")
     args = r.args(resume=False)
     assert args[:2] == ["--data", os.path.expanduser("~/faces")]
-    assert args[2:] == ["--resolution", "32", "--kimg", "10", "--batch", "4", "--snap", "1",
+    assert args[2:] == ["--resolution", "32", "--batch", "4", "--kimg", "10", "--snap", "1",
                         "--sample-every", "0.5", "--tick", "0.5", "--cbase", "512", "--device", "cpu"]
-    assert r.args(resume=True)[0] == "--resume"
+    # a resume keeps the run's data, resolution and batch (the trainer refuses others)
+    assert r.args(resume=True) == ["--resume", "--kimg", "10", "--snap", "1", "--sample-every", "0.5",
+                                   "--tick", "0.5", "--cbase", "512", "--device", "cpu"]
     assert "--cbase" in default_request("cpu").extra and default_request("cuda:0").resolution == 256
+
+
+def test_a_run_folder_fills_the_form_with_its_settings(tmp_path):
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    run.write_json(run.config_path, {"data": "/data/faces", "resolution": 32, "kimg": 0.5, "batch": 4,
+                                     "snap_kimg": 0.1, "channel_base": 512})
+    form = default_request("cpu")
+    loaded = request_from_run(form, str(run.path))
+    assert (loaded.data, loaded.resolution, loaded.kimg, loaded.batch, loaded.snap_kimg, loaded.extra) == \
+        ("/data/faces", 32, 0.5, 4, 0.1, "")
+    assert request_from_run(form, str(tmp_path / "nothing")) == form
 
 
 TINY_FLAGS = "--z-dim 16 --map 1 --cbase 128 --cmax 16 --workers 0 --device cpu --aug none"

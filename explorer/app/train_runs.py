@@ -13,7 +13,7 @@ import math
 import os
 import shlex
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -41,16 +41,30 @@ class TrainRequest:
     extra: str = ""
 
     def args(self, resume: bool) -> list[str]:
-        """The `train` command line after `--out RUN`."""
+        """The `train` command line after `--out RUN`. A resume leaves the data, resolution and
+        batch to the run's stored config (the trainer refuses different ones)."""
         try:
             extra = shlex.split(self.extra)
         except ValueError as e:
             raise ExplorerError(f"could not read the extra flags: {e}") from e
         sample_kimg = max(self.snap_kimg / 2, 0.001)  # a new grid at least twice per snapshot
-        args = ["--resume"] if resume else ["--data", str(Path(self.data).expanduser())]
-        return [*args, "--resolution", str(self.resolution), "--kimg", f"{self.kimg:g}",
-                "--batch", str(self.batch), "--snap", f"{self.snap_kimg:g}",
+        args = ["--resume"] if resume else ["--data", str(Path(self.data).expanduser()),
+                                            "--resolution", str(self.resolution), "--batch", str(self.batch)]
+        return [*args, "--kimg", f"{self.kimg:g}", "--snap", f"{self.snap_kimg:g}",
                 "--sample-every", f"{sample_kimg:g}", "--tick", f"{min(sample_kimg, 4.0):g}", *extra]
+
+
+def request_from_run(request: TrainRequest, run_dir: str) -> TrainRequest:
+    """The form as the run in `run_dir` was started (its config.json), no extra flags (the stored
+    config holds them all); `request` unchanged where there is no readable config."""
+    run = RunFolder(Path(run_dir).expanduser())
+    try:
+        config = run.read_json(run.config_path)
+        return replace(request, data=str(config["data"]), run_dir=run_dir, resolution=int(config["resolution"]),
+                       kimg=float(config["kimg"]), batch=int(config["batch"]),
+                       snap_kimg=float(config["snap_kimg"]), extra="")
+    except (OSError, ValueError, KeyError, TypeError):
+        return request
 
 
 def _holds_images(folder: Path, limit: int = 20_000) -> bool:
@@ -86,9 +100,9 @@ def request_problems(request: TrainRequest, resume: bool) -> dict[str, str]:
         elif data.is_dir() and not _holds_images(data):
             problems["data folder"] = "no image files (PNG, JPEG, ...) in this folder or below it"
     r = request.resolution
-    if r < 8 or r > 1024 or 2 ** int(math.log2(r)) != r:
+    if not resume and (r < 8 or r > 1024 or 2 ** int(math.log2(r)) != r):
         problems["resolution"] = "a power of two from 8 to 1024"
-    if request.batch < 1:
+    if not resume and request.batch < 1:
         problems["batch"] = "at least 1"
     if not request.kimg > 0:
         problems["kimg"] = "more than 0"

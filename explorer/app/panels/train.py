@@ -14,7 +14,7 @@ from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
 from explorer.app.run_watcher import CURVES, RunView
 from explorer.app.style import ERROR_COLOR
-from explorer.app.train_runs import TrainRequest, default_request, request_problems
+from explorer.app.train_runs import TrainRequest, default_request, request_from_run, request_problems
 from explorer.app.widgets import help_marker
 
 DATA_HELP = ("A folder (subfolders are read too) or a .zip of images: PNG, JPEG, WebP ...\n"
@@ -34,6 +34,7 @@ class TrainPanel(Panel):
         self.request: TrainRequest | None = None  # the fields, filled with defaults on first draw
         self.sample_view = ImageView("fit")
         self.problems: dict[str, str] = {}  # field label -> why it cannot work (after a refused Start)
+        self._loaded_from: str | None = None  # the run folder whose settings the form shows
 
     def views(self) -> tuple[ImageView, ...]:
         return (self.sample_view,)
@@ -61,6 +62,8 @@ class TrainPanel(Panel):
             return
         resume = training.has_run(self.request.run_dir)
         if imgui.button("Resume" if resume else "Start"):
+            if resume and self._loaded_from != self.request.run_dir:
+                self._load_run(self.request.run_dir)  # a resume continues the run as it was started
             self.problems = request_problems(self.request, resume)
             if self.problems:
                 ctl.set_status(f"the Train form has {len(self.problems)} problem"
@@ -70,7 +73,12 @@ class TrainPanel(Panel):
         imgui.same_line()
         if imgui.button("Watch") and self.request.run_dir.strip():
             training.watch(self.request.run_dir)
-        imgui.set_item_tooltip("follow a run folder without starting a trainer")
+            self._load_run(self.request.run_dir)
+        imgui.set_item_tooltip("follow a run folder without starting a trainer (the form shows its settings)")
+
+    def _load_run(self, run_dir: str) -> None:
+        self.request = request_from_run(self.request, run_dir)
+        self._loaded_from = run_dir
 
     def _run(self, ctl: AppController) -> None:
         training = ctl.training
