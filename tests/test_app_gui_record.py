@@ -50,11 +50,15 @@ def test_two_keyframes_preview_and_export_a_gif(make_app, tmp_path):
         diffs = [int(np.abs(picture.astype(int) - zoomed(render_state(ref, s).rgba, zoom)).max()) for s in states]
         assert min(diffs) <= 2 and 0 < diffs.index(min(diffs)) < len(states) - 1, diffs
         assert ctl.state.seed == 4  # the edited state is still the last keyframe
-        rec.fps = 30
+        rec.fps = 60
+        rec.format = "mp4"
         ctx.item_click("//Record/Stop preview")
         wait_for_current_picture(ctx, window)
-        # Export in the background: the window keeps drawing frames while the job runs.
+        # Export in the background: the window keeps drawing frames while the job runs. The typed
+        # .gif path sets the format, and with it the fps limit (a GIF plays at most 50 fps).
         ctx.item_input_value("//Record/##video path", str(out))
+        ctx.yield_(2)
+        assert rec.format == "gif" and rec.fps == 50
         ctx.item_click("//Record/Export path")
         started = window.ui_frames
         wait_frames_until(ctx, lambda: not rec.exporting and rec.last_export is not None, timeout_s=60,

@@ -3,6 +3,8 @@ MP4/GIF export in the background (the picture keeps rendering meanwhile)."""
 
 from __future__ import annotations
 
+import os
+
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
@@ -123,6 +125,9 @@ class RecordPanel(Panel):
                                   - style.item_spacing.x - 8)
         _, rec.out_path = imgui.input_text_with_hint("##video path", "blank: walk.mp4 / walk.gif in the save folder",
                                                      rec.out_path)
+        typed = os.path.splitext(rec.out_path.strip())[1].lower().lstrip(".")
+        if typed in FORMATS:  # the format (and so the fps limit) follows a typed path's extension
+            rec.format = typed
         imgui.same_line()
         if imgui.button("Browse...##video"):
             ctl.choose_file(DialogRequest("save", "Export the video as", str(rec.output()), VIDEO_FILTERS),
