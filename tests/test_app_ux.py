@@ -8,6 +8,7 @@ direct headless renders. Waits are frame-based with generous caps; nothing asser
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 
 import numpy as np
@@ -477,6 +478,13 @@ def test_request_problems_explain_each_field(tmp_path):
                              "snapshot every (kimg)", "more flags"}
     assert "zip" in problems["data folder"] and "power of two" in problems["resolution"]
     assert "data folder" not in request_problems(bad, resume=True)  # a resume reads no data
+    small = tmp_path / "small"
+    small.mkdir()
+    Image.new("RGB", (20, 24)).save(small / "a.png")  # reaches 16 px; the trainer does not upscale
+    too_big = TrainRequest(data=str(small), run_dir=str(tmp_path / "run"), resolution=64)
+    assert request_problems(too_big, resume=False) == {
+        "resolution": "larger than the images (the first fits 16 px): choose 16 or less"}
+    assert request_problems(dataclasses.replace(too_big, resolution=16), resume=False) == {}
 
 
 def test_noise_colour_scale_runs_from_black_to_white():

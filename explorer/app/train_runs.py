@@ -81,6 +81,18 @@ def _holds_images(folder: Path, limit: int = 20_000) -> bool:
     return False
 
 
+def _resolution_the_images_reach(data: Path) -> int | None:
+    """The largest power of two the first readable image reaches (the trainer does not upscale);
+    None when that cannot be read here (the trainer then says why)."""
+    from explorer.train.dataset import infer_resolution
+    from explorer.train.dataset_source import ImageSource
+    try:
+        with ImageSource(data) as source:
+            return infer_resolution(source, cap=2**30)
+    except (ExplorerError, OSError):
+        return None
+
+
 def request_problems(request: TrainRequest, resume: bool) -> dict[str, str]:
     """Every field that cannot work, with the reason, keyed by the field's label (all at once)."""
     problems: dict[str, str] = {}
@@ -102,6 +114,10 @@ def request_problems(request: TrainRequest, resume: bool) -> dict[str, str]:
     r = request.resolution
     if not resume and (r < 8 or r > 1024 or 2 ** int(math.log2(r)) != r):
         problems["resolution"] = "a power of two from 8 to 1024"
+    elif not resume and "data folder" not in problems:
+        fits = _resolution_the_images_reach(Path(request.data.strip()).expanduser())
+        if fits is not None and r > fits:
+            problems["resolution"] = f"larger than the images (the first fits {fits} px): choose {fits} or less"
     if not resume and request.batch < 1:
         problems["batch"] = "at least 1"
     if not request.kimg > 0:
