@@ -22,7 +22,12 @@ from tests.test_train_support import make_shapes_folder, tiny_config
 def test_train_snapshot_load_and_resume(tmp_path: Path, one_torch_thread, capsys) -> None:
     data = make_shapes_folder(tmp_path / "data", count=16)
     cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache")
-    run = train(cfg, log=lambda line: None).run
+    lines: list[str] = []
+    run = train(cfg, log=lines.append).run
+    # After 3 steps, before any tick (every 16 images = 4 steps): the speed and the first tick's wait.
+    first_tick = next(i for i, line in enumerate(lines) if line.startswith("tick "))
+    assert any(line.startswith("first 3 steps: ") and "the first tick line in about" in line
+               for line in lines[:first_tick])
 
     metrics = run.read_metrics()
     assert [r["tick"] for r in metrics] == [1, 2, 3, 4]

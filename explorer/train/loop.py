@@ -41,6 +41,7 @@ from explorer.train.samples import fixed_latents, grid_shape, save_fake_grid, sa
 from explorer.train.snapshot import Snapshot, load_snapshot, restore_optimizer, save_snapshot
 
 SAMPLE_SEED = 123
+SPEED_REPORT_STEPS = 3  # after these, one line with the speed and when the first tick line comes
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
         f"{'mixed precision' if cfg.amp else 'float32'}")
 
     stats = RunningStats()
+    tick_at_start = tick
     next_tick = nimg + int(cfg.tick_kimg * 1000)
     next_sample = nimg + int(cfg.sample_kimg * 1000)
     next_snap = nimg + int(cfg.snap_kimg * 1000)
@@ -209,6 +211,8 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
         update_ema(G_ema, G, ema_beta(cfg, nimg + nimg_before))  # trained weights: no ramp-up again
         nimg += cfg.batch
         step += 1
+        if proc.is_main and nimg - tick_start_nimg == SPEED_REPORT_STEPS * cfg.batch and tick == tick_at_start:
+            log(_first_steps_line(time.time() - tick_start_time, cfg, next_tick - nimg))
         if tuner is not None:
             tuner.step(all_reduce_sum)
 
@@ -354,6 +358,16 @@ def _tick_record(means: dict[str, float], tick: int, nimg: int, start_nimg: int,
     if device.type == "cuda":
         record["max_mem_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
     return record
+
+
+def _first_steps_line(seconds: float, cfg: TrainConfig, images_to_tick: int) -> str:
+    """After the first few steps: their speed, and when the first tick line will come (on a CPU
+    the default 4 kimg tick can be hours away, and a silent trainer looks hung)."""
+    per_step = seconds / SPEED_REPORT_STEPS
+    wait = per_step * max(images_to_tick, 0) / cfg.batch
+    when = f"{wait / 60:.0f} min" if wait < 2 * 3600 else f"{wait / 3600:.1f} h"
+    return (f"first {SPEED_REPORT_STEPS} steps: {per_step:.2f} s per step of {cfg.batch} images; the first "
+            f"tick line in about {when} (one every {cfg.tick_kimg:g} kimg; --tick sets it)")
 
 
 def _progress_line(r: dict, total_kimg: float, deadline: float | None = None) -> str:
