@@ -105,6 +105,21 @@ def test_pause_then_stop_keeps_the_best_latent(app, tmp_path):
     assert ctl.state.latent is not None and "stopped" in ctl.status.text
 
 
+def test_a_second_image_or_another_model_stops_the_projection_and_says_so(app, tmp_path):
+    ctl, model = app
+    ctl.projection.config = QUICK.replace(steps=100_000, early_stop=False)
+    ctl.open_path(generated_png(model, tmp_path / "first.png"))
+    first = ctl.projection.run
+    pump(ctl, lambda: first.step >= 1, 120)
+    ctl.open_path(generated_png(model, tmp_path / "second.png", seed=8))
+    assert "the projection of first.png is stopped" in ctl.status.text
+    second = ctl.projection.run
+    pump(ctl, lambda: second.step >= 1, 120)
+    ctl.load_model(tiny_model(seed=9))  # another model: the projection is of no use any more
+    pump(ctl, lambda: not ctl.projection.busy, 60)
+    assert second.step < 100_000 and "made for the previous model" in ctl.status.text
+
+
 def test_unreadable_image_and_no_model_are_status_messages(app, tmp_path):
     ctl, model = app
     bad = tmp_path / "bad.png"

@@ -191,6 +191,7 @@ class Projections(Feature):
         if model is None or info is None or model.info.content_hash != info.content_hash:
             self.host.set_status("load a model before dropping an image to project", error=True)
             return
+        replaced = self.run.name if self.busy and self.run is not None else None
         run = ProjectionRun(Path(path).expanduser(), info.content_hash)
         config = self.config
         run.plan = space_plan(config)
@@ -203,7 +204,13 @@ class Projections(Feature):
             return run.projector.run(on_progress=run.on_progress,
                                      is_cancelled=lambda: cancelled() or run.should_stop())
         self._begin(run, job, f"projection of {run.name}")
-        self.host.set_status(f"projecting {run.name} into {run.plan}, {config.steps} steps ...")
+        self.host.set_status(f"projecting {run.name} into {run.plan}, {config.steps} steps ..."
+                             + (f" (one at a time: the projection of {replaced} is stopped)" if replaced else ""))
+
+    def model_loaded(self, info: ModelInfo) -> None:
+        """A projection into the previous model can no longer be used: stop it now, not at its end."""
+        if self.busy and self.run is not None and self.run.model_hash != info.content_hash:
+            self.run.stop()
 
     def refine(self, steps: int) -> None:
         """Continue the last projection for `steps` more (same optimiser, lower learning rate)."""
