@@ -90,3 +90,13 @@ def test_a_grid_leaves_no_empty_cell_when_the_count_allows():
     tiles = np.arange(1, 9, dtype=np.uint8).reshape(8, 1, 1, 1).repeat(2, 1).repeat(2, 2)
     grid = image_grid(tiles)
     assert grid.shape == (4, 8, 1) and (grid > 0).all()
+
+
+def test_a_misspelled_command_is_named_not_opened_as_a_checkpoint(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["vidoe", "model.pkl", "--out", "x.gif"]) == 2
+    assert "no command 'vidoe'; did you mean 'video'?" in capsys.readouterr().err
+    (tmp_path / "vidoe").write_bytes(b"")  # a file of that name is opened (as the app's checkpoint)
+    from explorer.cli.main import misspelled_command
+    assert misspelled_command("vidoe") is None and misspelled_command("genrate") == "generate"
+    assert misspelled_command("stylegan3-t-ffhq-1024") is None and misspelled_command("ffhq.pkl") is None

@@ -9,8 +9,10 @@ Ctrl-C exits 130 and SIGTERM 143, after the atomic writes in flight have cleaned
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from explorer.errors import ExplorerError
@@ -43,9 +45,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def misspelled_command(word: str) -> str | None:
+    """The command `word` looks like a typo of, unless it is a file, URL, option or model name."""
+    if word.startswith("-") or any(c in word for c in "/.:") or Path(word).exists():
+        return None
+    close = difflib.get_close_matches(word, COMMAND_MODULES, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMAND_MODULES and argv[0] not in ("-h", "--help")):
+        typo = misspelled_command(argv[0]) if argv else None
+        if typo:
+            print(f"stylegan-explorer: error: no command {argv[0]!r}; did you mean {typo!r}? (without a "
+                  "command the app opens: `stylegan-explorer [CHECKPOINT]`)", file=sys.stderr)
+            return 2
         from explorer.cli.app_launcher import run_app_command
         return run_app_command(argv)
     args = build_parser().parse_args(argv)
