@@ -23,7 +23,7 @@ from explorer.engine import render_state
 from explorer.fileio import save_png
 from explorer.latent.state import LatentState
 from explorer.train.run_folder import RunFolder
-from tests.test_app_controller import tiny_model
+from tests.test_app_controller import app, tiny_model  # noqa: F401  (app: the fixture)
 from tests.test_train_support import make_shapes_folder, subprocess_env
 
 
@@ -90,6 +90,12 @@ def test_request_becomes_train_flags():
     assert r.args(resume=True) == ["--resume", "--kimg", "10", "--snap", "1", "--sample-every", "0.5",
                                    "--tick", "0.5", "--cbase", "512", "--device", "cpu"]
     assert "--cbase" in default_request("cpu").extra and default_request("cuda:0").resolution == 256
+
+
+def test_watching_a_missing_folder_says_so(app, tmp_path):
+    ctl, _ = app
+    ctl.training.watch(str(tmp_path / "nowhere"))
+    assert "no folder" in ctl.status.text and "nowhere" in ctl.status.text
 
 
 def test_a_run_folder_fills_the_form_with_its_settings(tmp_path):

@@ -190,8 +190,11 @@ class TrainRuns(Feature):
         """Follow a run folder (one this app started, or any other)."""
         if self.watcher is not None:
             self.watcher.stop()
-        self.watcher = RunWatcher(Path(run_dir).expanduser()).start()
+        folder = Path(run_dir).expanduser()
+        self.watcher = RunWatcher(folder).start()
         self._asked = None
+        if not folder.is_dir():
+            self.host.set_status(f"no folder {folder} yet: the Train panel shows its run once a trainer writes there")
 
     def stop(self) -> None:
         """Ask the trainer to finish its step, write a final snapshot and exit (waited on a job thread)."""
