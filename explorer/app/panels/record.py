@@ -111,8 +111,7 @@ class RecordPanel(Panel):
             imgui.same_line()
             imgui.text_disabled("(the model's)")
         frames = rec.frame_count
-        if frames:
-            imgui.same_line()
+        if frames:  # a line of its own: beside fps and size it ran past a narrow panel's edge
             imgui.text_disabled(f"{frames} frames, {frames / rec.fps:.1f} s")
 
     def _export(self, ctl: AppController, rec: Recorder) -> None:
