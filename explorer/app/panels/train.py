@@ -169,12 +169,16 @@ class TrainPanel(Panel):
         kimg = view.curves.get("kimg")
         if kimg is None or len(kimg) == 0:
             return
-        height = min(180.0, max(imgui.get_content_region_avail().y * 0.35, 70.0))
+        # Tall enough for the y labels not to overlap; markers while a line has too few points to show.
+        height = min(180.0, max(imgui.get_content_region_avail().y * 0.35, 120.0))
         if implot.begin_plot("##losses", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("kimg", "loss", fit, fit)
+            spec = implot.Spec()
+            if len(kimg) < 8:
+                spec.marker = implot.Marker_.circle
             for name in CURVES:
-                implot.plot_line(name.replace("loss_", ""), kimg, view.curves[name])
+                implot.plot_line(name.replace("loss_", ""), kimg, view.curves[name], spec=spec)
             implot.end_plot()
 
     def _sample(self, view: RunView) -> None:
