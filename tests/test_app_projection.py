@@ -88,12 +88,18 @@ def test_dropped_image_becomes_picture_a(app, tmp_path):
     assert ctl.state.mix_latent == ctl.state.latent and ctl.state.mix_seed is None
 
 
+def endless_projection(ctl, png, steps_done: int = 1):
+    """A projection of `png` that would run forever, once it has taken `steps_done` steps."""
+    ctl.projection.config = QUICK.replace(steps=100_000, early_stop=False)
+    ctl.open_path(png)
+    run = ctl.projection.run
+    pump(ctl, lambda: run.step >= steps_done, 120)
+    return run
+
+
 def test_pause_then_stop_keeps_the_best_latent(app, tmp_path):
     ctl, model = app
-    ctl.projection.config = QUICK.replace(steps=100_000, early_stop=False)
-    ctl.open_path(generated_png(model, tmp_path / "face.png"))
-    run = ctl.projection.run
-    pump(ctl, lambda: run.step >= 3, 120)
+    run = endless_projection(ctl, generated_png(model, tmp_path / "face.png"), steps_done=3)
     run.pause()
     pump(ctl, lambda: run.holding, 60)  # the step in flight has ended; the job waits
     paused_at = run.step
@@ -107,14 +113,9 @@ def test_pause_then_stop_keeps_the_best_latent(app, tmp_path):
 
 def test_a_second_image_or_another_model_stops_the_projection_and_says_so(app, tmp_path):
     ctl, model = app
-    ctl.projection.config = QUICK.replace(steps=100_000, early_stop=False)
-    ctl.open_path(generated_png(model, tmp_path / "first.png"))
-    first = ctl.projection.run
-    pump(ctl, lambda: first.step >= 1, 120)
-    ctl.open_path(generated_png(model, tmp_path / "second.png", seed=8))
+    endless_projection(ctl, generated_png(model, tmp_path / "first.png"))
+    second = endless_projection(ctl, generated_png(model, tmp_path / "second.png", seed=8))
     assert "the projection of first.png is stopped" in ctl.status.text
-    second = ctl.projection.run
-    pump(ctl, lambda: second.step >= 1, 120)
     ctl.load_model(tiny_model(seed=9))  # another model: the projection is of no use any more
     pump(ctl, lambda: not ctl.projection.busy, 60)
     assert second.step < 100_000 and "made for the previous model" in ctl.status.text
