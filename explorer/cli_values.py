@@ -30,13 +30,25 @@ def finite_float(text: str) -> float:
     return value
 
 
+def number_text(x: float) -> str:
+    """A bound or value as people write it: 10, not 10.0; 0.5 as 0.5."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def range_text(low: float, high: float | None = None, open_low: bool = False) -> str:
+    """The allowed range in words, for "must be ...": "from 0 to 1", "above 0 and at most 10",
+    "at least 1"; the one wording of every range check (CLI flags, settings, checkpoints)."""
+    if open_low:
+        return f"above {number_text(low)}" + ("" if high is None else f" and at most {number_text(high)}")
+    return f"at least {number_text(low)}" if high is None else f"from {number_text(low)} to {number_text(high)}"
+
+
 def float_in(low: float, high: float | None = None, open_low: bool = False) -> Callable[[str], float]:
     """A finite float in [low, high] ((low, high] with open_low)."""
     def parse(text: str) -> float:
         value = finite_float(text)
         if value < low or (open_low and value == low) or (high is not None and value > high):
-            where = f"{'above' if open_low else 'at least'} {low:g}" + ("" if high is None else f" and at most {high:g}")
-            raise argparse.ArgumentTypeError(f"must be {where}, not {text}")
+            raise argparse.ArgumentTypeError(f"must be {range_text(low, high, open_low)}, not {text}")
         return value
     return parse
 
@@ -49,8 +61,7 @@ def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
         if value < low or (high is not None and value > high):
-            where = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"must be {where}, not {value}")
+            raise argparse.ArgumentTypeError(f"must be {range_text(low, high)}, not {value}")
         return value
     return parse
 

@@ -14,6 +14,7 @@ import math
 from typing import Any, Callable
 
 from cuda_ops.bias_act import ACTIVATIONS
+from explorer.cli_values import range_text
 from explorer.errors import CheckpointError
 
 MAX_RESOLUTION = 8192
@@ -28,13 +29,9 @@ def _int_in(low: int, high: int, optional: bool = False) -> Callable[[Any], str 
         if value is None and optional:
             return None
         if type(value) is not int or not low <= value <= high:
-            return f"must be a whole number from {low} to {high}"
+            return f"must be a whole number {range_text(low, high)}"
         return None
     return check
-
-
-def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _float_in(low: float, high: float, optional: bool = False, open_low: bool = False
@@ -44,9 +41,7 @@ def _float_in(low: float, high: float, optional: bool = False, open_low: bool = 
             return None
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
               and (value > low if open_low else value >= low) and value <= high)
-        lo, hi = _number(low), _number(high)
-        where = f"above {lo} and at most {hi}" if open_low else f"from {lo} to {hi}"
-        return None if ok else f"must be a finite number {where}"
+        return None if ok else f"must be a finite number {range_text(low, high, open_low)}"
     return check
 
 

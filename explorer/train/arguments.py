@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.errors import InputError
-from explorer.cli_values import SEED_LIMIT
+from explorer.cli_values import SEED_LIMIT, number_text, range_text
 from explorer.outputs import check_writable_folder
 from explorer.train.dataset import check_resolution_fits
 from explorer.train.dataset_source import ImageSource
@@ -47,12 +47,7 @@ def _check_number(flag: str, value: Any, low: float, high: float, whole: bool, o
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(f"{flag} must be a finite number, not {value!r}")
     if value < low or (open_low and value == low) or value > high:
-        where = f"above {_text(low)} and at most" if open_low else f"from {_text(low)} to"
-        raise InputError(f"{flag} must be {where} {_text(high)}, not {_text(value)}")
-
-
-def _text(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+        raise InputError(f"{flag} must be {range_text(low, high, open_low)}, not {number_text(value)}")
 
 
 def check_resolution(value: Any, flag: str = "--resolution") -> None:
