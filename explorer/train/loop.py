@@ -365,9 +365,14 @@ def _first_steps_line(seconds: float, cfg: TrainConfig, images_to_tick: int) -> 
     the default 4 kimg tick can be hours away, and a silent trainer looks hung)."""
     per_step = seconds / SPEED_REPORT_STEPS
     wait = per_step * max(images_to_tick, 0) / cfg.batch
-    when = f"{wait / 60:.0f} min" if wait < 2 * 3600 else f"{wait / 3600:.1f} h"
     return (f"first {SPEED_REPORT_STEPS} steps: {per_step:.2f} s per step of {cfg.batch} images; the first "
-            f"tick line in about {when} (one every {cfg.tick_kimg:g} kimg; --tick sets it)")
+            f"tick line in about {_clock(wait)} (one every {cfg.tick_kimg:g} kimg; --tick sets it)")
+
+
+def _clock(seconds: float) -> str:
+    """H:MM:SS, the trainer's log lines' one way of writing a duration."""
+    s = int(max(seconds, 0))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def _progress_line(r: dict, total_kimg: float, deadline: float | None = None) -> str:
@@ -378,8 +383,7 @@ def _progress_line(r: dict, total_kimg: float, deadline: float | None = None) ->
             parts.append(f"{label} {r[key]:.4f}")
     parts.append(f"aug p {r['ada_p']:.3f}")
     if deadline is not None:  # --time-budget: when the run will stop with its final snapshot
-        left = int(max(deadline - r["time"], 0))
-        parts.append(f"left {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
+        parts.append(f"left {_clock(deadline - r['time'])}")
     return "  ".join(parts)
 
 
