@@ -133,6 +133,7 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
         ctx.item_check("follow")
         ctx.item_click("Start")
         training = ctl.training
+        wait_frames_until(ctx, lambda: training.running or not training.starting, 30, "the form's check")
         assert training.running, ctl.status.text
 
         def progressing() -> bool:

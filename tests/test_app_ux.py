@@ -456,11 +456,19 @@ def test_train_form_lists_every_problem_at_once(make_app, tmp_path):
         ctx.item_input_value("resolution", 100)
         ctx.item_input_value("kimg", 0.0)
         ctx.item_click("Start")
+        wait_frames_until(ctx, lambda: "problems" in ctl.status.text, 30, "the form's check")
         assert not ctl.training.running
         assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "resolution", "kimg"}
         assert "4 problems" in ctl.status.text and ctl.status.is_error
         ctx.item_input_value("resolution", 64)  # fixing one field clears its note only
+        wait_frames_until(ctx, lambda: "resolution" not in window.panel(TrainPanel).problems, 30, "the re-check")
         assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "kimg"}
+        assert not ctl.training.running
+        # The check reads the data folder on a job thread: Start returns at once, the UI frame too.
+        ctl.training.check(window.panel(TrainPanel).request, start=True)
+        assert ctl.training.starting and ctl.status.text.startswith("checking")
+        wait_frames_until(ctx, lambda: not ctl.training.starting, 30, "the check")
+        assert "3 problems" in ctl.status.text and not ctl.training.running
 
     run_app_test(ctl, test)
 

@@ -26,6 +26,7 @@ class JobKind(str, Enum):
     SAVE_MIXING_GRID = "grid-save"
     # The rest, one feature each.
     PROJECTION = "projection"          # app/projections.py
+    CHECK_TRAINING = "train-check"     # app/train_runs.py
     STOP_TRAINER = "train-stop"        # app/train_runs.py
     DOWNLOAD = "download"              # app/downloads.py
     DOCTOR = "doctor"                  # app/doctor.py

@@ -150,13 +150,20 @@ class TrainRuns(Feature):
         self.env: dict[str, str] | None = None
         self.exit_code: int | None = None  # of the trainer this app started, once it ended
         self._asked: Path | None = None    # the newest snapshot this object asked to load
+        self.problems: dict[str, str] = {}  # the form's field label -> why it cannot work (last check)
+        self._checking: tuple[JobHandle, TrainRequest, bool] | None = None  # (job, request, then start)
 
     def job_handlers(self) -> dict[JobKind, JobHandler]:
-        return {JobKind.STOP_TRAINER: self.stopped}
+        return {JobKind.CHECK_TRAINING: self.checked, JobKind.STOP_TRAINER: self.stopped}
 
     @property
     def view(self) -> RunView:
         return self.watcher.view if self.watcher is not None else RunView()
+
+    @property
+    def starting(self) -> bool:
+        """Whether a Start is waiting for its check."""
+        return self._checking is not None and self._checking[2]
 
     @property
     def running(self) -> bool:
@@ -166,16 +173,49 @@ class TrainRuns(Feature):
         """Whether the folder holds snapshots, i.e. Start would be refused and Resume is meant."""
         return bool(run_dir.strip()) and RunFolder(run_dir).newest_snapshot() is not None
 
-    def start(self, request: TrainRequest) -> None:
-        """Start (or resume, if the folder has snapshots) a trainer on `request`."""
+    def check(self, request: TrainRequest, start: bool = False) -> None:
+        """Check the form in a job (reading a big data folder takes a second or more, too long
+        for a UI frame); `problems` holds the result. With `start`, start (or resume) the trainer
+        once the check passes. A newer check replaces an older one."""
+        if start and self.running:
+            self.host.set_status("a trainer is already running: stop it first", error=True)
+            return
+        start = start or self.starting  # a fix typed while a Start waits starts with the fix
+        resume = self.has_run(request.run_dir)
+
+        def job(report, cancelled) -> dict[str, str]:
+            return request_problems(request, resume)
+        handle = self.host.engine.run_job("check the training settings", job)
+        self._checking = (handle, request, start)
+        self.host.track_job(JobKind.CHECK_TRAINING, handle)
+        if start:
+            self.host.set_status("checking the training settings ...")
+
+    def checked(self, handle: JobHandle) -> None:
+        """JobFinished of a check: note the problems, or start the trainer it was asked to."""
+        if self._checking is None or self._checking[0] is not handle:
+            return
+        _, request, start = self._checking
+        self._checking = None
+        if handle.status != "done":
+            self.host.report_job_end(handle)
+            return
+        self.problems = handle.result
+        if not start:
+            return
+        if self.problems:
+            count = len(self.problems)
+            self.host.set_status(f"the Train form has {count} problem{'s' if count > 1 else ''}: "
+                                 "see the red notes", error=True)
+        else:
+            self._start(request)
+
+    def _start(self, request: TrainRequest) -> None:
+        """Start (or resume, if the folder has snapshots) a trainer on a checked `request`."""
         if self.running:
             self.host.set_status("a trainer is already running: stop it first", error=True)
             return
         resume = self.has_run(request.run_dir)
-        problems = request_problems(request, resume)
-        if problems:
-            self.host.set_status("; ".join(f"{field}: {why}" for field, why in problems.items()), error=True)
-            return
         try:
             run_dir = Path(request.run_dir).expanduser()
             self.trainer = TrainerProcess.start(run_dir, request.args(resume), self.command, self.env)

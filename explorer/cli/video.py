@@ -16,6 +16,7 @@ from pathlib import Path
 from explorer.cli_values import finite_float, int_in, parse_pair, parse_seeds
 from explorer.cli.options import add_device, check_against_model
 from explorer.errors import InputError
+from explorer.video.encode import GIF_MAX_FPS, MAX_FPS
 
 MAX_KEYS = 10_000
 EDIT_HELP = "SET:INDEX:STRENGTH[:ROWS]"
@@ -49,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "(starting with a minus: --translate-path=-0.5,0:0,0)")
     p.add_argument("--rotate-path", default=None, metavar="DEG:DEG...",
                    help="StyleGAN3 input rotation per keyframe in degrees, e.g. 0:90:180")
-    p.add_argument("--fps", type=int_in(1, 240), default=30, help="frames per second (GIF: at most 50)")
+    p.add_argument("--fps", type=int_in(1, MAX_FPS), default=30,
+                   help=f"frames per second (GIF: at most {GIF_MAX_FPS})")
     p.add_argument("--size", type=int_in(16, 4096), default=None,
                    help="side of the video in pixels (default: the model's resolution); frames are "
                         "rendered at the model's resolution and scaled with Lanczos")

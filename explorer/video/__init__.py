@@ -4,11 +4,12 @@
     export_video(borrow_model(model), PathSource(path), "walk.mp4", "mp4", ExportSettings(fps=30))
 """
 
-from explorer.video.encode import FORMATS, output_format
+from explorer.video.encode import FORMATS, max_fps, output_format
 from explorer.video.export import ExportResult, ExportSettings, borrow_model, export_video
 from explorer.video.frames import FrameSource, PathSource, StateSequence, render_frames
 from explorer.video.path import EASINGS, SPACES, PathFrame, VideoPath, path_frames, path_states
 
 __all__ = ["EASINGS", "FORMATS", "SPACES", "ExportResult", "ExportSettings", "FrameSource", "PathFrame",
-           "PathSource", "StateSequence", "VideoPath", "borrow_model", "export_video", "output_format",
+           "PathSource", "StateSequence", "VideoPath", "borrow_model", "export_video", "max_fps",
+           "output_format",
            "path_frames", "path_states", "render_frames"]

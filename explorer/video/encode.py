@@ -29,6 +29,7 @@ H264_CRF = 18
 H264_PRESET = "medium"
 GIF_TICKS = 100          # GIF frame delays are in 1/100 s
 GIF_MAX_FPS = 50         # browsers show shorter delays than 2/100 s as 10/100 s
+MAX_FPS = 240            # MP4 and PNG frames
 GIF_MEMORY_LIMIT = 2 << 30  # the palette needs every frame before the first is written
 GIF_DITHER = "sierra2_4a"
 
@@ -53,12 +54,17 @@ def output_format(out: str | Path) -> str:
     raise InputError(f"cannot write {path.name}: name an .mp4 or .gif file, or a folder for PNG frames")
 
 
+def max_fps(fmt: str) -> int:
+    """The highest frame rate a clip in this format may ask for (the GUI's fps field and the CLI agree)."""
+    return GIF_MAX_FPS if fmt == "gif" else MAX_FPS
+
+
 def check_settings(fmt: str, fps: int, size: int, frames: int) -> None:
     """Refuse what the format cannot hold, before anything renders."""
     if fmt not in FORMATS:
         raise InputError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if not 1 <= fps <= 240:
-        raise InputError(f"fps must be from 1 to 240, not {fps}")
+    if not 1 <= fps <= MAX_FPS:
+        raise InputError(f"fps must be from 1 to {MAX_FPS}, not {fps}")
     if fmt == "mp4" and size % 2:
         raise InputError(f"an H.264 video needs an even size (yuv420p), not {size}")
     if fmt == "gif":

@@ -12,7 +12,7 @@ from explorer.app.file_dialogs import DialogRequest
 from explorer.app.layout import RIGHT
 from explorer.app.panels.base import Panel
 from explorer.app.recording import FORMATS, Recorder, describe
-from explorer.video import EASINGS, SPACES
+from explorer.video import EASINGS, SPACES, max_fps
 
 VIDEO_FILTERS = ("Videos", "*.mp4 *.gif", "All files", "*")
 SPACE_LABELS = ("W+ (lerp)", "Z (slerp)")
@@ -101,7 +101,7 @@ class RecordPanel(Panel):
         _, rec.loop = imgui.checkbox("loop", rec.loop)
         imgui.set_next_item_width(90)
         _, fps = imgui.input_int("fps", rec.fps, 0)
-        rec.fps = min(max(fps, 1), 60 if rec.format == "mp4" else 50)
+        rec.fps = min(max(fps, 1), max_fps(rec.format))
         imgui.same_line()
         imgui.set_next_item_width(90)
         _, size = imgui.input_int("size", rec.size, 0)

@@ -14,7 +14,7 @@ from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
 from explorer.app.run_watcher import CURVES, RunView
 from explorer.app.style import ERROR_COLOR
-from explorer.app.train_runs import TrainRequest, default_request, request_from_run, request_problems
+from explorer.app.train_runs import TrainRequest, default_request, request_from_run
 from explorer.app.widgets import help_marker
 
 DATA_HELP = ("A folder (subfolders are read too) or a .zip of images: PNG, JPEG, WebP ...\n"
@@ -33,7 +33,7 @@ class TrainPanel(Panel):
     def __init__(self) -> None:
         self.request: TrainRequest | None = None  # the fields, filled with defaults on first draw
         self.sample_view = ImageView("fit")
-        self.problems: dict[str, str] = {}  # field label -> why it cannot work (after a refused Start)
+        self.problems: dict[str, str] = {}
         self._loaded_from: str | None = None  # the run folder whose settings the form shows
 
     def views(self) -> tuple[ImageView, ...]:
@@ -42,6 +42,7 @@ class TrainPanel(Panel):
     def draw(self, ctl: AppController) -> None:
         if self.request is None:
             self.request = default_request(ctl.engine.device)
+        self.problems = ctl.training.problems  # field label -> why it cannot work (the last check)
         # The form beside the run it starts: both fit the short tab row under the main picture.
         flags = imgui.TableFlags_.resizable | imgui.TableFlags_.sizing_stretch_prop
         if imgui.begin_table("train", 2, flags):
@@ -61,15 +62,12 @@ class TrainPanel(Panel):
                 training.stop()
             return
         resume = training.has_run(self.request.run_dir)
+        imgui.begin_disabled(training.starting)
         if imgui.button("Resume" if resume else "Start"):
             if resume and self._loaded_from != self.request.run_dir:
                 self._load_run(self.request.run_dir)  # a resume continues the run as it was started
-            self.problems = request_problems(self.request, resume)
-            if self.problems:
-                ctl.set_status(f"the Train form has {len(self.problems)} problem"
-                               f"{'s' if len(self.problems) > 1 else ''}: see the red notes", error=True)
-            else:
-                training.start(self.request)
+            training.check(self.request, start=True)
+        imgui.end_disabled()
         imgui.same_line()
         if imgui.button("Watch") and self.request.run_dir.strip():
             training.watch(self.request.run_dir)
@@ -121,8 +119,8 @@ class TrainPanel(Panel):
         imgui.end_disabled()
         new = dataclasses.replace(r, data=data, run_dir=run_dir, resolution=resolution, batch=batch,
                                   kimg=kimg, snap_kimg=snap, extra=extra)
-        if new != r and self.problems:  # fixing a field clears its note (and only then)
-            self.problems = request_problems(new, ctl.training.has_run(new.run_dir))
+        if new != r and ctl.training.problems:  # fixing a field clears its note (and only then)
+            ctl.training.check(new)
         self.request = new
 
     def _path_field(self, ctl: AppController, label: str, hint: str, value: str, help: str) -> str:
