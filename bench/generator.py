@@ -1,6 +1,6 @@
 """Forward latency of our generators (map + synthesis) against the machine's fp32 limit.
 
-    python bench/generator.py [--device cpu] [--threads 2] [--rounds 9] [--batches 1]
+    python bench/generator.py [--device cpu] [--threads 1,2] [--rounds 9] [--batches 1]
                               [--configs sg2-64,sg2-256] [--no-reference]
                               [--nvidia-sg2 PATH_TO_stylegan2-ada-pytorch_checkout]
                               [--nvidia-sg3 PATH_TO_stylegan3_checkout]
@@ -8,6 +8,8 @@
 In one process and interleaved round by round, so that a busy machine slows every contender
 alike, it times:
   - peak:      a 2048x2048 fp32 matmul with the same thread count (the machine's reachable limit);
+               on a CPU, by default for the app's render threads (a core fewer than the machine
+               has: the UI keeps one) and for every core, each count against its own peak;
   - ours:      the generator as the program runs it (the CPU inference path where it applies);
   - reference: the same weights through the reference ops (`cuda_ops.dispatch.reference_only`),
                i.e. the code before the inference path, as a same-run baseline;
@@ -47,6 +49,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from bench.common import print_json_line, print_table, sync  # noqa: E402
 from cuda_ops.dispatch import reference_only  # noqa: E402
 from explorer.devices import resolve_device  # noqa: E402
+from explorer.engine.threads import default_render_threads, usable_cores  # noqa: E402
 from explorer.nets import build_generator  # noqa: E402
 
 # name -> (architecture, kwargs): StyleGAN2 as in NVIDIA's paper256 config (cbase 16384, cmax 512;
@@ -170,7 +173,9 @@ def interleaved(fns: dict[str, Callable[[], object]], device: torch.device, roun
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", default=None,
+                   help="torch thread counts to measure, e.g. 1,2 (default: the app's render threads "
+                        "and every core; each count gets its own peak)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--configs", default="sg2-64,sg2-256,sg3t-64,sg3r-64",
                    help="comma-separated subset of " + ",".join(CONFIGS))
@@ -181,15 +186,18 @@ def main() -> None:
     p.add_argument("--nvidia-sg2", type=Path, default=None, help="stylegan2-ada-pytorch checkout for a baseline")
     p.add_argument("--nvidia-sg3", type=Path, default=None, help="stylegan3 checkout for a baseline")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
     device = resolve_device(args.device)
+    default_counts = {default_render_threads(), usable_cores()} if device.type == "cpu" else {usable_cores()}
+    thread_counts = sorted({int(t) for t in args.threads.split(",")} if args.threads else default_counts)
     if device.type == "cuda":  # "ours" means the fused kernels once they are built and self-checked
         from cuda_ops import fused
         print(f"fused kernels: {fused.wait_for_build()}", file=sys.stderr, flush=True)
     peak_fn, peak_flops = peak_matmul(device)
-    rows, peaks = [], []
-    for name, dtype in ((n, d) for n in args.configs.split(",") for d in args.dtypes.split(",")):
+    rows, peaks = [], {t: [] for t in thread_counts}
+    for threads, name, dtype in ((t, n, d) for t in thread_counts for n in args.configs.split(",")
+                                 for d in args.dtypes.split(",")):
+        torch.set_num_threads(threads)
         if dtype == "fp16" and device.type != "cuda":
             print(f"{name} fp16: skipped (float16 layers run only on CUDA)", file=sys.stderr)
             continue
@@ -218,32 +226,35 @@ def main() -> None:
             timed = interleaved(fns, device, args.rounds)
             peak = timed.pop("peak")
             peak_gflops = peak_flops / 1e6 / peak["best_ms"]
-            peaks.append((peak_gflops, peak_flops / 1e6 / peak["median_ms"]))
+            peaks[threads].append((peak_gflops, peak_flops / 1e6 / peak["median_ms"]))
             for impl, t in timed.items():
-                row = dict(config=name, dtype=dtype, batch=batch, impl=impl, gflop_per_img=round(gflop, 2),
+                row = dict(config=name, dtype=dtype, batch=batch, threads=threads, impl=impl,
+                           gflop_per_img=round(gflop, 2),
                            first_ms=round(t["first_ms"], 1), best_ms=round(t["best_ms"], 1),
                            median_ms=round(t["median_ms"], 1))
                 for stat in ("best", "median"):
                     gflops = gflop * batch / t[f"{stat}_ms"] * 1000
                     row[f"gflops_{stat}"] = round(gflops, 1)
                     # % of the peak measured alongside (best against best, median against median)
-                    peak_stat = peak_gflops if stat == "best" else peaks[-1][1]
+                    peak_stat = peak_gflops if stat == "best" else peaks[threads][-1][1]
                     row[f"pct_peak_{stat}"] = round(100 * gflops / peak_stat, 1)
                 for base in ("reference", "nvidia"):
                     if base in timed and base != impl:
                         row[f"x_vs_{base}"] = round(timed[base]["best_ms"] / t["best_ms"], 2)
                 rows.append(row)
                 print(row, file=sys.stderr, flush=True)
-    best_peak = max(b for b, _ in peaks)
+    best_peak = {t: round(max(b for b, _ in ps), 1) for t, ps in peaks.items() if ps}
     policy = os.environ.get("OMP_WAIT_POLICY") or "default"
-    print(f"device {device.type}, {args.threads} threads, OMP_WAIT_POLICY={policy}; fp32 peak "
-          f"({PEAK_SIZE}^2 matmul): best {best_peak:.1f} GFLOP/s, median "
-          f"{statistics.median(m for _, m in peaks):.1f} GFLOP/s")
-    print_table(rows, ["config", "dtype", "batch", "impl", "gflop_per_img", "first_ms", "best_ms", "median_ms",
+    for t, ps in peaks.items():
+        if ps:
+            print(f"device {device.type}, {t} thread(s), OMP_WAIT_POLICY={policy}; fp32 peak "
+                  f"({PEAK_SIZE}^2 matmul): best {best_peak[t]:.1f} GFLOP/s, median "
+                  f"{statistics.median(m for _, m in ps):.1f} GFLOP/s")
+    print_table(rows, ["config", "dtype", "batch", "threads", "impl", "gflop_per_img", "first_ms", "best_ms", "median_ms",
                        "gflops_best", "gflops_median", "pct_peak_best", "pct_peak_median",
                        "x_vs_reference", "x_vs_nvidia"])
-    print_json_line("generator", {"device": device.type, "threads": args.threads,
-                                  "omp_wait_policy": policy, "peak_gflops_best": round(best_peak, 1),
+    print_json_line("generator", {"device": device.type, "threads": thread_counts,
+                                  "omp_wait_policy": policy, "peak_gflops_best": best_peak,
                                   "rows": rows})
 
 
