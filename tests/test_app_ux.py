@@ -469,6 +469,14 @@ def test_train_form_lists_every_problem_at_once(make_app, tmp_path):
         assert ctl.training.starting and ctl.status.text.startswith("checking")
         wait_frames_until(ctx, lambda: not ctl.training.starting, 30, "the check")
         assert "3 problems" in ctl.status.text and not ctl.training.running
+        # One check at a time: a newer request waits for the running one and takes over its Start.
+        form = window.panel(TrainPanel).request
+        ctl.training.check(dataclasses.replace(form, kimg=1.0), start=True)
+        ctl.training.check(dataclasses.replace(form, kimg=1.0, resolution=100))
+        assert ctl.training.starting
+        wait_frames_until(ctx, lambda: not ctl.training.starting, 30, "both checks")
+        assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "resolution"}
+        assert "3 problems" in ctl.status.text and not ctl.training.running
 
     run_app_test(ctl, test)
 

@@ -152,6 +152,7 @@ class TrainRuns(Feature):
         self._asked: Path | None = None    # the newest snapshot this object asked to load
         self.problems: dict[str, str] = {}  # the form's field label -> why it cannot work (last check)
         self._checking: tuple[JobHandle, TrainRequest, bool] | None = None  # (job, request, then start)
+        self._next_check: tuple[TrainRequest, bool] | None = None  # waits for `_checking` to end
 
     def job_handlers(self) -> dict[JobKind, JobHandler]:
         return {JobKind.CHECK_TRAINING: self.checked, JobKind.STOP_TRAINER: self.stopped}
@@ -163,7 +164,7 @@ class TrainRuns(Feature):
     @property
     def starting(self) -> bool:
         """Whether a Start is waiting for its check."""
-        return self._checking is not None and self._checking[2]
+        return any(pending is not None and pending[-1] for pending in (self._checking, self._next_check))
 
     @property
     def running(self) -> bool:
@@ -176,11 +177,19 @@ class TrainRuns(Feature):
     def check(self, request: TrainRequest, start: bool = False) -> None:
         """Check the form in a job (reading a big data folder takes a second or more, too long
         for a UI frame); `problems` holds the result. With `start`, start (or resume) the trainer
-        once the check passes. A newer check replaces an older one."""
+        once the check passes. One check runs at a time: a newer request waits for it, replacing
+        any other waiting one, and takes over its Start (a fix typed while a Start waits starts
+        with the fix)."""
         if start and self.running:
             self.host.set_status("a trainer is already running: stop it first", error=True)
             return
-        start = start or self.starting  # a fix typed while a Start waits starts with the fix
+        if start:
+            self.host.set_status("checking the training settings ...")
+        if self._checking is not None:
+            handle, running_request, running_start = self._checking
+            self._checking = (handle, running_request, False)
+            self._next_check = (request, start or running_start or self.starting)
+            return
         resume = self.has_run(request.run_dir)
 
         def job(report, cancelled) -> dict[str, str]:
@@ -188,15 +197,19 @@ class TrainRuns(Feature):
         handle = self.host.engine.run_job("check the training settings", job)
         self._checking = (handle, request, start)
         self.host.track_job(JobKind.CHECK_TRAINING, handle)
-        if start:
-            self.host.set_status("checking the training settings ...")
 
     def checked(self, handle: JobHandle) -> None:
-        """JobFinished of a check: note the problems, or start the trainer it was asked to."""
+        """JobFinished of a check: note the problems, start the trainer it was asked to, or run
+        the check that waited for it."""
         if self._checking is None or self._checking[0] is not handle:
             return
         _, request, start = self._checking
         self._checking = None
+        if self._next_check is not None:
+            request, start = self._next_check
+            self._next_check = None
+            self.check(request, start)
+            return
         if handle.status != "done":
             self.host.report_job_end(handle)
             return
