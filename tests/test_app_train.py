@@ -110,6 +110,33 @@ def test_a_run_folder_fills_the_form_with_its_settings(tmp_path):
     assert request_from_run(form, str(tmp_path / "nothing")) == form
 
 
+def test_typing_a_run_folder_shows_its_settings_and_edits_survive_resume(make_app, tmp_path):
+    run = RunFolder(tmp_path / "run")
+    run.snapshots_dir.mkdir(parents=True)
+    run.write_json(run.config_path, {"data": str(tmp_path / "data"), "resolution": 32, "kimg": 0.5,
+                                     "batch": 4, "snap_kimg": 0.1})
+    run.write_json(run.status_path, {"state": "stopped", "kimg": 0.032, "total_kimg": 0.5})
+    snapshot = run.snapshots_dir / "snapshot-0000000032.safetensors"
+    explorer.save(tiny_model(seed=33), snapshot)
+    ctl = make_app(tiny_model(seed=32))
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        focus(ctx, "Train")
+        ctx.set_ref("//Train/train")
+        panel = window.panel(TrainPanel)
+        ctx.item_input_value("##run folder", str(run.path))
+        wait_frames_until(ctx, lambda: panel.request.resolution == 32, 30, "the run's settings")
+        assert (panel.request.data, panel.request.kimg, panel.request.batch) == (str(tmp_path / "data"), 0.5, 4)
+        wait_frames_until(ctx, lambda: ctl.training.view.newest_snapshot == snapshot, 30, "the run followed")
+        ctx.item_input_value("kimg", 2.0)  # an edit after the folder was recognised is kept
+        ctx.yield_(3)
+        assert panel.request.kimg == 2.0
+        assert panel.request.args(resume=True)[:3] == ["--resume", "--kimg", "2"]
+
+    run_app_test(ctl, test)
+
+
 TINY_FLAGS = "--z-dim 16 --map 1 --cbase 128 --cmax 16 --workers 0 --device cpu --aug none"
 
 

@@ -477,6 +477,8 @@ def test_train_form_lists_every_problem_at_once(make_app, tmp_path):
         wait_frames_until(ctx, lambda: not ctl.training.starting, 30, "both checks")
         assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "resolution"}
         assert "3 problems" in ctl.status.text and not ctl.training.running
+        ctx.item_input_value("##run folder", str(tmp_path / "run"))  # the status line follows fixes
+        wait_frames_until(ctx, lambda: "2 problems" in ctl.status.text, 30, "the updated count")
 
     run_app_test(ctl, test)
 

@@ -153,6 +153,7 @@ class TrainRuns(Feature):
         self.problems: dict[str, str] = {}  # the form's field label -> why it cannot work (last check)
         self._checking: tuple[JobHandle, TrainRequest, bool] | None = None  # (job, request, then start)
         self._next_check: tuple[TrainRequest, bool] | None = None  # waits for `_checking` to end
+        self._said_problems = False  # the status line shows the form's problem count
 
     def job_handlers(self) -> dict[JobKind, JobHandler]:
         return {JobKind.CHECK_TRAINING: self.checked, JobKind.STOP_TRAINER: self.stopped}
@@ -214,13 +215,16 @@ class TrainRuns(Feature):
             self.host.report_job_end(handle)
             return
         self.problems = handle.result
-        if not start:
-            return
-        if self.problems:
+        if self.problems and (start or self._said_problems):
             count = len(self.problems)
             self.host.set_status(f"the Train form has {count} problem{'s' if count > 1 else ''}: "
                                  "see the red notes", error=True)
-        else:
+            self._said_problems = True
+            return
+        if self._said_problems:  # the status line still counts problems that are gone
+            self.host.set_status("the Train form has no problems left")
+            self._said_problems = False
+        if start:
             self._start(request)
 
     def _start(self, request: TrainRequest) -> None:

@@ -12,6 +12,7 @@ from explorer.app.file_dialogs import DialogRequest
 from explorer.app.layout import RIGHT
 from explorer.app.panels.base import Panel
 from explorer.app.recording import FORMATS, Recorder, describe
+from explorer.app.style import ERROR_COLOR
 from explorer.video import EASINGS, SPACES, max_fps
 
 VIDEO_FILTERS = ("Videos", "*.mp4 *.gif", "All files", "*")
@@ -102,6 +103,8 @@ class RecordPanel(Panel):
         imgui.set_next_item_width(90)
         _, fps = imgui.input_int("fps", rec.fps, 0)
         rec.fps = min(max(fps, 1), max_fps(rec.format))
+        imgui.set_item_tooltip(f"frames per second, 1 to {max_fps(rec.format)} for {rec.format.upper()}"
+                               + (" (browsers slow faster GIFs down)" if rec.format == "gif" else ""))
         imgui.same_line()
         imgui.set_next_item_width(90)
         _, size = imgui.input_int("size", rec.size, 0)
@@ -110,6 +113,8 @@ class RecordPanel(Panel):
         if rec.size == 0:
             imgui.same_line()
             imgui.text_disabled("(the model's)")
+        elif rec.format == "mp4" and rec.size % 2:
+            imgui.text_colored(ERROR_COLOR, "  an H.264 video needs an even size")
         frames = rec.frame_count
         if frames:  # a line of its own: beside fps and size it ran past a narrow panel's edge
             imgui.text_disabled(f"{frames} frames, {frames / rec.fps:.1f} s")

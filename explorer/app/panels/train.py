@@ -35,6 +35,7 @@ class TrainPanel(Panel):
         self.sample_view = ImageView("fit")
         self.problems: dict[str, str] = {}
         self._loaded_from: str | None = None  # the run folder whose settings the form shows
+        self._seen_run_dir: str | None = None  # the run folder field as the last frame had it
 
     def views(self) -> tuple[ImageView, ...]:
         return (self.sample_view,)
@@ -43,6 +44,7 @@ class TrainPanel(Panel):
         if self.request is None:
             self.request = default_request(ctl.engine.device)
         self.problems = ctl.training.problems  # field label -> why it cannot work (the last check)
+        self._recognise_run(ctl)
         # The form beside the run it starts: both fit the short tab row under the main picture.
         flags = imgui.TableFlags_.resizable | imgui.TableFlags_.sizing_stretch_prop
         if imgui.begin_table("train", 2, flags):
@@ -73,6 +75,19 @@ class TrainPanel(Panel):
             training.watch(self.request.run_dir)
             self._load_run(self.request.run_dir)
         imgui.set_item_tooltip("follow a run folder without starting a trainer (the form shows its settings)")
+
+    def _recognise_run(self, ctl: AppController) -> None:
+        """A run folder typed or chosen: show its settings (a Resume continues it as it was
+        started, with the edits made after this) and follow it in the run column."""
+        run_dir = self.request.run_dir
+        if run_dir == self._seen_run_dir:
+            return
+        self._seen_run_dir = run_dir
+        training = ctl.training
+        if training.running or run_dir == self._loaded_from or not training.has_run(run_dir):
+            return
+        self._load_run(run_dir)
+        training.watch(run_dir)
 
     def _load_run(self, run_dir: str) -> None:
         self.request = request_from_run(self.request, run_dir)
