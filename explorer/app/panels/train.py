@@ -158,8 +158,10 @@ class TrainPanel(Panel):
             self.request = dataclasses.replace(self.request, **{field: path})
 
     def _problem(self, label: str) -> None:
-        if label in self.problems:
-            imgui.text_colored(ERROR_COLOR, f"  {self.problems[label]}")
+        if label in self.problems:  # wrapped: a narrow column cut the longer notes off
+            imgui.push_style_color(imgui.Col_.text, ERROR_COLOR)
+            imgui.text_wrapped(f"  {self.problems[label]}")
+            imgui.pop_style_color()
 
     @staticmethod
     def _status(view: RunView) -> None:
@@ -172,9 +174,11 @@ class TrainPanel(Panel):
         if view.seconds_left is not None:
             line += f", {format_duration(view.seconds_left)} left"
         if view.state in ("failed", "dead"):
-            imgui.text_colored(ERROR_COLOR, line + (f" ({view.error})" if view.error else ""))
+            imgui.push_style_color(imgui.Col_.text, ERROR_COLOR)
+            imgui.text_wrapped(line + (f" ({view.error})" if view.error else ""))
+            imgui.pop_style_color()
         else:
-            imgui.text(line)
+            imgui.text_wrapped(line)
         imgui.progress_bar(view.fraction, (-1, 0))
 
     @staticmethod
