@@ -244,10 +244,13 @@ class TrainRuns(Feature):
         self.host.set_status(f"{'resuming' if resume else 'started'} training in {run_dir}")
 
     def watch(self, run_dir: str) -> None:
-        """Follow a run folder (one this app started, or any other)."""
-        if self.watcher is not None:
-            self.watcher.stop()
+        """Follow a run folder (one this app started, or any other); the one followed already
+        goes on as it is."""
         folder = Path(run_dir).expanduser()
+        if self.watcher is not None:
+            if self.watcher.run.path == folder:
+                return
+            self.watcher.stop()
         self.watcher = RunWatcher(folder).start()
         self._asked = None
         if not folder.is_dir():

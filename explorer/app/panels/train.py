@@ -35,7 +35,7 @@ class TrainPanel(Panel):
         self.sample_view = ImageView("fit")
         self.problems: dict[str, str] = {}
         self._loaded_from: str | None = None  # the run folder whose settings the form shows
-        self._seen_run_dir: str | None = None  # the run folder field as the last frame had it
+        self._seen_run: tuple[str, bool] | None = None  # (run folder field, holds a run) last frame
 
     def views(self) -> tuple[ImageView, ...]:
         return (self.sample_view,)
@@ -44,7 +44,8 @@ class TrainPanel(Panel):
         if self.request is None:
             self.request = default_request(ctl.engine.device)
         self.problems = ctl.training.problems  # field label -> why it cannot work (the last check)
-        self._recognise_run(ctl)
+        is_run = ctl.training.has_run(self.request.run_dir)  # lists the snapshots: once per frame
+        self._recognise_run(ctl, is_run)
         # The form beside the run it starts: both fit the short tab row under the main picture.
         flags = imgui.TableFlags_.resizable | imgui.TableFlags_.sizing_stretch_prop
         if imgui.begin_table("train", 2, flags):
@@ -52,22 +53,19 @@ class TrainPanel(Panel):
             imgui.table_setup_column("run", imgui.TableColumnFlags_.width_stretch, 1.0)
             imgui.table_next_column()
             self._fields(ctl, ctl.training.running)
-            self._buttons(ctl)
+            self._buttons(ctl, is_run)
             imgui.table_next_column()
             self._run(ctl)
             imgui.end_table()
 
-    def _buttons(self, ctl: AppController) -> None:
+    def _buttons(self, ctl: AppController, resume: bool) -> None:
         training = ctl.training
         if training.running:
             if imgui.button("Stop"):
                 training.stop()
             return
-        resume = training.has_run(self.request.run_dir)
         imgui.begin_disabled(training.starting)
         if imgui.button("Resume" if resume else "Start"):
-            if resume and self._loaded_from != self.request.run_dir:
-                self._load_run(self.request.run_dir)  # a resume continues the run as it was started
             training.check(self.request, start=True)
         imgui.end_disabled()
         imgui.same_line()
@@ -76,18 +74,17 @@ class TrainPanel(Panel):
             self._load_run(self.request.run_dir)
         imgui.set_item_tooltip("follow a run folder without starting a trainer (the form shows its settings)")
 
-    def _recognise_run(self, ctl: AppController) -> None:
-        """A run folder typed or chosen: show its settings (a Resume continues it as it was
-        started, with the edits made after this) and follow it in the run column."""
+    def _recognise_run(self, ctl: AppController, is_run: bool) -> None:
+        """A run folder typed or chosen, or one that got its first snapshot: show its settings
+        (a Resume continues it as it was started, with the edits made after this) and follow it
+        in the run column. Not for the run this app is training: the form started it."""
         run_dir = self.request.run_dir
-        if run_dir == self._seen_run_dir:
+        if (run_dir, is_run) == self._seen_run:
             return
-        self._seen_run_dir = run_dir
-        training = ctl.training
-        if training.running or run_dir == self._loaded_from or not training.has_run(run_dir):
-            return
-        self._load_run(run_dir)
-        training.watch(run_dir)
+        self._seen_run = (run_dir, is_run)
+        if is_run and not ctl.training.running and run_dir != self._loaded_from:
+            self._load_run(run_dir)
+            ctl.training.watch(run_dir)
 
     def _load_run(self, run_dir: str) -> None:
         self.request = request_from_run(self.request, run_dir)
