@@ -98,6 +98,26 @@ def test_watching_a_missing_folder_says_so(app, tmp_path):
     assert "no folder" in ctl.status.text and "nowhere" in ctl.status.text
 
 
+def test_has_run_asks_the_watcher_or_lists_at_most_twice_a_second(app, tmp_path):
+    """The panel asks every frame whether its run folder holds a run: a folder nobody follows
+    is listed again only when the last listing is older than `max_age_s`, and the followed
+    one is answered by its watcher's reading."""
+    ctl, _ = app
+    run = RunFolder(tmp_path / "run")
+    run.snapshots_dir.mkdir(parents=True)
+    assert not ctl.training.has_run(str(run.path)) and not ctl.training.has_run("  ")
+    run.snapshot_path(100).write_bytes(b"x")
+    assert not ctl.training.has_run(str(run.path), max_age_s=60)  # the listing of a moment ago
+    assert ctl.training.has_run(str(run.path), max_age_s=0)
+    run.write_status(state="running", kimg=0.1, total_kimg=1.0)
+    ctl.training.watch(str(run.path))
+    ctl.training.watcher.refresh()
+    run.snapshot_path(100).unlink()  # the watcher has not read the folder since
+    assert ctl.training.has_run(str(run.path), max_age_s=0)
+    ctl.training.watcher.refresh()
+    assert not ctl.training.has_run(str(run.path), max_age_s=0)
+
+
 def test_a_run_folder_fills_the_form_with_its_settings(tmp_path):
     run = RunFolder(tmp_path / "run")
     run.path.mkdir()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import time
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -154,6 +155,7 @@ class TrainRuns(Feature):
         self._checking: tuple[JobHandle, TrainRequest, bool] | None = None  # (job, request, then start)
         self._next_check: tuple[TrainRequest, bool] | None = None  # waits for `_checking` to end
         self._said_problems = False  # the status line shows the form's problem count
+        self._listed: tuple[str, float, bool] | None = None  # (folder, monotonic time, has a run)
 
     def job_handlers(self) -> dict[JobKind, JobHandler]:
         return {JobKind.CHECK_TRAINING: self.checked, JobKind.STOP_TRAINER: self.stopped}
@@ -171,9 +173,20 @@ class TrainRuns(Feature):
     def running(self) -> bool:
         return self.trainer is not None and self.trainer.running
 
-    def has_run(self, run_dir: str) -> bool:
-        """Whether the folder holds snapshots, i.e. Start would be refused and Resume is meant."""
-        return bool(run_dir.strip()) and RunFolder(run_dir).newest_snapshot() is not None
+    def has_run(self, run_dir: str, max_age_s: float = 0.5) -> bool:
+        """Whether the folder holds snapshots, i.e. Start would be refused and Resume is meant.
+
+        Asked every frame: the watcher answers for the folder it follows (it reads it anyway),
+        and any other folder is listed at most every `max_age_s` (a network share lists slowly)."""
+        if not run_dir.strip():
+            return False
+        folder = Path(run_dir).expanduser()
+        if self.watcher is not None and self.watcher.run.path == folder and self.view.state != "absent":
+            return self.view.newest_snapshot is not None
+        now = time.monotonic()
+        if self._listed is None or self._listed[0] != run_dir or now - self._listed[1] > max_age_s:
+            self._listed = (run_dir, now, RunFolder(folder).newest_snapshot() is not None)
+        return self._listed[2]
 
     def check(self, request: TrainRequest, start: bool = False) -> None:
         """Check the form in a job (reading a big data folder takes a second or more, too long

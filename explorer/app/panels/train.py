@@ -44,7 +44,7 @@ class TrainPanel(Panel):
         if self.request is None:
             self.request = default_request(ctl.engine.device)
         self.problems = ctl.training.problems  # field label -> why it cannot work (the last check)
-        is_run = ctl.training.has_run(self.request.run_dir)  # lists the snapshots: once per frame
+        is_run = ctl.training.has_run(self.request.run_dir)
         self._recognise_run(ctl, is_run)
         # The form beside the run it starts: both fit the short tab row under the main picture.
         flags = imgui.TableFlags_.resizable | imgui.TableFlags_.sizing_stretch_prop
