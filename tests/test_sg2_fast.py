@@ -152,11 +152,18 @@ def test_winograd_conv_equals_conv2d(shape) -> None:
         got = sg2_fast.winograd_conv3x3(x.contiguous(memory_format=layout), u)
         assert got.shape == want.shape
         assert (got - want).abs().max() < 1e-5 * want.abs().max()
+    # the per-sample input and output scales and the bias ride in the tile copies
+    scale_in, scale_out, bias = torch.rand(n, c) + 0.5, torch.rand(n, o) + 0.5, torch.randn(o)
+    want = torch.nn.functional.conv2d(x * scale_in[:, :, None, None], weight, padding=1)
+    want = want * scale_out[:, :, None, None] + bias[:, None, None]
+    got = sg2_fast.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last), u, scale_in,
+                                    scale_out, bias)
+    assert (got - want).abs().max() < 1e-5 * want.abs().max()
 
 
 def test_wide_layers_take_the_winograd_route_and_match_the_reference() -> None:
     torch.manual_seed(0)
-    g = StyleGAN2Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=32,
+    g = StyleGAN2Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=64,
                            mapping_kwargs={"num_layers": 2}, channel_base=4096, channel_max=256,
                            conv_clamp=256)
     with torch.no_grad():
@@ -164,12 +171,14 @@ def test_wide_layers_take_the_winograd_route_and_match_the_reference() -> None:
             if name.endswith("noise_strength"):
                 p.fill_(0.7)
     net = g.synthesis
-    assert sg2_fast.uses_winograd(net.b16.conv1, torch.empty(1, 1, 16, 16))  # 256 -> 256
-    assert not sg2_fast.uses_winograd(net.b8.conv1, torch.empty(1, 1, 8, 8))  # too small a map
-    assert not sg2_fast.uses_winograd(net.b32.conv1, torch.empty(1, 1, 32, 32))  # 128 channels
+    assert sg2_fast.uses_winograd(net.b8.conv1, torch.empty(1, 1, 8, 8))  # 256 -> 256
+    assert sg2_fast.uses_winograd(net.b32.conv1, torch.empty(1, 1, 32, 32))  # 128 -> 128
+    assert not sg2_fast.uses_winograd(net.b4.conv1, torch.empty(1, 1, 4, 4))  # too small a map
+    assert not sg2_fast.uses_winograd(net.b64.conv1, torch.empty(1, 1, 64, 64))  # 64 channels
     for batch in (1, 2):
         ws = g.mapping(torch.randn(batch, 16))
         fast, ref, fast_capture, ref_capture = both(g, ws.detach(), noise_mode="const")
         assert (fast - ref).abs().max() < ATOL
-        value = ref_capture["b16.conv1"]
-        assert (fast_capture["b16.conv1"] - value).abs().max() < ATOL * max(1.0, value.abs().max())
+        for name in ("b8.conv1", "b16.conv1", "b32.conv1"):
+            value = ref_capture[name]
+            assert (fast_capture[name] - value).abs().max() < ATOL * max(1.0, value.abs().max())

@@ -15,8 +15,8 @@ the arithmetic. Here, with the same algebra:
 * the activation gain is folded into the demodulation, bias and noise (lrelu(x) * g = lrelu(g x)
   for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
   layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place;
-* wide 3x3 convs on 16..64 px maps run as F(2x2, 3x3) Winograd (4/9 of the multiplies, one
-  batched matmul); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
+* wide 3x3 convs on 8..64 px maps run as F(2x2, 3x3) Winograd (4/9 of the multiplies, six ops
+  whatever the size); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
   two small matmuls with per-size matrices;
 * everything runs channels-last, the layout oneDNN convolves fastest on CPU.
 
@@ -223,18 +223,19 @@ def modulates_weights(layer: "SynthesisLayer", x: torch.Tensor) -> bool:
 
 
 def uses_winograd(layer: "SynthesisLayer", x: torch.Tensor) -> bool:
-    """Wide (>= 256 channels in and out) 3x3 convs on 16..64 px maps go the Winograd route.
+    """Wide (>= 128 channels in and out) 3x3 convs on 8..64 px maps go the Winograd route.
 
-    There F(2x2, 3x3) does 4/9 of the multiplies in one batched matmul and its transforms cost
-    less than they save (measured, one thread: 256 ch at 32 px 7.3 -> 6.3 ms, 512 ch at 32 px
-    28.8 -> 21.9 ms); with fewer channels the transforms eat the gain (128 ch at 64 px is
-    slower), on smaller maps the 16/9 larger weight is read for too little work, and on larger
-    ones the transformed maps (16 per 2x2 tile) grow too big.
+    There F(2x2, 3x3) does 4/9 of the multiplies and its transforms cost less than they save.
+    Measured against oneDNN's direct conv (best of either modulation strategy, batch 1, ms with
+    1 / 2 threads): 128 ch at 64 px 7.3 / 3.8 -> 6.6 / 3.4, 256 ch at 64 px 29.9 / 14.8 ->
+    21.2 / 10.7, 128 ch at 16 px 0.46 / 0.28 -> 0.38 / 0.27, 512 ch at 8 px 2.4 / 1.3 -> 1.8 / 0.9.
+    With 64 channels the transforms eat the gain (64 px: 1.9 -> 2.2), and from 128 px on the
+    transformed maps (16 values per 2x2 tile) no longer fit in cache (128 ch: 29 -> 53).
     """
     out_channels, in_channels, kh, kw = layer.weight.shape
     h, w = x.shape[2:]
-    return (kh == kw == 3 and layer.padding == 1 and min(in_channels, out_channels) >= 256
-            and 16 <= min(h, w) and max(h, w) <= 64 and h % 2 == 0 and w % 2 == 0)
+    return (kh == kw == 3 and layer.padding == 1 and min(in_channels, out_channels) >= 128
+            and 8 <= min(h, w) and max(h, w) <= 64 and h % 2 == 0 and w % 2 == 0)
 
 
 def winograd_weight(weight: torch.Tensor) -> torch.Tensor:
@@ -246,36 +247,51 @@ def winograd_weight(weight: torch.Tensor) -> torch.Tensor:
                                                                   out_channels).contiguous()
 
 
-def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """`conv2d(x, w, padding=1)` for even H and W by F(2x2, 3x3), with u = winograd_weight(w).
+_B_T = ((1.0, 0.0, -1.0, 0.0), (0.0, 1.0, 1.0, 0.0), (0.0, -1.0, 1.0, 0.0), (0.0, 1.0, 0.0, -1.0))
+_A_T = ((1.0, 1.0, 1.0, 0.0), (0.0, 1.0, -1.0, -1.0))
 
-    Each 4x4 input tile (stride 2) becomes B^T d B, the 16 products with u are one batched
-    matmul over all tiles, and A^T m A gives the 2x2 output tile. B^T and A^T hold only 0 and
-    +-1, so both transforms are adds and subtracts of strided views (channels-last, no copies).
+
+def _tile_transforms(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B^T (x) B^T [16, 16], A^T (x) A^T [4, 16]): both 2-D transforms of a tile as one matrix."""
+    b_t = torch.tensor(_B_T, dtype=dtype, device=device)
+    a_t = torch.tensor(_A_T, dtype=dtype, device=device)
+    return torch.kron(b_t, b_t), torch.kron(a_t, a_t)
+
+
+def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, scale_in: torch.Tensor | None = None,
+                     scale_out: torch.Tensor | None = None, bias: torch.Tensor | None = None,
+                     transforms: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """`conv2d(x * scale_in, w, padding=1) * scale_out + bias` for even H and W by F(2x2, 3x3),
+    with u = winograd_weight(w); scales are [n, channels], bias [out channels].
+
+    Six ops whatever the size, so that they split well over threads: the 16 taps of every 4x4
+    input tile (stride 2) are one strided view of the padded map, copied out once with the input
+    scale applied; B^T d B of all tiles is one matmul with the 16x16 matrix B^T (x) B^T; the 16
+    products with u are one batched matmul; A^T m A is one matmul with the 4x16 A^T (x) A^T; and
+    the output scale and bias ride in the copy that puts the 2x2 tiles in place (channels-last).
     """
-    n, _, h, w = x.shape
+    n, c, h, w = x.shape
     th, tw = h // 2, w // 2
+    out_channels = u.shape[2]
+    k_in, k_out = transforms if transforms is not None else _tile_transforms(x.dtype, x.device)
     d = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # [n, h + 2, w + 2, C]
-
-    def taps(t: torch.Tensor, dim: int) -> list[torch.Tensor]:  # rows (or columns) 2k + i
-        size = th if dim == 1 else tw
-        return [t.narrow(dim, i, 2 * size - 1)[(slice(None),) * dim + (slice(None, None, 2),)]
-                for i in range(4)]
-
-    r0, r1, r2, r3 = taps(d, 1)
-    rows = (r0 - r2, r1 + r2, r2 - r1, r1 - r3)  # B^T along the rows
-    v = x.new_empty(4, 4, n, th, tw, x.shape[1])
-    for a, r in enumerate(rows):
-        c0, c1, c2, c3 = taps(r, 2)
-        torch.sub(c0, c2, out=v[a, 0])
-        torch.add(c1, c2, out=v[a, 1])
-        torch.sub(c2, c1, out=v[a, 2])
-        torch.sub(c1, c3, out=v[a, 3])
-    m = torch.bmm(v.view(16, n * th * tw, -1), u).view(4, 4, n, th, tw, -1)
-    y = x.new_empty(n, h, w, u.shape[2])
-    for i, p in enumerate((m[0] + m[1] + m[2], m[1] - m[2] - m[3])):  # A^T along the rows
-        torch.add(p[0], p[1], out=y[:, i::2, 0::2]).add_(p[2])
-        torch.sub(p[1], p[2], out=y[:, i::2, 1::2]).sub_(p[3])
+    sn, sh, sw, sc = d.stride()
+    taps = d.as_strided((4, 4, n, th, tw, c), (sh, sw, sn, 2 * sh, 2 * sw, sc), d.storage_offset())
+    tiles = x.new_empty(4, 4, n, th, tw, c)
+    if scale_in is None:
+        tiles.copy_(taps)
+    else:
+        torch.mul(taps, scale_in.reshape(1, 1, n, 1, 1, c), out=tiles)
+    v = torch.mm(k_in, tiles.view(16, -1)).view(16, n * th * tw, c)
+    m = torch.mm(k_out, torch.bmm(v, u).view(16, -1)).view(2, 2, n, th, tw, out_channels)
+    y = x.new_empty(n, h, w, out_channels)
+    placed = y.view(n, th, 2, tw, 2, out_channels).permute(2, 4, 0, 1, 3, 5)
+    if scale_out is None and bias is None:
+        placed.copy_(m)
+    else:
+        scale = (scale_out if scale_out is not None else x.new_ones(n, out_channels))
+        shift = bias if bias is not None else x.new_zeros(out_channels)
+        torch.addcmul(shift.reshape(1, 1, 1, 1, 1, -1), m, scale.reshape(1, 1, n, 1, 1, -1), out=placed)
     return y.permute(0, 3, 1, 2)
 
 
@@ -305,8 +321,8 @@ def _same_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.
     if uses_winograd(layer, x):
         if "winograd" not in extras:
             extras["winograd"] = winograd_weight(layer.weight.detach())
-        y = winograd_conv3x3(x * styles.reshape(n, -1, 1, 1), extras["winograd"])
-        return y.mul_(dg.reshape(n, -1, 1, 1)).add_(bias.reshape(1, -1, 1, 1))
+            extras["tile_transforms"] = _tile_transforms(x.dtype, x.device)
+        return winograd_conv3x3(x, extras["winograd"], styles, dg, bias, extras["tile_transforms"])
     if modulates_weights(layer, x):
         if "weight_cl" not in extras:  # the product keeps this layout: no copy per call
             extras["weight_cl"] = layer.weight.detach().contiguous(memory_format=CL)
