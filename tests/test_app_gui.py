@@ -144,6 +144,12 @@ def test_pick_a_layer_shows_its_feature_map(make_app, tmp_path):
         wait_frames_until(ctx, lambda: window.image_view.frame.layer_stats != (), what="layer stats")
         names = [s.name for s in window.image_view.frame.layer_stats]
         assert names == list(ref.generator.synthesis.layer_resolutions())
+        # The picture's caption says what is shown, and its button goes back to the RGB image.
+        ctx.item_click("//Image/Show picture")
+        assert ctl.state.view_layer is None
+        wait_for_current_picture(ctx, window)
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path), render_state(ref, ctl.state).rgba)
+        assert not ctx.item_exists("//Image/Show picture")
 
     run_app_test(ctl, test)
 

@@ -279,9 +279,12 @@ class AppController:
 
     def is_busy(self) -> bool:
         """True while a render, a load or a job is under way."""
-        pending = self.model_info is not None and not self.shows_current_state(self.engine.latest_frame()) \
-            and self.status.failed_state != self.state
-        return pending or self.loading is not None or bool(self.jobs)
+        return self.render_pending() or self.loading is not None or bool(self.jobs)
+
+    def render_pending(self) -> bool:
+        """The picture of the current state is still being rendered (not failed, not shown)."""
+        return (self.model_info is not None and not self.shows_current_state(self.engine.latest_frame())
+                and self.status.failed_state != self.state)
 
     def shows_current_state(self, frame: Frame | None) -> bool:
         """The final (not preview) frame of the current state is on screen."""

@@ -249,6 +249,8 @@ class ExplorerWindow:
             run = ctl.projection.run
             imgui.text_disabled(f"projecting {run.name}: target | current reconstruction, step {run.step} / "
                                 f"{run.total}")
+        elif ctl.state.view_layer is not None:
+            self._layer_caption()
         drag = view.draw()
         self._doctor_marker()
         if drag is not None:
@@ -257,6 +259,17 @@ class ExplorerWindow:
             self.frames_current_shown += 1
         else:
             self.frames_current_shown = 0
+
+    def _layer_caption(self) -> None:
+        """Say that the view shows a feature map (chosen in Layers or by a doctor finding), and
+        offer the way back, which otherwise sits in the Layers panel's combo."""
+        state = self.ctl.state
+        how = f"channel {state.view_channel}" if state.view_reduce == "channel" else f"{state.view_reduce} over channels"
+        if imgui.small_button("Show picture"):
+            self.ctl.edit(view_layer=None)
+        imgui.set_item_tooltip("back to the RGB image (Layers panel: layer 'image (RGB)')")
+        imgui.same_line()
+        imgui.text_disabled(f"showing layer {state.view_layer} ({how}), not the picture")
 
     def _doctor_marker(self) -> None:
         """A ring where the chosen doctor finding points, while its layer is what is shown."""
@@ -283,7 +296,7 @@ class ExplorerWindow:
         if rect is not None:
             imgui.same_line()
             zoom = f"{rect.zoom:g}x" if rect.integer else f"{rect.zoom:.2f}x smooth"
-            imgui.text_disabled(f"{zoom}" + ("  (rendering ...)" if self.ctl.is_busy() else ""))
+            imgui.text_disabled(f"{zoom}" + ("  (rendering ...)" if self.ctl.render_pending() else ""))
 
     # --- menus and status bar --------------------------------------------------------------------
     def _show_menus(self) -> None:
