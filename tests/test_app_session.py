@@ -84,6 +84,10 @@ def test_load_latent_errors_are_one_line(tmp_path):
     np.savez(wrong, w=np.zeros((2, 2, 2, 2)))
     with pytest.raises(ExplorerError, match="must be"):
         load_latent_npz(wrong)
+    with pytest.raises(ExplorerError, match=r"^no latent file .*missing\.npz$"):
+        load_latent_npz(tmp_path / "missing.npz")
+    with pytest.raises(ExplorerError, match=r"\(it is a folder\)"):
+        load_latent_npz(tmp_path)
 
 
 def test_saved_files_are_readable_by_others(tmp_path):

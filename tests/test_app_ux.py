@@ -187,6 +187,14 @@ def test_file_dialogs_reach_the_loader_and_the_forms(make_app, tmp_path):
         ctx.key_press(imgui.Key.mod_ctrl | imgui.Key.o)
         wait_frames_until(ctx, lambda: not ctl.files.busy, what="the cancelled dialog")
         assert len(asked) == 2 and ctl.model_info.content_hash == ref.info.content_hash
+        # Load latent with an empty path box asks which file, as Save latent... does.
+        latent = tmp_path / "picked.npz"
+        np.savez(latent, w=np.full((1, ref.num_ws, ref.w_dim), 0.5, np.float32))
+        answers["open"] = str(latent)
+        focus(ctx, "Latent")
+        ctx.item_click("//Latent/Load latent")
+        assert asked[-1].kind == "open" and "*.npz" in " ".join(asked[-1].filters)
+        wait_frames_until(ctx, lambda: ctl.state.latent_label == "picked.npz", what="the chosen latent")
         # The Train form's data folder comes from a folder dialog.
         focus(ctx, "Train")
         ctx.item_click("//Train/train/Browse...##data folder")

@@ -54,6 +54,8 @@ def save_latent_npz(path: str | os.PathLike[str], ws: ArrayLike, noise: Mapping[
 def load_latent_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(W+ [num_ws, w_dim] float32, noise maps by buffer name) from ours or NVIDIA's file."""
     name = Path(path).name
+    if not Path(path).is_file():
+        raise ExplorerError(f"no latent file {path}" + (" (it is a folder)" if Path(path).is_dir() else ""))
     try:
         with np.load(path, allow_pickle=False) as data:
             if LATENT_KEY not in data.files:

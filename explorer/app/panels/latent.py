@@ -63,8 +63,13 @@ class LatentPanel(Panel):
         if imgui.button("Browse...##npz"):
             ctl.choose_file(DialogRequest("open", "Load a W+ latent as picture A", filters=LATENT_FILTERS),
                             lambda path: self._use(ctl, path, save=False))
-        if imgui.button("Load latent") and self.npz_path.strip():
-            ctl.load_latent_file(self.npz_path.strip())
+        if imgui.button("Load latent"):
+            if self.npz_path.strip():
+                ctl.load_latent_file(self.npz_path.strip())
+            else:
+                ctl.choose_file(DialogRequest("open", "Load a W+ latent as picture A", filters=LATENT_FILTERS),
+                                lambda path: self._use(ctl, path, save=False))
+        imgui.set_item_tooltip("from the path in the box; asks which file when the box is empty")
         imgui.same_line()
         if imgui.button("Save latent..."):
             if self.npz_path.strip():
