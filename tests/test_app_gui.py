@@ -88,6 +88,13 @@ def test_mixing_slider_takes_a_row_from_b(make_app, tmp_path):
         # picture in cell (row A=3, column B=11).
         grid = mixing_grid(ref, [3, 4], [11], ctl.state.mix_weights)
         np.testing.assert_array_equal(grid[16:32, 16:32], render_state(ref, ctl.state).rgba)
+        # Mixing that starts while A has the seed B had takes the next seed as B: a mix of a
+        # picture with itself would make every preset look broken.
+        ctx.item_click("//Style mixing/mix with B")
+        assert ctl.state.mix_seed is None
+        ctl.edit(seed=11)
+        ctx.item_click("//Style mixing/mix with B")
+        assert ctl.state.mix_seed == 12 and ctl.state.has_mixing
 
     run_app_test(ctl, test)
 

@@ -46,7 +46,9 @@ class MixingPanel(Panel):
         state = ctl.state
         changed, on = imgui.checkbox("mix with B", has_b(state))
         if changed:
-            ctl.edit(mix_seed=self.seed_b if on else None, mix_latent=None)
+            ctl.edit(mix_seed=self._new_b(state) if on else None, mix_latent=None)
+        imgui.set_item_tooltip("take some W+ rows from a second picture B (seed B, or a latent file): "
+                               "its coarse rows bring pose and shape, its fine rows colour and texture")
         imgui.same_line()
         if state.mix_seed is not None:
             self.seed_b = state.mix_seed
@@ -55,6 +57,8 @@ class MixingPanel(Panel):
         if changed:
             self.seed_b = min(max(seed_b, 0), MAX_APP_SEED)
             ctl.edit(mix_seed=self.seed_b, mix_latent=None)
+        if state.mix_seed is not None and state.latent is None and state.mix_seed == state.seed:
+            imgui.text_colored(imgui.ImVec4(1.0, 0.8, 0.3, 1.0), "B is the same seed as A: every mix looks like A")
         self._b_from_file(ctl)
         self._pictures(ctl)
         # The rows' nominal resolutions and the coarse/middle/fine presets have one home
@@ -127,10 +131,17 @@ class MixingPanel(Panel):
                 self._set_weights(ctl, tuple(weights))
         return tuple(weights)
 
+    def _new_b(self, state) -> int:
+        """Seed B when mixing starts: the last one chosen, unless that is A's own seed (then the
+        mix would equal A and the presets seem to do nothing), in which case the next seed."""
+        if state.latent is None and self.seed_b == state.seed:
+            self.seed_b = state.seed + 1 if state.seed < MAX_APP_SEED else state.seed - 1
+        return self.seed_b
+
     def _set_weights(self, ctl: AppController, weights: tuple[float, ...]) -> None:
         changes = {"mix_weights": weights}
         if not has_b(ctl.state):
-            changes["mix_seed"] = self.seed_b  # moving a slider means "mix"
+            changes["mix_seed"] = self._new_b(ctl.state)  # moving a slider means "mix"
         ctl.edit(**changes)
 
     def _grid_controls(self, ctl: AppController, weights: tuple[float, ...]) -> None:
