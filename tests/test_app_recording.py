@@ -9,7 +9,8 @@ import numpy as np
 from explorer.app.job_kinds import JobKind
 from explorer.app.recording import describe
 from explorer.engine import render_state
-from explorer.latent.state import LatentState
+from explorer.directions.directionset import DirectionSet
+from explorer.latent.state import DirectionEdit, LatentState
 from explorer.video import path_states
 from tests.test_app_controller import app, pump  # noqa: F401  (the fixture)
 from tests.test_video import decode, psnr
@@ -41,6 +42,11 @@ def test_keyframes_add_reorder_delete(app):
     rec.loop = True
     assert rec.path().frames == (4, 60) and rec.frame_count == 64
     assert describe(rec.keys[1].state) == "seed 9, psi 0.60"
+    # Directions are named as the Directions panel names them, once their set is loaded.
+    edited = LatentState(seed=3, edits=(DirectionEdit("pca", 1, 2.0), DirectionEdit("gone", 0, -1.0)))
+    ctl.direction_library.add(DirectionSet(name="pca", method="pca", vectors=np.eye(2, ctl.model_info.w_dim),
+                                           sigmas=np.ones(2), labels=("PC0", "PC1")))
+    assert rec.describe(edited) == "seed 3, PC1 +2.0, gone[0] -1.0"
     rec.go_to(0)
     assert ctl.state == rec.keys[0].state
 

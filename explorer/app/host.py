@@ -19,7 +19,7 @@ from explorer.app.job_kinds import JobKind
 from explorer.app.settings import Settings
 from explorer.engine import Frame, RenderThread
 from explorer.jobs import JobHandle
-from explorer.latent.compose import DirectionLookup
+from explorer.directions.library import DirectionLibrary
 from explorer.latent.state import LatentState
 from explorer.model import Model, ModelInfo
 
@@ -56,7 +56,7 @@ class AppHost(Protocol):
         """The loaded model's coarse / middle / fine W+ rows (explorer/directions/layers.py)."""
 
     @property
-    def direction_library(self) -> DirectionLookup:
+    def direction_library(self) -> DirectionLibrary:
         """The direction sets every render uses (what the edits in a state refer to)."""
 
     def edit(self, **changes: Any) -> None: ...

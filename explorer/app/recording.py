@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from explorer.app.host import AppHost, Feature, JobHandler
 from explorer.app.job_kinds import JobKind
@@ -40,17 +41,23 @@ class Keyframe:
     frames: int = DEFAULT_FRAMES  # frames from this keyframe to the next
 
 
-def describe(state: LatentState) -> str:
-    """One line that tells keyframes apart in the list."""
+def describe(state: LatentState, label_of: Callable[[str, int], str] | None = None) -> str:
+    """One line that tells keyframes apart in the list; `label_of(set, index)` names a direction
+    as the Directions panel does (PC1, SeFa3), else it reads set[index]."""
     parts = [f"latent ({state.latent_label or 'W+'})" if state.latent is not None else f"seed {state.seed}"]
     if state.psi != 1:
         parts.append(f"psi {state.psi:.2f}")
     if state.has_mixing:
         parts.append("mixed" if state.mix_latent is not None else f"mixed with {state.mix_seed}")
-    parts.extend(f"{e.direction_set}[{e.index}] {e.strength:+.1f}" for e in state.edits if e.strength)
+    parts.extend(f"{(label_of or _set_and_index)(e.direction_set, e.index)} {e.strength:+.1f}"
+                 for e in state.edits if e.strength)
     if state.translate != (0.0, 0.0) or state.rotate:
         parts.append(f"move {state.translate[0]:.2f},{state.translate[1]:.2f} {state.rotate:.0f} deg")
     return ", ".join(parts)
+
+
+def _set_and_index(set_name: str, index: int) -> str:
+    return f"{set_name}[{index}]"
 
 
 class Recorder(Feature):
@@ -80,10 +87,14 @@ class Recorder(Feature):
         return {JobKind.VIDEO_EXPORT: self.export_finished, JobKind.VIDEO_PREVIEW: self.preview_ready}
 
     # --- keyframes -------------------------------------------------------------------------------
+    def describe(self, state: LatentState) -> str:
+        """`describe` with the directions named as in the Directions panel."""
+        return describe(state, self.host.direction_library.label)
+
     def add_current(self) -> None:
         frames = self.keys[-1].frames if self.keys else DEFAULT_FRAMES
         self.keys.append(Keyframe(self.host.state, frames))
-        self.host.set_status(f"keyframe {len(self.keys)}: {describe(self.host.state)}")
+        self.host.set_status(f"keyframe {len(self.keys)}: {self.describe(self.host.state)}")
 
     def remove(self, index: int) -> None:
         if 0 <= index < len(self.keys):

@@ -60,6 +60,15 @@ class DirectionLibrary:
         with self._lock:
             return len(self._sets)
 
+    def label(self, set_name: str, index: int) -> str:
+        """How the Directions panel names a direction (PC1, SeFa3, an attribute); set[index] for
+        a set that is not loaded."""
+        with self._lock:
+            entry = self._sets.get(set_name)
+        if entry is None or not 0 <= index < entry[0].count:
+            return f"{set_name}[{index}]"
+        return entry[0].labels[index]
+
     def direction(self, set_name: str, index: int) -> tuple[torch.Tensor, float]:
         """(unit vector [w_dim] float32 on the CPU, sigma): the `DirectionLookup` protocol."""
         with self._lock:

@@ -11,7 +11,7 @@ from explorer.app.controller import AppController
 from explorer.app.file_dialogs import DialogRequest
 from explorer.app.layout import RIGHT
 from explorer.app.panels.base import Panel
-from explorer.app.recording import FORMATS, Recorder, describe
+from explorer.app.recording import FORMATS, Recorder
 from explorer.app.style import ERROR_COLOR
 from explorer.video import EASINGS, SPACES, max_fps
 
@@ -54,17 +54,23 @@ class RecordPanel(Panel):
             imgui.text_disabled("no keyframes yet: set up a picture, then Add keyframe")
             return
         last_with_frames = len(rec.keys) if rec.loop else len(rec.keys) - 1
+        # The description gets what the frame count and the buttons leave; the whole of it is
+        # in the tooltip, for the panel's narrow default width.
+        style = imgui.get_style()
+        actions = imgui.calc_text_size("updowndelete").x + 6 * style.frame_padding.x + 2 * style.item_spacing.x
         if imgui.begin_table("keyframes", 3, imgui.TableFlags_.sizing_stretch_prop | imgui.TableFlags_.row_bg):
             imgui.table_setup_column("keyframe", imgui.TableColumnFlags_.width_stretch, 1.0)
-            imgui.table_setup_column("frames to next", imgui.TableColumnFlags_.width_fixed, 110)
-            imgui.table_setup_column("actions", imgui.TableColumnFlags_.width_fixed, 150)
+            imgui.table_setup_column("frames to next", imgui.TableColumnFlags_.width_fixed,
+                                     imgui.calc_text_size("00000").x + 2 * style.frame_padding.x)
+            imgui.table_setup_column("actions", imgui.TableColumnFlags_.width_fixed, actions)
             for i, key in enumerate(list(rec.keys)):
                 imgui.push_id(i)
                 imgui.table_next_row()
                 imgui.table_next_column()
-                if imgui.selectable(f"{i + 1}. {describe(key.state)}", False)[0]:
+                text = f"{i + 1}. {rec.describe(key.state)}"
+                if imgui.selectable(text, False)[0]:
                     rec.go_to(i)
-                imgui.set_item_tooltip("click: show this keyframe (edit it, then add it again)")
+                imgui.set_item_tooltip(f"{text}\nclick: show this keyframe (edit it, then add it again)")
                 imgui.table_next_column()
                 if i < last_with_frames:
                     imgui.set_next_item_width(-1)
