@@ -54,13 +54,16 @@ class ProjectionPanel(Panel):
         imgui.separator_text(f"{run.name} into {run.plan}" if run.plan else run.name)
         if projection.busy:
             self._progress(run)
-        elif run.projector is not None:
-            imgui.set_next_item_width(100)
-            _, self.refine_steps = imgui.input_int("steps##refine", self.refine_steps, 0)
-            self.refine_steps = min(max(self.refine_steps, 1), 100_000)
-            imgui.same_line()
-            if imgui.button("Refine more"):
-                projection.refine(self.refine_steps)
+        else:  # what to do with the result comes first: the tab row under the picture is short
+            if run.result is not None:
+                self._use(ctl, projection)
+            if run.projector is not None:
+                imgui.set_next_item_width(100)
+                _, self.refine_steps = imgui.input_int("steps##refine", self.refine_steps, 0)
+                self.refine_steps = min(max(self.refine_steps, 1), 100_000)
+                imgui.same_line()
+                if imgui.button("Refine more"):
+                    projection.refine(self.refine_steps)
         # Pictures and loss curve side by side, so both fit the tab row under the main picture.
         if imgui.begin_table("projection view", 2, imgui.TableFlags_.sizing_stretch_prop):
             imgui.table_setup_column("pictures", imgui.TableColumnFlags_.width_stretch, 1.0)
@@ -70,8 +73,6 @@ class ProjectionPanel(Panel):
             imgui.table_next_column()
             self._loss_curve(run)
             imgui.end_table()
-        if run.result is not None and not projection.busy:
-            self._use(ctl, projection)
 
     def _settings(self, projection: Projections) -> None:
         style = imgui.get_style()
@@ -146,7 +147,8 @@ class ProjectionPanel(Panel):
         losses = np.asarray(list(run.losses), dtype=np.float64)
         if len(losses) < 2:
             return
-        if implot.begin_plot("##projection loss", imgui.ImVec2(-1, 150)):
+        height = min(150.0, max(imgui.get_content_region_avail().y - 4, 90.0))  # the axis labels stay in view
+        if implot.begin_plot("##projection loss", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("step", "loss", fit, fit)
             implot.plot_line("loss", losses)
@@ -172,11 +174,13 @@ class ProjectionPanel(Panel):
             projection.use_as_mix_source()
         if ctl.state.mix_seed is not None:
             self.seed_b = ctl.state.mix_seed
+        imgui.same_line()
         imgui.set_next_item_width(100)
         changed, seed = imgui.input_int("seed B", self.seed_b)
         if changed:
             self.seed_b = min(max(seed, 0), MAX_APP_SEED)
         if imgui.button("coarse from projection, fine from seed B"):
             projection.mix_with_seed(True, self.seed_b)
+        imgui.same_line()
         if imgui.button("coarse from seed B, fine from projection"):
             projection.mix_with_seed(False, self.seed_b)
