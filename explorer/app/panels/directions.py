@@ -252,9 +252,12 @@ class DirectionsPanel(Panel):
             return
         share = np.asarray(s.explained_variance, dtype=np.float64) * 100
         imgui.text_disabled(f"explained variance: {share.sum():.1f}% in {s.count} directions")
-        if implot.begin_plot("##explained variance", imgui.ImVec2(-1, 170)):
+        height = min(170.0, max(imgui.get_content_region_avail().y - 4, 120.0))  # the axis labels stay in view
+        if implot.begin_plot("##explained variance", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("direction", "cumulative %", fit, fit)
+            # Above the plot, in a row: inside it sat on the first (tallest) bars.
+            implot.setup_legend(implot.Location_.north, implot.LegendFlags_.outside | implot.LegendFlags_.horizontal)
             # Each direction's share is a few % against a cumulative curve near 100 %: its own axis.
             implot.setup_axis(implot.ImAxis_.y2, "share %", fit | implot.AxisFlags_.opposite)
             implot.set_axes(implot.ImAxis_.x1, implot.ImAxis_.y2)
