@@ -19,11 +19,12 @@ from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_ap
 
 from explorer.app.controller import AppController
 from explorer.app.panels import ProjectionPanel
-from explorer.app.projections import PAD, coarse_rows, side_by_side
+from explorer.app.projections import PAD, coarse_rows, crop_note, side_by_side
 from explorer.app.settings import Settings
 from explorer.directions import DirectionCache
 from explorer.engine import RenderThread, render_state
 from explorer.fileio import save_png
+from explorer.imageinput import load_image
 from explorer.latent.state import LatentState
 from explorer.model import Model
 from explorer.project import ProjectionConfig
@@ -62,6 +63,14 @@ def app(tmp_path):
     yield ctl, model
     ctl.close()
     engine.stop()
+
+
+def test_a_crop_that_drops_much_of_the_picture_is_pointed_out(tmp_path):
+    wide, square = tmp_path / "grid.png", tmp_path / "face.png"
+    save_png(wide, np.zeros((16, 64, 3), np.uint8))  # a row of four faces: three quarters go
+    save_png(square, np.zeros((20, 18, 3), np.uint8))
+    assert "centre square of this 64 x 16 picture" in crop_note(load_image(wide, 16, 3))
+    assert crop_note(load_image(square, 16, 3)) is None
 
 
 def test_dropped_image_becomes_picture_a(app, tmp_path):

@@ -64,6 +64,15 @@ def coarse_rows(info: ModelInfo, presets: dict[str, tuple[int, int]]) -> tuple[i
     return 0, sum(1 for r in info.ws_resolutions if r <= limit)
 
 
+def crop_note(loaded: LoadedImage) -> str | None:
+    """A warning when the centre crop drops over a quarter of the picture (a wide banner, a
+    grid of faces): the user should know only the middle is being projected."""
+    (left, top, right, bottom), (w, h) = loaded.crop_box, loaded.source_size
+    if (right - left) * (bottom - top) >= 0.75 * w * h:
+        return None
+    return f"only the centre square of this {w} x {h} picture: crop it first to project another part"
+
+
 class ProjectionRun:
     """One image being projected; written by its job thread, read by the UI."""
 

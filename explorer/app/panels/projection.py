@@ -13,7 +13,7 @@ from explorer.app.file_dialogs import IMAGE_FILTERS, DialogRequest
 from explorer.app.image_view import ImageView
 from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
-from explorer.app.projections import ProjectionRun, Projections
+from explorer.app.projections import ProjectionRun, Projections, crop_note
 from explorer.cli_values import MAX_APP_SEED
 from explorer.project.config import SPACES
 
@@ -109,6 +109,9 @@ class ProjectionPanel(Panel):
             (left, top, right, bottom), (w, h) = run.loaded.crop_box, run.loaded.source_size
             imgui.text_disabled("target | reconstruction")
             imgui.set_item_tooltip(f"the target is the crop ({left}, {top})-({right}, {bottom}) of {w} x {h}")
+            note = crop_note(run.loaded)
+            if note:
+                imgui.text_colored(imgui.ImVec4(1.0, 0.8, 0.3, 1.0), note)
         if run.picture is not None:
             self.view.show_array(("projection", run.serial, run.picture_version), run.picture)
             avail = imgui.get_content_region_avail()
