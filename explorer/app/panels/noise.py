@@ -50,11 +50,16 @@ class NoisePanel(Panel):
         changed, mode = imgui.combo("noise mode", NOISE_MODES.index(state.noise_mode), list(NOISE_MODES))
         if changed:
             ctl.edit(noise_mode=NOISE_MODES[mode])
+        imgui.set_item_tooltip("const: the fixed noise maps stored in the model (the same picture every time); "
+                               "random: fresh maps drawn from the noise seed; none: no noise at all "
+                               "(shows what the noise adds: hair strands, freckles, fine texture)")
         imgui.begin_disabled(state.noise_mode != "random")
         changed, seed = imgui.input_int("noise seed", state.noise_seed)
         if changed:
             ctl.edit(noise_seed=max(seed, 0))
         imgui.end_disabled()
+        imgui.set_item_tooltip("draws the noise maps in the 'random' noise mode"
+                               + ("" if state.noise_mode == "random" else " (choose that mode to use it)"))
 
         imgui.separator_text("per resolution")
         gains = dict(state.noise_gains)
@@ -84,6 +89,8 @@ class NoisePanel(Panel):
         imgui.set_next_item_width(100)
         _, self.samples = imgui.input_int("samples", self.samples)
         self.samples = min(max(self.samples, 2), 256)
+        imgui.set_item_tooltip("how many random noise draws of the current picture the map compares "
+                               "(more: a smoother map, a longer wait)")
         progress = ctl.job_progress(JobKind.NOISE_VARIANCE)
         if progress is None:
             if imgui.button("Show where noise matters"):
