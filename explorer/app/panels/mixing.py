@@ -11,6 +11,7 @@ from explorer.app.job_kinds import JobKind
 from explorer.app.layout import LEFT_LOWER, place_floating
 from explorer.app.mixing_views import MAX_NEIGHBOURS, MixingGrid, describe_a, describe_b, has_b
 from explorer.app.panels.base import Panel
+from explorer.app.style import WARNING_COLOR
 from explorer.app.widgets import slider_float, slider_int
 from explorer.cli_values import MAX_APP_SEED
 
@@ -58,7 +59,7 @@ class MixingPanel(Panel):
             self.seed_b = min(max(seed_b, 0), MAX_APP_SEED)
             ctl.edit(mix_seed=self.seed_b, mix_latent=None)
         if state.mix_seed is not None and state.latent is None and state.mix_seed == state.seed:
-            imgui.text_colored(imgui.ImVec4(1.0, 0.8, 0.3, 1.0), "B is the same seed as A: every mix looks like A")
+            imgui.text_colored(WARNING_COLOR, "B is the same seed as A: every mix looks like A")
         self._b_from_file(ctl)
         self._pictures(ctl)
         # The rows' nominal resolutions and the coarse/middle/fine presets have one home

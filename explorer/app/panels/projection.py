@@ -13,6 +13,7 @@ from explorer.app.file_dialogs import IMAGE_FILTERS, DialogRequest
 from explorer.app.image_view import ImageView
 from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
+from explorer.app.style import WARNING_COLOR
 from explorer.app.projections import ProjectionRun, Projections, crop_note
 from explorer.cli_values import MAX_APP_SEED
 from explorer.project.config import SPACES
@@ -111,7 +112,7 @@ class ProjectionPanel(Panel):
             imgui.set_item_tooltip(f"the target is the crop ({left}, {top})-({right}, {bottom}) of {w} x {h}")
             note = crop_note(run.loaded)
             if note:
-                imgui.text_colored(imgui.ImVec4(1.0, 0.8, 0.3, 1.0), note)
+                imgui.text_colored(WARNING_COLOR, note)
         if run.picture is not None:
             self.view.show_array(("projection", run.serial, run.picture_version), run.picture)
             avail = imgui.get_content_region_avail()
