@@ -7,10 +7,13 @@ snapshot is on screen with the seed and psi it had before.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import zipfile
 
 import numpy as np
+from imgui_bundle import imgui
 
 from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_app,  # noqa: F401
                                run_app_test, screen_picture, wait_for_current_picture, wait_frames_until)
@@ -18,13 +21,16 @@ from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_ap
 import explorer
 from explorer.app.panels import TrainPanel
 from explorer.app.run_watcher import MetricsTail, RunWatcher
-from explorer.app.train_runs import TrainRequest, default_request, request_from_run
+from explorer.app.train_runs import (FEW_IMAGES, TrainRequest, default_request, request_from_run,
+                                     request_problems, request_warnings)
 from explorer.engine import render_state
 from explorer.fileio import save_png
 from explorer.latent.state import LatentState
+from explorer.train.monitor import TrainerProcess
 from explorer.train.run_folder import RunFolder
-from tests.test_app_controller import app, tiny_model  # noqa: F401  (app: the fixture)
-from tests.test_train_support import make_shapes_folder, subprocess_env
+from tests.test_app_controller import app, pump, tiny_model  # noqa: F401  (app: the fixture)
+from tests.test_app_ux import FIRST_LAUNCH, assert_unclipped
+from tests.test_train_support import TINY_TRAIN_FLAGS, make_shapes_folder, subprocess_env
 
 
 def test_metrics_are_read_incrementally(tmp_path):
@@ -216,3 +222,111 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
         if trainer is not None and trainer.running:
             trainer.process.kill()
             trainer.wait(10)
+
+
+def test_a_stop_while_the_trainer_starts_up_exits_cleanly(tmp_path):
+    """A stop sent at once (the child is still starting Python, or importing torch, for seconds):
+    exit code 0 and a plain line in the log, no KeyboardInterrupt traceback, nothing written."""
+    data = make_shapes_folder(tmp_path / "data", count=8, size=16)
+    run = RunFolder(tmp_path / "run")
+    trainer = TrainerProcess.start(run.path, ["--data", str(data), *TINY_TRAIN_FLAGS], env=subprocess_env())
+    try:
+        assert trainer.stop(timeout=60) == 0, "\n".join(trainer.log_tail())
+    finally:
+        if trainer.running:
+            trainer.process.kill()
+    log = (run.path / "log.txt").read_text()
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
+    assert "stopped before training started: nothing to save" in log
+    assert run.read_status() is None and run.newest_snapshot() is None
+
+
+def test_few_images_warn_but_do_not_block(tmp_path):
+    """A handful of images is a fair smoke test, so Start goes on; the form says what it is."""
+    few = make_shapes_folder(tmp_path / "few", count=6, size=16)
+    (few / ".hidden.png").write_bytes(b"")  # not an image the trainer reads
+    request = TrainRequest(data=str(few), run_dir=str(tmp_path / "run"), resolution=16)
+    assert request_problems(request, resume=False) == {}
+    assert request_warnings(request, resume=False)["data folder"].startswith("only 6 images:")
+    assert request_warnings(request, resume=True) == {}  # a resume reads the run's data
+    enough = make_shapes_folder(tmp_path / "enough", count=FEW_IMAGES, size=16)
+    assert request_warnings(TrainRequest(data=str(enough), run_dir="r"), resume=False) == {}
+    packed = tmp_path / "few.zip"
+    with zipfile.ZipFile(packed, "w") as archive:
+        for i in range(3):
+            archive.write(few / f"img{i:03d}.png", f"imgs/{i}.png")
+        archive.writestr("imgs/readme.txt", "x")
+    assert request_warnings(TrainRequest(data=str(packed), run_dir="r"), resume=False)["data folder"] \
+        .startswith("only 3 images:")
+    assert request_warnings(TrainRequest(data=str(tmp_path / "missing"), run_dir="r"), resume=False) == {}
+
+
+def test_stop_during_start_up_is_a_stop_and_a_crash_is_an_error(app, tmp_path):
+    """From the app: Start on six images (a warning, not a refusal), the run column says the
+    trainer is starting, Stop while it still imports torch: a plain "stopped" line, not red.
+    A trainer that fails (here: a flag it does not know) is still reported in red."""
+    ctl, _ = app
+    training = ctl.training
+    training.env = subprocess_env()
+    data = make_shapes_folder(tmp_path / "data", count=6, size=16)
+    form = TrainRequest(data=str(data), run_dir=str(tmp_path / "run"), resolution=16, batch=4, kimg=1,
+                        extra="--z-dim 16 --map 1 --cbase 128 --cmax 16 --workers 0 --device cpu")
+    try:
+        training.check(form, start=True)
+        assert training.launching  # while the form is checked
+        pump(ctl, lambda: training.running or not training.starting)
+        assert training.running, ctl.status.text
+        assert "only 6 images" in training.warnings["data folder"] and not training.problems
+        assert "note: only 6 images" in ctl.status.text and not ctl.status.is_error
+        assert training.launching and training.view.state == "absent"  # no status.json yet
+        training.stop()
+        pump(ctl, lambda: training.exit_code is not None, timeout=60)
+        assert training.exit_code == 0
+        assert ctl.status.text == "stopped before the first step: no snapshot" and not ctl.status.is_error
+        assert not training.launching
+        assert "Traceback" not in (tmp_path / "run" / "log.txt").read_text()
+
+        training.check(dataclasses.replace(form, run_dir=str(tmp_path / "run2"), extra="--no-such-flag"),
+                       start=True)
+        pump(ctl, lambda: training.running or not training.starting)
+        pump(ctl, lambda: training.exit_code is not None, timeout=60)
+        assert training.exit_code == 2 and ctl.status.is_error
+        assert ctl.status.text.startswith("the trainer exited with code 2: ")
+    finally:
+        if training.trainer is not None and training.trainer.running:
+            training.trainer.process.kill()
+            training.trainer.wait(10)
+
+
+def test_buttons_stay_in_view_and_long_flags_show_whole(make_app, tmp_path):
+    """At the first-launch size, with the form's notes shown, Start and Watch are still whole
+    (they sit above the fields), and "more flags" shows its whole value when hovered."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ctl = make_app(tiny_model(seed=34))
+
+    def tooltip_shown() -> bool:
+        tooltip = imgui.internal.find_window_by_name("##Tooltip_00")
+        return tooltip is not None and tooltip.active
+
+    def test(ctx, window):
+        wait_for_current_picture(ctx, window)
+        focus(ctx, "Train")
+        ctx.set_ref("//Train/train")
+        ctx.item_input_value("##data folder", str(empty))
+        ctx.item_input_value("resolution", 100)
+        ctx.item_input_value("kimg", 0.0)
+        ctx.item_click("Start")
+        wait_frames_until(ctx, lambda: "problems" in ctl.status.text, 30, "the form's check")
+        assert len(window.panel(TrainPanel).problems) == 4
+        ctx.yield_(2)
+        assert_unclipped(ctx, "Start")
+        assert_unclipped(ctx, "Watch")
+        assert window.panel(TrainPanel).request.extra == default_request("cpu").extra
+        ctx.mouse_move_to_pos(imgui.ImVec2(5, 300))
+        ctx.yield_(2)
+        assert not tooltip_shown()
+        ctx.mouse_move("more flags")
+        wait_frames_until(ctx, tooltip_shown, 10, "the tooltip of more flags")
+
+    run_app_test(ctl, test, size=FIRST_LAUNCH)

@@ -1,7 +1,8 @@
 """The Train panel's logic: start the trainer as a separate process, watch its folder, load snapshots.
 
 The trainer never shares memory with the app (see `explorer.train.monitor`): the app starts it,
-reads what it writes, and asks it to stop with SIGINT, which makes it write a final snapshot.
+reads what it writes, and asks it to stop with SIGINT, which makes it write a final snapshot
+(or, if it was still starting, exit at once: "stopped before the first step", not an error).
 Stopping waits for the process on a job thread, so the UI never blocks; closing the app leaves
 a running trainer alone (watch its folder again later). Loading a snapshot goes through the
 ordinary model load, which keeps seed, psi and mixing of the state on screen.
@@ -27,6 +28,7 @@ from explorer.jobs import JobHandle
 from explorer.train.monitor import TRAINER_COMMAND, TrainerProcess
 from explorer.train.run_folder import RunFolder
 
+FEW_IMAGES = 32  # fewer images than this get a warning (a smoke test, not a model)
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,30 @@ def request_from_run(request: TrainRequest, run_dir: str) -> TrainRequest:
         return request
 
 
-def _holds_images(folder: Path, limit: int = 20_000) -> bool:
-    """Whether the folder tree has an image file (looks at `limit` entries at most: big trees are fine)."""
+def _count_images(data: Path, enough: int, limit: int = 20_000) -> int:
+    """How many image files a folder tree or zip holds, counted only up to `enough` (so a big
+    folder costs no more than a small one); a tree with `limit` files or more counts as enough
+    (not worth scanning further: the trainer decides), and so does a zip that cannot be read."""
     from explorer.train.dataset_source import image_extensions
-    extensions, seen = image_extensions(), 0
-    for _, _, files in os.walk(folder):
+    extensions = image_extensions()
+
+    def is_image(name: str) -> bool:
+        base = name.rsplit("/", 1)[-1]
+        return os.path.splitext(base)[1].lower() in extensions and not base.startswith(".")
+    if data.is_file():
+        try:
+            with zipfile.ZipFile(data) as archive:  # reads the central directory only
+                return min(sum(1 for name in archive.namelist() if is_image(name)), enough)
+        except (OSError, zipfile.BadZipFile):
+            return enough
+    count = seen = 0
+    for _, _, files in os.walk(data):
         for name in files:
-            if os.path.splitext(name)[1].lower() in extensions and not name.startswith("."):
-                return True
+            count += is_image(name)
             seen += 1
-            if seen >= limit:
-                return True  # not worth scanning further: let the trainer decide
-    return False
+            if count >= enough or seen >= limit:
+                return enough
+    return count
 
 
 def _resolution_the_images_reach(data: Path) -> int | None:
@@ -110,7 +124,7 @@ def request_problems(request: TrainRequest, resume: bool) -> dict[str, str]:
             problems["data folder"] = "no such folder or zip file"
         elif data.is_file() and not zipfile.is_zipfile(data):
             problems["data folder"] = "this file is not a zip; choose a folder or a .zip of images"
-        elif data.is_dir() and not _holds_images(data):
+        elif data.is_dir() and _count_images(data, enough=1) == 0:
             problems["data folder"] = "no image files (PNG, JPEG, ...) in this folder or below it"
     r = request.resolution
     if not resume and (r < 8 or r > 1024 or 2 ** int(math.log2(r)) != r):
@@ -132,6 +146,21 @@ def request_problems(request: TrainRequest, resume: bool) -> dict[str, str]:
     return problems
 
 
+def request_warnings(request: TrainRequest, resume: bool) -> dict[str, str]:
+    """What will run but is unlikely to be what the user wants, keyed like `request_problems`.
+
+    Warnings do not block Start: a handful of images is a fair smoke test of the setup (the
+    trainer loops over them), but the user should know that no useful model comes of it."""
+    data = Path(request.data.strip()).expanduser()
+    if resume or not request.data.strip() or not (data.is_dir() or zipfile.is_zipfile(data)):
+        return {}
+    count = _count_images(data, enough=FEW_IMAGES)
+    if 0 < count < FEW_IMAGES:
+        return {"data folder": f"only {count} image{'s' if count > 1 else ''}: enough to try the setup, "
+                               "but a model needs hundreds (thousands for a good one)"}
+    return {}
+
+
 def default_request(device: str) -> TrainRequest:
     """Defaults a first run can finish: small and short on a CPU, NVIDIA's sizes on a GPU."""
     if device.startswith("cuda"):
@@ -150,8 +179,12 @@ class TrainRuns(Feature):
         self.command: Sequence[str] = TRAINER_COMMAND
         self.env: dict[str, str] | None = None
         self.exit_code: int | None = None  # of the trainer this app started, once it ended
+        self._stop_asked = False  # this app asked its trainer to stop
+        self._snapshot_at_start: Path | None = None  # the run's newest snapshot when it was started
+        self._seen_running = False  # the watcher has seen this app's trainer training
         self._asked: Path | None = None    # the newest snapshot this object asked to load
         self.problems: dict[str, str] = {}  # the form's field label -> why it cannot work (last check)
+        self.warnings: dict[str, str] = {}  # the form's field label -> what may surprise (last check)
         self._checking: tuple[JobHandle, TrainRequest, bool] | None = None  # (job, request, then start)
         self._next_check: tuple[TrainRequest, bool] | None = None  # waits for `_checking` to end
         self._said_problems = False  # the status line shows the form's problem count
@@ -172,6 +205,12 @@ class TrainRuns(Feature):
     @property
     def running(self) -> bool:
         return self.trainer is not None and self.trainer.running
+
+    @property
+    def launching(self) -> bool:
+        """Whether a Start is on its way: being checked, or its trainer still starting (importing,
+        preparing the data) and not yet seen training; the run column says so meanwhile."""
+        return self.starting or (self.running and not self._seen_running)
 
     def has_run(self, run_dir: str, max_age_s: float = 0.5) -> bool:
         """Whether the folder holds snapshots, i.e. Start would be refused and Resume is meant.
@@ -206,8 +245,8 @@ class TrainRuns(Feature):
             return
         resume = self.has_run(request.run_dir)
 
-        def job(report, cancelled) -> dict[str, str]:
-            return request_problems(request, resume)
+        def job(report, cancelled) -> tuple[dict[str, str], dict[str, str]]:
+            return request_problems(request, resume), request_warnings(request, resume)
         handle = self.host.engine.run_job("check the training settings", job)
         self._checking = (handle, request, start)
         self.host.track_job(JobKind.CHECK_TRAINING, handle)
@@ -227,7 +266,7 @@ class TrainRuns(Feature):
         if handle.status != "done":
             self.host.report_job_end(handle)
             return
-        self.problems = handle.result
+        self.problems, self.warnings = handle.result
         if self.problems and (start or self._said_problems):
             count = len(self.problems)
             self.host.set_status(f"the Train form has {count} problem{'s' if count > 1 else ''}: "
@@ -248,13 +287,16 @@ class TrainRuns(Feature):
         resume = self.has_run(request.run_dir)
         try:
             run_dir = Path(request.run_dir).expanduser()
+            snapshot_at_start = RunFolder(run_dir).newest_snapshot()
             self.trainer = TrainerProcess.start(run_dir, request.args(resume), self.command, self.env)
         except (ExplorerError, OSError) as e:
             self.host.set_status(str(e), error=True)
             return
         self.exit_code = None
+        self._stop_asked, self._seen_running, self._snapshot_at_start = False, False, snapshot_at_start
         self.watch(str(run_dir))
-        self.host.set_status(f"{'resuming' if resume else 'started'} training in {run_dir}")
+        note = "".join(f"; note: {warning}" for warning in self.warnings.values())
+        self.host.set_status(f"{'resuming' if resume else 'started'} training in {run_dir}{note}")
 
     def watch(self, run_dir: str) -> None:
         """Follow a run folder (one this app started, or any other); the one followed already
@@ -277,8 +319,10 @@ class TrainRuns(Feature):
 
         def job(report, cancelled) -> int:
             return trainer.stop()
+        self._stop_asked = True
         self.host.track_job(JobKind.STOP_TRAINER, self.host.engine.run_job("stop trainer", job))
-        self.host.set_status("stopping the trainer after this step ...")
+        self.host.set_status("stopping the trainer after this step ..." if self._seen_running
+                             else "stopping the trainer ...")
 
     def stopped(self, handle: JobHandle) -> None:
         """JobFinished of the stop job; `poll` reports the exit itself."""
@@ -296,11 +340,18 @@ class TrainRuns(Feature):
     def poll(self, frame: Frame | None = None) -> None:
         """Notice the trainer's exit, and in follow mode load each new snapshot."""
         trainer = self.trainer
+        if trainer is not None and not self._seen_running and self.running and self.view.state == "running":
+            self._seen_running = True
         if trainer is not None and self.exit_code is None and not trainer.running:
             self.exit_code = trainer.process.returncode
             if self.watcher is not None:
                 self.watcher.refresh()  # the final snapshot and state, before anyone looks
-            if self.exit_code == 0:
+            if self.exit_code == 0 and self._stop_asked and self.view.newest_snapshot == self._snapshot_at_start:
+                # Stopped while still starting (the trainer exits at once then): nothing was trained.
+                self.host.set_status("stopped before the first step: no snapshot" if self._snapshot_at_start is None
+                                     else f"stopped before the first step: the run is as it was "
+                                          f"({self._snapshot_at_start.name})")
+            elif self.exit_code == 0:
                 self.host.set_status(f"the trainer {self.view.state} at {self.view.kimg:.3f} kimg")
             else:
                 tail = [line for line in trainer.log_tail(5) if line.strip()]

@@ -4,7 +4,8 @@ The trainer never shares memory with its watcher: it writes `status.json`, `metr
 sample grids and snapshots, and the watcher reads them. So the app (or a script, or a second
 machine with the folder mounted) can follow a run it did not start, and a crash of either
 side leaves the other alone. Stopping sends SIGINT, which makes the trainer finish the
-current step, write a final snapshot and exit.
+current step, write a final snapshot and exit; a SIGINT that comes while the trainer is still
+starting (importing torch takes seconds) ends it at once, cleanly, with nothing to save.
 """
 
 from __future__ import annotations
@@ -19,7 +20,25 @@ from typing import Any, Sequence
 
 from explorer.train.run_folder import RunFolder
 
-TRAINER_COMMAND = (sys.executable, "-m", "explorer", "train")
+# The trainer's entry, run with `python -c`: plain code, because it must take SIGINT over before
+# `explorer` is imported (the package imports torch, seconds during which Python's default
+# KeyboardInterrupt would end the trainer with a traceback and exit code -2). The `train` command
+# takes SIGINT over itself once it is ready to stop cleanly, and hands it back when it ends.
+# `start` holds SIGINT back until this entry has its handler, so no moment is left uncovered.
+TRAINER_ENTRY = """\
+import signal, sys
+def stopped_before_training(signum, frame):
+    print("stopped before training started: nothing to save", file=sys.stderr, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGINT, stopped_before_training)
+if hasattr(signal, "pthread_sigmask"):
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+from explorer.cli import main
+code = main()
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a late stop request changes nothing
+sys.exit(code)
+"""
+TRAINER_COMMAND = (sys.executable, "-c", TRAINER_ENTRY, "train")
 LOG_NAME = "log.txt"
 
 
@@ -78,13 +97,23 @@ class TrainerProcess:
     @classmethod
     def start(cls, out: str | os.PathLike[str], args: Sequence[str] = (),
               command: Sequence[str] = TRAINER_COMMAND, env: dict[str, str] | None = None) -> "TrainerProcess":
-        """Launch `command --out OUT ARGS...`; `command` may be a torchrun line for many GPUs."""
+        """Launch `command --out OUT ARGS...`; `command` may be a torchrun line for many GPUs.
+
+        With our own entry (`TRAINER_COMMAND`) the child starts with SIGINT blocked (the mask
+        survives exec): a stop sent before the entry has installed its handler waits for it,
+        instead of killing the interpreter half-started."""
         run_dir = Path(out)
         run_dir.mkdir(parents=True, exist_ok=True)
+        hold_sigint = TRAINER_ENTRY in command and hasattr(signal, "pthread_sigmask")
         with open(run_dir / LOG_NAME, "ab") as log:
-            process = subprocess.Popen([*command, "--out", str(run_dir), *args], stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=env, start_new_session=True)
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hold_sigint else None
+            try:
+                process = subprocess.Popen([*command, "--out", str(run_dir), *args], stdout=log,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           env=env, start_new_session=True)
+            finally:
+                if mask is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return cls(run_dir, process)
 
     def progress(self) -> RunProgress:
@@ -101,7 +130,8 @@ class TrainerProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 120.0) -> int:
-        """Ask for a clean stop (final snapshot); terminate, then kill, if it does not come."""
+        """Ask for a clean stop (final snapshot; none if training had not started: still exit
+        code 0); terminate, then kill, if it does not come."""
         if self.running:
             self.process.send_signal(signal.SIGINT)
             try:

@@ -13,8 +13,8 @@ from explorer.app.image_view import ImageView
 from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
 from explorer.app.run_watcher import CURVES, RunView
-from explorer.app.style import ERROR_COLOR
-from explorer.app.train_runs import TrainRequest, default_request, request_from_run
+from explorer.app.style import ERROR_COLOR, WARNING_COLOR
+from explorer.app.train_runs import TrainRequest, TrainRuns, default_request, request_from_run
 from explorer.app.widgets import help_marker
 
 DATA_HELP = ("A folder (subfolders are read too) or a .zip of images: PNG, JPEG, WebP ...\n"
@@ -34,6 +34,7 @@ class TrainPanel(Panel):
         self.request: TrainRequest | None = None  # the fields, filled with defaults on first draw
         self.sample_view = ImageView("fit")
         self.problems: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
         self._loaded_from: str | None = None  # the run folder whose settings the form shows
         self._seen_run: tuple[str, bool] | None = None  # (run folder field, holds a run) last frame
 
@@ -44,6 +45,7 @@ class TrainPanel(Panel):
         if self.request is None:
             self.request = default_request(ctl.engine.device)
         self.problems = ctl.training.problems  # field label -> why it cannot work (the last check)
+        self.warnings = ctl.training.warnings  # field label -> what may surprise (Start goes on)
         is_run = ctl.training.has_run(self.request.run_dir)
         self._recognise_run(ctl, is_run)
         # The form beside the run it starts: both fit the short tab row under the main picture.
@@ -52,8 +54,9 @@ class TrainPanel(Panel):
             imgui.table_setup_column("form", imgui.TableColumnFlags_.width_stretch, 1.1)
             imgui.table_setup_column("run", imgui.TableColumnFlags_.width_stretch, 1.0)
             imgui.table_next_column()
-            self._fields(ctl, ctl.training.running)
+            # The buttons first: in the short tab, notes under the fields push what follows out of sight.
             self._buttons(ctl, is_run)
+            self._fields(ctl, ctl.training.running)
             imgui.table_next_column()
             self._run(ctl)
             imgui.end_table()
@@ -93,7 +96,7 @@ class TrainPanel(Panel):
     def _run(self, ctl: AppController) -> None:
         training = ctl.training
         view = training.view
-        self._status(view)
+        self._status(training, view)
         imgui.begin_disabled(view.newest_snapshot is None)
         if imgui.button("Load newest snapshot"):
             training.load_newest()
@@ -127,11 +130,12 @@ class TrainPanel(Panel):
         self._problem("snapshot every (kimg)")
         imgui.set_next_item_width(-imgui.calc_text_size("more flags").x - imgui.get_style().item_inner_spacing.x - 4)
         _, extra = imgui.input_text_with_hint("more flags", "--cbase 4096 --mirror ...", r.extra)
+        self._full_text_tooltip(r.extra)
         self._problem("more flags")
         imgui.end_disabled()
         new = dataclasses.replace(r, data=data, run_dir=run_dir, resolution=resolution, batch=batch,
                                   kimg=kimg, snap_kimg=snap, extra=extra)
-        if new != r and ctl.training.problems:  # fixing a field clears its note (and only then)
+        if new != r and (ctl.training.problems or ctl.training.warnings):  # a fix clears its note
             ctl.training.check(new)
         self.request = new
 
@@ -154,14 +158,32 @@ class TrainPanel(Panel):
         if self.request is not None:
             self.request = dataclasses.replace(self.request, **{field: path})
 
+    @staticmethod
+    def _full_text_tooltip(text: str) -> None:
+        """The whole value of the field just drawn, which a narrow column cuts off (while training
+        too, when the field is disabled)."""
+        hovered = imgui.HoveredFlags_.for_tooltip | imgui.HoveredFlags_.allow_when_disabled
+        if text.strip() and imgui.is_item_hovered(hovered) and imgui.begin_tooltip():
+            imgui.push_text_wrap_pos(imgui.get_font_size() * 35)
+            imgui.text_wrapped(text)
+            imgui.pop_text_wrap_pos()
+            imgui.end_tooltip()
+
     def _problem(self, label: str) -> None:
-        if label in self.problems:  # wrapped: a narrow column cut the longer notes off
-            imgui.push_style_color(imgui.Col_.text, ERROR_COLOR)
-            imgui.text_wrapped(f"  {self.problems[label]}")
-            imgui.pop_style_color()
+        """The field's note from the last check, wrapped (a narrow column cut the longer ones off):
+        red if it blocks Start, amber if it only warns."""
+        for notes, color in ((self.problems, ERROR_COLOR), (self.warnings, WARNING_COLOR)):
+            if label in notes:
+                imgui.push_style_color(imgui.Col_.text, color)
+                imgui.text_wrapped(f"  {notes[label]}")
+                imgui.pop_style_color()
+                return
 
     @staticmethod
-    def _status(view: RunView) -> None:
+    def _status(training: TrainRuns, view: RunView) -> None:
+        if training.launching:  # the view still shows no run (or the one being resumed)
+            imgui.text_disabled("starting the trainer ...")
+            return
         if view.state == "absent":
             imgui.text_disabled("no run yet")
             return
