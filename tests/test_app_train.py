@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
+import pytest
 from imgui_bundle import imgui
 
 from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_app,  # noqa: F401
@@ -26,7 +29,7 @@ from explorer.app.train_runs import (FEW_IMAGES, TrainRequest, default_request, 
 from explorer.engine import render_state
 from explorer.fileio import save_png
 from explorer.latent.state import LatentState
-from explorer.train.monitor import TrainerProcess
+from explorer.train.monitor import TRAINER_NICE, TrainerProcess
 from explorer.train.run_folder import RunFolder
 from tests.test_app_controller import app, pump, tiny_model  # noqa: F401  (app: the fixture)
 from tests.test_app_ux import FIRST_LAUNCH, assert_unclipped
@@ -239,6 +242,25 @@ def test_a_stop_while_the_trainer_starts_up_exits_cleanly(tmp_path):
     assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
     assert "stopped before training started: nothing to save" in log
     assert run.read_status() is None and run.newest_snapshot() is None
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities to read here")
+def test_the_trainer_runs_below_the_app_s_priority(tmp_path):
+    """Training takes the idle CPU, the app's renders come first: the trainer lowers its nice
+    value, and on Linux that of its session's scheduling group (autogroup), which is what
+    competes with the app's group."""
+    data = make_shapes_folder(tmp_path / "data", count=8, size=16)
+    trainer = TrainerProcess.start(tmp_path / "run", ["--data", str(data), *TINY_TRAIN_FLAGS], env=subprocess_env())
+    try:
+        deadline = time.monotonic() + 60
+        while os.getpriority(os.PRIO_PROCESS, trainer.process.pid) < os.getpriority(os.PRIO_PROCESS, 0) + TRAINER_NICE:
+            assert trainer.running and time.monotonic() < deadline, "\n".join(trainer.log_tail())
+            time.sleep(0.05)
+        group = Path(f"/proc/{trainer.process.pid}/autogroup")
+        if group.exists() and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
+            assert group.read_text().split()[-1] == str(TRAINER_NICE)
+    finally:
+        trainer.stop(timeout=60)
 
 
 def test_few_images_warn_but_do_not_block(tmp_path):

@@ -25,14 +25,26 @@ from explorer.train.run_folder import RunFolder
 # KeyboardInterrupt would end the trainer with a traceback and exit code -2). The `train` command
 # takes SIGINT over itself once it is ready to stop cleanly, and hands it back when it ends.
 # `start` holds SIGINT back until this entry has its handler, so no moment is left uncovered.
-TRAINER_ENTRY = """\
-import signal, sys
+#
+# It also gives the trainer a lower CPU priority than the app that starts it: training takes every
+# idle cycle, and the picture still renders at once when the user moves a slider. On Linux the
+# trainer's new session is a scheduling group of its own (autogroup), which a plain nice value
+# does not reach beyond: the group's own nice is lowered too.
+TRAINER_NICE = 10
+TRAINER_ENTRY = f"""\
+import os, signal, sys
 def stopped_before_training(signum, frame):
     print("stopped before training started: nothing to save", file=sys.stderr, flush=True)
     sys.exit(0)
 signal.signal(signal.SIGINT, stopped_before_training)
 if hasattr(signal, "pthread_sigmask"):
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
+try:
+    os.nice({TRAINER_NICE})
+    with open("/proc/self/autogroup", "w") as group:
+        group.write("{TRAINER_NICE}")
+except (AttributeError, OSError):  # no nice (Windows), no autogroup (not Linux, or turned off)
+    pass
 from explorer.cli import main
 code = main()
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a late stop request changes nothing
