@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from explorer.app.host import AppHost, Feature, JobHandler
 from explorer.app.job_kinds import JobKind
 from explorer.diagnose import Diagnosis, diagnose
+from explorer.diagnose.diversity import MIN_SEEDS as DIVERSITY_MIN_SEEDS
 from explorer.diagnose.doctor import MODEL_CHECKS
+from explorer.diagnose.noise import NOISE_SEEDS
+from explorer.diagnose.sticking import WALK_SEEDS
 from explorer.jobs import JobHandle
 
 DEFAULT_APP_SEEDS = 16
+MIN_APP_SEEDS = max(NOISE_SEEDS, WALK_SEEDS)  # the seeds noise and sticking use; fewer judge them on less
+MAX_APP_SEEDS = 512
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,20 @@ class Doctor(Feature):
     @property
     def busy(self) -> bool:
         return self.host.job(JobKind.DOCTOR) is not None
+
+    def set_seeds(self, seeds: int) -> None:
+        """The seed count the next diagnosis uses, kept within the panel's range."""
+        self.seeds = min(max(int(seeds), MIN_APP_SEEDS), MAX_APP_SEEDS)
+
+    @property
+    def unjudged(self) -> str | None:
+        """What the chosen seed count cannot judge (the panel says so under the control), or None.
+
+        Diversity gives no verdict below its minimum (`diagnose.diversity.MIN_SEEDS`), as in the CLI."""
+        if self.seeds < DIVERSITY_MIN_SEEDS:
+            return (f"diversity (mode collapse) is judged from {DIVERSITY_MIN_SEEDS} seeds up; "
+                    f"with {self.seeds} it is not measured")
+        return None
 
     def start(self) -> None:
         """Diagnose the loaded model on seeds 0..seeds-1 (replacing a diagnosis under way)."""

@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("target", metavar="CKPT|RUN_FOLDER",
                    help="checkpoint (file, URL or published name) or a training run folder")
     p.add_argument("--seeds", type=int_in(1, MAX_SEEDS), default=DEFAULT_SEEDS,
-                   help="seeds 0..N-1 to sample (default %(default)s; fewer is faster)")
+                   help="seeds 0..N-1 to sample (default %(default)s; fewer is faster, but diversity is judged from 16 up)")
     p.add_argument("--checks", default="all", help=f"comma list of {', '.join(CHECKS)} (default all)")
     p.add_argument("--json", action="store_true", help="one JSON object per finding and line")
     p.add_argument("--out", default=None, help="folder for the pictures and report.html")

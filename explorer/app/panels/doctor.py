@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
+from explorer.app.doctor import DIVERSITY_MIN_SEEDS, MAX_APP_SEEDS, MIN_APP_SEEDS
 from explorer.app.image_view import ImageView
 from explorer.app.job_kinds import JobKind
 from explorer.app.layout import RIGHT
 from explorer.app.panels.base import Panel
 
 SEVERITY_COLORS = {"ok": (0.45, 0.8, 0.45, 1.0), "note": (0.95, 0.8, 0.3, 1.0), "warn": (1.0, 0.4, 0.35, 1.0)}
+SEEDS_TOOLTIP = (f"seeds 0..N-1, {MIN_APP_SEEDS} to {MAX_APP_SEEDS}; fewer is faster (a 128 px model takes "
+                 f"about a minute for 16 on CPU). Diversity (mode collapse) is judged from "
+                 f"{DIVERSITY_MIN_SEEDS} seeds up, the other checks from {MIN_APP_SEEDS}.")
+
+
+@dataclass(frozen=True)
+class ProgressShown:
+    """The progress bar as last drawn: its text, the width that text needs in it, the bar's width."""
+
+    text: str
+    text_width: float
+    bar_width: float
 
 
 class DoctorPanel(Panel):
@@ -19,6 +34,7 @@ class DoctorPanel(Panel):
 
     def __init__(self) -> None:
         self.view = ImageView("fit")
+        self.progress_shown: ProgressShown | None = None
 
     def views(self) -> tuple[ImageView, ...]:
         return (self.view,)
@@ -29,21 +45,21 @@ class DoctorPanel(Panel):
             imgui.text_disabled("no model loaded")
             return
         imgui.set_next_item_width(100)
-        _, doctor.seeds = imgui.input_int("seeds", doctor.seeds)
-        doctor.seeds = min(max(doctor.seeds, 4), 512)
-        imgui.set_item_tooltip("seeds 0..N-1; fewer is faster (a 128 px model takes about a minute for 16 on CPU)")
+        doctor.set_seeds(imgui.input_int("seeds", doctor.seeds)[1])
+        imgui.set_item_tooltip(SEEDS_TOOLTIP)
         imgui.same_line()
         progress = ctl.job_progress(JobKind.DOCTOR)
         if progress is None:
+            self.progress_shown = None
             if imgui.button("Diagnose"):
                 doctor.start()
         else:
-            handle = ctl.jobs[JobKind.DOCTOR]
-            message = handle.progress.message if handle.progress is not None else "starting"
-            imgui.progress_bar(progress, (-80, 0), message)
-            imgui.same_line()
             if imgui.button("Cancel##doctor"):
                 doctor.cancel()
+            handle = ctl.jobs[JobKind.DOCTOR]
+            self._draw_progress(progress, handle.progress.message if handle.progress is not None else "starting")
+        if doctor.unjudged:
+            _disabled_wrapped(doctor.unjudged)
         diagnosis = doctor.diagnosis
         if diagnosis is None:
             imgui.text_wrapped("Looks for droplets, texture sticking, noise that does nothing or too much, "
@@ -81,9 +97,29 @@ class DoctorPanel(Panel):
             where = [f"seed {f.seed}"] if f.seed is not None else []
             if f.position is not None:
                 where.append(f"position y {f.position[0]:.2f}, x {f.position[1]:.2f} (marked on the picture)")
-            imgui.text_disabled(", ".join(where))
+            _disabled_wrapped(", ".join(where))
         if f.picture is not None:
             self.view.show_array(("doctor", doctor.serial, doctor.selected), f.picture)
             if imgui.begin_child("evidence", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y, 120))):
                 self.view.draw()
             imgui.end_child()
+
+    def _draw_progress(self, fraction: float, message: str) -> None:
+        """The bar on a full-width line of its own: imgui clips a bar's text at the left when it is
+        too long, and beside the seeds control "droplets: spike index per layer" read "lets: ...".
+        A message wider even than the panel goes under the bar, wrapped; the bar then shows the
+        percentage."""
+        inner, width = imgui.get_style().item_inner_spacing.x, imgui.get_content_region_avail().x
+        fits = imgui.calc_text_size(message).x + inner <= width
+        text = message if fits else f"{fraction:.0%}"
+        imgui.progress_bar(fraction, (width, 0), text)
+        self.progress_shown = ProgressShown(text, imgui.calc_text_size(text).x + inner, imgui.get_item_rect_size().x)
+        if not fits:
+            imgui.text_wrapped(message)
+
+
+def _disabled_wrapped(text: str) -> None:
+    """`text_disabled` that wraps at the panel's edge instead of running past it."""
+    imgui.push_style_color(imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled))
+    imgui.text_wrapped(text)
+    imgui.pop_style_color()
