@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from imgui_bundle import imgui
 
 from tests.gui_harness import (assert_screen_equals, focus, gui_display, make_app,  # noqa: F401
                                run_app_test, screen_picture, wait_for_current_picture, wait_frames_until)
@@ -32,7 +31,6 @@ from explorer.latent.state import LatentState
 from explorer.train.monitor import TRAINER_NICE, TrainerProcess
 from explorer.train.run_folder import RunFolder
 from tests.test_app_controller import app, pump, tiny_model  # noqa: F401  (app: the fixture)
-from tests.test_app_ux import FIRST_LAUNCH, assert_unclipped
 from tests.test_train_support import TINY_TRAIN_FLAGS, make_shapes_folder, subprocess_env
 
 
@@ -318,37 +316,3 @@ def test_stop_during_start_up_is_a_stop_and_a_crash_is_an_error(app, tmp_path):
         if training.trainer is not None and training.trainer.running:
             training.trainer.process.kill()
             training.trainer.wait(10)
-
-
-def test_buttons_stay_in_view_and_long_flags_show_whole(make_app, tmp_path):
-    """At the first-launch size, with the form's notes shown, Start and Watch are still whole
-    (they sit above the fields), and "more flags" shows its whole value when hovered."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    ctl = make_app(tiny_model(seed=34))
-
-    def tooltip_shown() -> bool:
-        tooltip = imgui.internal.find_window_by_name("##Tooltip_00")
-        return tooltip is not None and tooltip.active
-
-    def test(ctx, window):
-        wait_for_current_picture(ctx, window)
-        focus(ctx, "Train")
-        ctx.set_ref("//Train/train")
-        ctx.item_input_value("##data folder", str(empty))
-        ctx.item_input_value("resolution", 100)
-        ctx.item_input_value("kimg", 0.0)
-        ctx.item_click("Start")
-        wait_frames_until(ctx, lambda: "problems" in ctl.status.text, 30, "the form's check")
-        assert len(window.panel(TrainPanel).problems) == 4
-        ctx.yield_(2)
-        assert_unclipped(ctx, "Start")
-        assert_unclipped(ctx, "Watch")
-        assert window.panel(TrainPanel).request.extra == default_request("cpu").extra
-        ctx.mouse_move_to_pos(imgui.ImVec2(5, 300))
-        ctx.yield_(2)
-        assert not tooltip_shown()
-        ctx.mouse_move("more flags")
-        wait_frames_until(ctx, tooltip_shown, 10, "the tooltip of more flags")
-
-    run_app_test(ctl, test, size=FIRST_LAUNCH)

@@ -456,6 +456,10 @@ def test_train_form_lists_every_problem_at_once(make_app, tmp_path):
     empty.mkdir()
     ctl = make_app(tiny_model(seed=70))
 
+    def tooltip_shown() -> bool:
+        tooltip = imgui.internal.find_window_by_name("##Tooltip_00")
+        return tooltip is not None and tooltip.active
+
     def test(ctx, window):
         wait_for_current_picture(ctx, window)
         focus(ctx, "Train")
@@ -468,6 +472,16 @@ def test_train_form_lists_every_problem_at_once(make_app, tmp_path):
         assert not ctl.training.running
         assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "resolution", "kimg"}
         assert "4 problems" in ctl.status.text and ctl.status.is_error
+        # At the first-launch size, with the notes shown, Start and Watch are still whole (they sit
+        # above the fields), and "more flags" shows its whole value when hovered.
+        ctx.yield_(2)
+        assert_unclipped(ctx, "Start")
+        assert_unclipped(ctx, "Watch")
+        ctx.mouse_move_to_pos(imgui.ImVec2(5, 300))
+        ctx.yield_(2)
+        assert not tooltip_shown()
+        ctx.mouse_move("more flags")
+        wait_frames_until(ctx, tooltip_shown, 10, "the tooltip of more flags")
         ctx.item_input_value("resolution", 64)  # fixing one field clears its note only
         wait_frames_until(ctx, lambda: "resolution" not in window.panel(TrainPanel).problems, 30, "the re-check")
         assert set(window.panel(TrainPanel).problems) == {"data folder", "run folder", "kimg"}
@@ -488,7 +502,7 @@ def test_train_form_lists_every_problem_at_once(make_app, tmp_path):
         ctx.item_input_value("##run folder", str(tmp_path / "run"))  # the status line follows fixes
         wait_frames_until(ctx, lambda: "2 problems" in ctl.status.text, 30, "the updated count")
 
-    run_app_test(ctl, test)
+    run_app_test(ctl, test, size=FIRST_LAUNCH)
 
 
 def test_request_problems_explain_each_field(tmp_path):
