@@ -95,6 +95,9 @@ def test_dropped_image_becomes_picture_a(app, tmp_path):
     np.testing.assert_array_equal(ctl.frame.rgba, render_state(model, ctl.state).rgba)
     ctl.projection.use_as_mix_source()
     assert ctl.state.mix_latent == ctl.state.latent and ctl.state.mix_seed is None
+    ctl.edit(mix_weights=())  # no row from B: using the projection as B changes nothing on screen...
+    ctl.projection.use_as_mix_source()
+    assert "the projection is picture B: raise" in ctl.status.text  # ...so the status line says what will
 
 
 def endless_projection(ctl, png, steps_done: int = 1):

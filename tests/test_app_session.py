@@ -88,6 +88,10 @@ def test_load_latent_errors_are_one_line(tmp_path):
         load_latent_npz(tmp_path / "missing.npz")
     with pytest.raises(ExplorerError, match=r"\(it is a folder\)"):
         load_latent_npz(tmp_path)
+    text = tmp_path / "README.md"
+    text.write_text("# not a latent")
+    with pytest.raises(ExplorerError, match=r"^README\.md is not a latent \.npz file$"):
+        load_latent_npz(text)
 
 
 def test_saved_files_are_readable_by_others(tmp_path):

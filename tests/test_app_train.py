@@ -78,6 +78,8 @@ def test_watcher_reads_state_samples_and_snapshots(tmp_path):
     run.snapshot_path(500).write_bytes(b"x")
     view = watcher.refresh()
     assert (view.state, view.fraction, view.seconds_left) == ("running", 0.25, 15.0)
+    run.write_status(state="running", kimg=0.5, total_kimg=2.0, sec_per_kimg=10.0, time_left_s=6.0)
+    assert 5.0 < watcher.refresh().seconds_left <= 6.0  # a --time-budget that ends the run first
     assert view.sample.shape == (8, 12, 4) and view.newest_snapshot == run.snapshot_path(500)
     assert watcher.refresh().sample is view.sample  # decoded once
     status = json.loads(run.status_path.read_text())

@@ -195,6 +195,15 @@ def test_file_dialogs_reach_the_loader_and_the_forms(make_app, tmp_path):
         ctx.item_click("//Latent/Load latent")
         assert asked[-1].kind == "open" and "*.npz" in " ".join(asked[-1].filters)
         wait_frames_until(ctx, lambda: ctl.state.latent_label == "picked.npz", what="the chosen latent")
+        # So do Load as B, Project and Open with nothing typed; Watch says what it needs.
+        answers["open"] = ""
+        for panel, button in (("Style mixing", "Load as B"), ("Projection", "Project"), ("Model", "Open")):
+            focus(ctx, panel)
+            asked_before = len(asked)
+            ctx.item_click(f"//{panel}/{button}")
+            assert len(asked) == asked_before + 1, button
+            wait_frames_until(ctx, lambda: not ctl.files.busy, what=f"the cancelled dialog of {button}")
+        assert "*.npz" in " ".join(asked[-3].filters) and "*.png" in " ".join(asked[-2].filters)
         # The Train form's data folder comes from a folder dialog.
         focus(ctx, "Train")
         ctx.item_click("//Train/train/Browse...##data folder")

@@ -282,6 +282,9 @@ class Projections(Feature):
         latent = self._latent()
         if latent is not None:
             self.host.edit(mix_latent=latent, mix_seed=None)
+            if not any(self.host.state.mix_weights):  # else nothing on screen changes
+                self.host.set_status("the projection is picture B: raise the Style mixing panel's row "
+                                     "weights (or a preset) to take rows from it")
 
     def mix_with_seed(self, coarse_from_projection: bool, seed_b: int) -> None:
         """One click: coarse rows from the projection and the rest from seed B, or the other way round."""

@@ -64,7 +64,9 @@ def load_latent_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str,
             w = np.asarray(data[LATENT_KEY], dtype=np.float32)
             noise = {k[len(NOISE_PREFIX):]: np.asarray(data[k], np.float32)
                      for k in data.files if k.startswith(NOISE_PREFIX)}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    except ValueError as e:  # numpy's words for "not an .npz" speak of pickles and allow_pickle
+        raise ExplorerError(f"{name} is not a latent .npz file") from e
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise ExplorerError(f"could not read {name} as a latent .npz ({e})") from e
     if w.ndim == 3 and w.shape[0] == 1:
         w = w[0]

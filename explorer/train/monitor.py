@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -66,6 +67,7 @@ class RunProgress:
     newest_sample: Path | None = None
     newest_snapshot: Path | None = None
     error: str | None = None
+    budget_left_s: float | None = None  # what `--time-budget` leaves, as of this reading
 
     @property
     def fraction(self) -> float:
@@ -73,9 +75,14 @@ class RunProgress:
 
     @property
     def seconds_left(self) -> float | None:
-        if self.sec_per_kimg is None or not self.total_kimg or self.state != "running":
+        """Until the run ends: its kimg at its speed, or its time budget if that ends it first."""
+        if self.state != "running":
             return None
-        return max(self.total_kimg - self.kimg, 0.0) * self.sec_per_kimg
+        by_kimg = None
+        if self.sec_per_kimg is not None and self.total_kimg:
+            by_kimg = max(self.total_kimg - self.kimg, 0.0) * self.sec_per_kimg
+        left = [t for t in (by_kimg, self.budget_left_s) if t is not None]
+        return min(left) if left else None
 
 
 def read_progress(run_dir: str | os.PathLike[str] | RunFolder, read_metrics: bool = True) -> RunProgress:
@@ -96,7 +103,16 @@ def read_progress(run_dir: str | os.PathLike[str] | RunFolder, read_metrics: boo
         state=state, kimg=float(status.get("kimg", 0.0)), total_kimg=float(status.get("total_kimg", 0.0)),
         sec_per_kimg=status.get("sec_per_kimg"), latest_metrics=metrics[-1] if metrics else {},
         newest_sample=run.newest_sample(), newest_snapshot=run.newest_snapshot(),
-        error=status.get("error"))
+        error=status.get("error"), budget_left_s=_budget_left(status))
+
+
+def _budget_left(status: dict[str, Any]) -> float | None:
+    """status.json's `time_left_s`, less the time since it was written (once per tick)."""
+    left, updated = status.get("time_left_s"), status.get("updated")
+    if not isinstance(left, (int, float)):
+        return None
+    since = time.time() - updated if isinstance(updated, (int, float)) else 0.0
+    return max(float(left) - max(since, 0.0), 0.0)
 
 
 class TrainerProcess:

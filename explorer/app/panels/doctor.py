@@ -58,7 +58,7 @@ class DoctorPanel(Panel):
                 doctor.cancel()
             handle = ctl.jobs[JobKind.DOCTOR]
             self._draw_progress(progress, handle.progress.message if handle.progress is not None else "starting")
-        if doctor.unjudged:
+        if doctor.unjudged and doctor.diagnosis is None:  # after a run, its diversity finding says it
             _disabled_wrapped(doctor.unjudged)
         diagnosis = doctor.diagnosis
         if diagnosis is None:

@@ -74,8 +74,12 @@ class MixingPanel(Panel):
                                   - 2 * style.item_spacing.x - 8)
         _, self.latent_path = imgui.input_text_with_hint("##mixnpz", "B from latent.npz", self.latent_path)
         imgui.same_line()
-        if imgui.button("Load as B") and self.latent_path.strip():
-            ctl.load_latent_file(self.latent_path.strip(), as_mix_source=True)
+        if imgui.button("Load as B"):
+            if self.latent_path.strip():
+                ctl.load_latent_file(self.latent_path.strip(), as_mix_source=True)
+            else:
+                ctl.choose_file(DialogRequest("open", "Load a W+ latent as picture B", filters=LATENT_FILTERS),
+                                lambda path: self._load_b(ctl, path))
         imgui.same_line()
         if imgui.button("Browse...##B"):
             ctl.choose_file(DialogRequest("open", "Load a W+ latent as picture B", filters=LATENT_FILTERS),

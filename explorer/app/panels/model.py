@@ -27,8 +27,11 @@ class ModelPanel(Panel):
         entered, self.path = imgui.input_text_with_hint("##path", "checkpoint path, URL or model name; PNG, .npz",
                                                         self.path, imgui.InputTextFlags_.enter_returns_true)
         imgui.same_line()
-        if (imgui.button("Open") or entered) and self.path.strip():
-            ctl.open_path(self.path.strip())
+        if imgui.button("Open") or entered:
+            if self.path.strip():
+                ctl.open_path(self.path.strip())
+            else:  # nothing typed: ask, as Browse... does
+                ctl.browse_and_open()
         imgui.same_line()
         if imgui.button("Browse..."):
             ctl.browse_and_open()

@@ -48,7 +48,7 @@ class ProjectionPanel(Panel):
             imgui.text_disabled("no model loaded")
             return
         projection = ctl.projection
-        self._settings(projection)
+        self._settings(ctl, projection)
         run = projection.run
         if run is None:
             return
@@ -75,7 +75,7 @@ class ProjectionPanel(Panel):
             self._loss_curve(run)
             imgui.end_table()
 
-    def _settings(self, projection: Projections) -> None:
+    def _settings(self, ctl: AppController, projection: Projections) -> None:
         style = imgui.get_style()
         imgui.set_next_item_width(-imgui.calc_text_size("ProjectBrowse...").x - 4 * style.frame_padding.x
                                   - 2 * style.item_spacing.x - 8)
@@ -83,12 +83,14 @@ class ProjectionPanel(Panel):
                                                   self.path)
         imgui.set_item_tooltip("finds the latent that draws the image (projection, or GAN inversion)")
         imgui.same_line()
-        if imgui.button("Project") and self.path.strip():
-            projection.start(self.path.strip())
+        if imgui.button("Project"):
+            if self.path.strip():
+                projection.start(self.path.strip())
+            else:  # nothing typed: ask, as Browse does
+                self._browse(ctl, projection)
         imgui.same_line()
         if imgui.button("Browse...##image"):
-            projection.ctl.choose_file(DialogRequest("open", "Choose an image to project", filters=IMAGE_FILTERS),
-                                       self._project(projection))
+            self._browse(ctl, projection)
         c = projection.config
         imgui.set_next_item_width(100)
         _, steps = imgui.input_int("steps", c.steps, 0)
@@ -111,8 +113,10 @@ class ProjectionPanel(Panel):
             imgui.text_disabled("target | reconstruction")
             imgui.set_item_tooltip(f"the target is the crop ({left}, {top})-({right}, {bottom}) of {w} x {h}")
             note = crop_note(run.loaded)
-            if note:
-                imgui.text_colored(WARNING_COLOR, note)
+            if note:  # wrapped: the pictures' column is narrow
+                imgui.push_style_color(imgui.Col_.text, WARNING_COLOR)
+                imgui.text_wrapped(note)
+                imgui.pop_style_color()
         if run.picture is not None:
             self.view.show_array(("projection", run.serial, run.picture_version), run.picture)
             avail = imgui.get_content_region_avail()
@@ -128,7 +132,7 @@ class ProjectionPanel(Panel):
             when = f", {format_duration(left)} left"
         else:
             when = ", measuring the speed ..." if run.step else ""
-        self.progress_text = f"{run.step} / {run.total}{when}"
+        self.progress_text = f"{run.step} / {run.total}" + (", paused" if run.paused else when)
         imgui.progress_bar(fraction, (-1, 0), self.progress_text)
         if run.phase:
             switched = f" (W+ from step {run.switch_step + 1})" if run.switch_step is not None else ""
@@ -161,11 +165,12 @@ class ProjectionPanel(Panel):
                 implot.plot_inf_lines("W -> W+", np.array([run.switch_step], dtype=np.float64))
             implot.end_plot()
 
-    def _project(self, projection: Projections):
+    def _browse(self, ctl: AppController, projection: Projections) -> None:
+        """Ask for an image; the chosen one goes into the box and is projected."""
         def chosen(path: str) -> None:
             self.path = path
             projection.start(path)
-        return chosen
+        ctl.choose_file(DialogRequest("open", "Choose an image to project", filters=IMAGE_FILTERS), chosen)
 
     def _use(self, ctl: AppController, projection: Projections) -> None:
         result = projection.run.result

@@ -72,9 +72,12 @@ class TrainPanel(Panel):
             training.check(self.request, start=True)
         imgui.end_disabled()
         imgui.same_line()
-        if imgui.button("Watch") and self.request.run_dir.strip():
-            training.watch(self.request.run_dir)
-            self._load_run(self.request.run_dir)
+        if imgui.button("Watch"):
+            if self.request.run_dir.strip():
+                training.watch(self.request.run_dir)
+                self._load_run(self.request.run_dir)
+            else:
+                ctl.set_status("type or choose a run folder to watch first", error=True)
         imgui.set_item_tooltip("follow a run folder without starting a trainer (the form shows its settings)")
 
     def _recognise_run(self, ctl: AppController, is_run: bool) -> None:
