@@ -159,6 +159,8 @@ class ProjectionPanel(Panel):
         if implot.begin_plot("##projection loss", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("step", "loss", fit, fit)
+            # Above the plot, in a row: inside, in a short plot, it lay on the curve as a sliver.
+            implot.setup_legend(implot.Location_.north, implot.LegendFlags_.outside | implot.LegendFlags_.horizontal)
             implot.plot_line("loss", losses)
             self.marked_switch = run.switch_step
             if run.switch_step is not None:  # the loss jumps where every row gets its own w

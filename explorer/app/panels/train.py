@@ -178,7 +178,9 @@ class TrainPanel(Panel):
         for notes, color in ((self.problems, ERROR_COLOR), (self.warnings, WARNING_COLOR)):
             if label in notes:
                 imgui.push_style_color(imgui.Col_.text, color)
-                imgui.text_wrapped(f"  {notes[label]}")
+                imgui.indent()  # every wrapped line, not only the first, sits under its field
+                imgui.text_wrapped(notes[label])
+                imgui.unindent()
                 imgui.pop_style_color()
                 return
 
@@ -213,6 +215,7 @@ class TrainPanel(Panel):
         if implot.begin_plot("##losses", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("kimg", "loss", fit, fit)
+            implot.setup_legend(implot.Location_.north, implot.LegendFlags_.outside | implot.LegendFlags_.horizontal)
             spec = implot.Spec()
             if len(kimg) < 8:
                 spec.marker = implot.Marker_.circle
