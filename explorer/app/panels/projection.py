@@ -155,7 +155,7 @@ class ProjectionPanel(Panel):
         losses = np.asarray(list(run.losses), dtype=np.float64)
         if len(losses) < 2:
             return
-        height = min(150.0, max(imgui.get_content_region_avail().y - 4, 90.0))  # the axis labels stay in view
+        height = min(170.0, max(imgui.get_content_region_avail().y - 4, 140.0))  # room for the legend and both axes
         if implot.begin_plot("##projection loss", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("step", "loss", fit, fit)
