@@ -106,6 +106,8 @@ def test_cancel_stops_early(model):
         on_progress=seen.append, is_cancelled=lambda: len(seen) > 5)
     assert result.cancelled and result.steps == 5
     assert seen[0].step == 0 and [p.step for p in seen[1:]] == [1, 2, 3, 4, 5]
+    # A picture of the reconstruction comes with the first step, then every `preview_every` steps.
+    assert [p.preview is not None for p in seen[1:]] == [True, False, False, False, False]
 
 
 def test_runs_as_a_background_job(model):

@@ -187,7 +187,8 @@ class Projector:
                         self.stopped_early = True
                 if on_progress is not None:
                     preview = None
-                    if self.step == schedule.end or self.step % cfg.preview_every == 0:
+                    # the first step too: the panel's "current reconstruction" is not blank for long
+                    if self.step in (first + 1, schedule.end) or self.step % cfg.preview_every == 0:
                         preview = _rgba(to_uint8(images.detach())[0])
                     on_progress(Progress(step=self.step - first, total=schedule.end - first,
                                          message=f"{message} in {self.space.upper()}", loss=value,
