@@ -217,6 +217,13 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
         wait_frames_until(ctx, lambda: view.key == ("sample", training.view.sample_path), what="the last grid")
         ctx.yield_(2)
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view), training.view.sample, view=view)
+        # ... and, enlarged, in a window of its own, larger than in the tab.
+        ctx.item_click("//Train/train/enlarge")
+        large = window.panel(TrainPanel).large_sample_view
+        wait_frames_until(ctx, lambda: large.rect is not None, what="the enlarged grid")
+        ctx.yield_(2)
+        assert large.rect.width > view.rect.width
+        assert_screen_equals(window, screen_picture(ctx, window, tmp_path, large), training.view.sample, view=large)
 
     try:  # a tall window: the sample grid must fit the Train tab at a whole-number zoom
         run_app_test(ctl, test, size=(1600, 1200))

@@ -30,6 +30,7 @@ RIGHT, BELOW = "Edit", "Inspect"
 FLOATING: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "Mixing grid": ((0.27, 0.06), (560, 600)),
     "Noise variance": ((0.52, 0.10), (360, 420)),
+    "Training samples": ((0.27, 0.04), (640, 700)),
     "Messages": ((0.27, 0.62), (640, 280)),
     "Shortcuts": ((0.30, 0.15), (560, 0)),
 }

@@ -10,7 +10,7 @@ from explorer.app.controller import AppController
 from explorer.app.durations import format_duration
 from explorer.app.file_dialogs import DialogRequest
 from explorer.app.image_view import ImageView
-from explorer.app.layout import BELOW
+from explorer.app.layout import BELOW, place_floating
 from explorer.app.panels.base import Panel
 from explorer.app.run_watcher import CURVES, RunView
 from explorer.app.style import ERROR_COLOR, WARNING_COLOR
@@ -23,6 +23,7 @@ DATA_HELP = ("A folder (subfolders are read too) or a .zip of images: PNG, JPEG,
              "format) gives class labels.")
 KIMG_HELP = ("Training length in kimg: thousands of real images shown to the discriminator.\n"
              "NVIDIA trains faces for 25,000 kimg on 8 GPUs; a first CPU run wants tens.")
+SAMPLES_WINDOW = "Training samples"
 SNAP_HELP = "A snapshot (a model you can load) every this many kimg, plus one at the end."
 
 
@@ -33,13 +34,15 @@ class TrainPanel(Panel):
     def __init__(self) -> None:
         self.request: TrainRequest | None = None  # the fields, filled with defaults on first draw
         self.sample_view = ImageView("fit")
+        self.large_sample_view = ImageView("fit")  # the same grid in a window of its own
+        self.show_large_samples = False
         self.problems: dict[str, str] = {}
         self.warnings: dict[str, str] = {}
         self._loaded_from: str | None = None  # the run folder whose settings the form shows
         self._seen_run: tuple[str, bool] | None = None  # (run folder field, holds a run) last frame
 
     def views(self) -> tuple[ImageView, ...]:
-        return (self.sample_view,)
+        return self.sample_view, self.large_sample_view
 
     def draw(self, ctl: AppController) -> None:
         if self.request is None:
@@ -227,7 +230,26 @@ class TrainPanel(Panel):
         if view.sample is None:
             return
         imgui.text_disabled(f"newest samples: {view.sample_path.name}")
+        imgui.same_line()
+        if imgui.small_button("enlarge"):
+            self.show_large_samples = True
+        imgui.set_item_tooltip("the grid in a window of its own, as large as you make it")
         self.sample_view.show_array(("sample", view.sample_path), view.sample)
         if imgui.begin_child("samples", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y, 80))):
             self.sample_view.draw()
         imgui.end_child()
+
+    def every_frame(self, ctl: AppController) -> None:
+        """The newest sample grid, large: the run column under the picture is short."""
+        view = ctl.training.view
+        if not self.show_large_samples or view.sample is None:
+            return
+        place_floating(SAMPLES_WINDOW)
+        opened, self.show_large_samples = imgui.begin(SAMPLES_WINDOW, self.show_large_samples)
+        if opened:
+            imgui.text_disabled(f"{view.sample_path.name} (fixed latents, G_ema), {view.kimg:.3f} kimg")
+            self.large_sample_view.show_array(("sample", view.sample_path), view.sample)
+            if imgui.begin_child("grid", imgui.ImVec2(-1, -1)):
+                self.large_sample_view.draw()
+            imgui.end_child()
+        imgui.end()
