@@ -7,8 +7,8 @@ On a shared machine a single profiled forward mostly measures the neighbours, so
 position in the sequence), its shortest duration. The sum of those minima is what a forward
 costs when nothing gets in the way; each row adds up one kind of op (name and input shapes), with
 its GFLOP/s where it is a direct convolution. The split into convolutions, matmuls (among them the
-Winograd layers' products) and everything else (elementwise epilogues, Winograd transforms, FIR
-filters) shows where bench/generator.py's "% of peak" goes. Weights and inputs are
+Winograd layers' products and tile transforms) and everything else (elementwise epilogues, the
+Winograd tiles' copies, FIR filters) shows where bench/generator.py's "% of peak" goes. Weights and inputs are
 bench/generator.py's.
 """
 
@@ -32,7 +32,7 @@ from bench.generator import CONFIGS, make_generator  # noqa: E402
 CONVS = ("mkldnn::_convolution_pointwise", "mkldnn::_convolution_transpose_pointwise",
          "aten::conv2d", "aten::conv_transpose2d", "aten::convolution")
 
-# Winograd's products (a 16-batch bmm), styles and demodulation, the mapping network, ToRGB and
+# Winograd's products (a 16-batch bmm) and tile transforms (two mm), styles and demodulation, the mapping network, ToRGB and
 # the image upsampling: the matmul bucket.
 MATMULS = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul")
 
