@@ -29,6 +29,7 @@ from explorer.train.monitor import TRAINER_COMMAND, TrainerProcess
 from explorer.train.run_folder import RunFolder
 
 FEW_IMAGES = 32  # fewer images than this get a warning (a smoke test, not a model)
+INTERRUPTED = 130  # the exit code of a command stopped by SIGINT before it could stop cleanly
 
 
 @dataclass(frozen=True)
@@ -346,8 +347,10 @@ class TrainRuns(Feature):
             self.exit_code = trainer.process.returncode
             if self.watcher is not None:
                 self.watcher.refresh()  # the final snapshot and state, before anyone looks
-            if self.exit_code == 0 and self._stop_asked and self.view.newest_snapshot == self._snapshot_at_start:
-                # Stopped while still starting (the trainer exits at once then): nothing was trained.
+            if (self.exit_code in (0, INTERRUPTED) and self._stop_asked
+                    and self.view.newest_snapshot == self._snapshot_at_start):
+                # Stopped while still starting (importing: 0; setting up, before the training loop
+                # takes the signal over: 130, Ctrl-C's code): nothing was trained.
                 self.host.set_status("stopped before the first step: no snapshot" if self._snapshot_at_start is None
                                      else f"stopped before the first step: the run is as it was "
                                           f"({self._snapshot_at_start.name})")

@@ -23,21 +23,24 @@ from explorer.train.run_folder import RunFolder
 
 # The trainer's entry, run with `python -c`: plain code, because it must take SIGINT over before
 # `explorer` is imported (the package imports torch, seconds during which Python's default
-# KeyboardInterrupt would end the trainer with a traceback and exit code -2). The `train` command
-# takes SIGINT over itself once it is ready to stop cleanly, and hands it back when it ends.
-# `start` holds SIGINT back until this entry has its handler, so no moment is left uncovered.
+# KeyboardInterrupt would end the trainer with a traceback and exit code -2). While it imports,
+# a SIGINT is only noted (an exception raised inside numpy's or torch's imports can turn into an
+# ImportError, or be swallowed), and the trainer then exits at once, cleanly, with nothing saved.
+# `start` holds SIGINT back until the entry has its handler, so no moment is left uncovered. From
+# then on Python's own KeyboardInterrupt applies (`main` answers it with exit code 130) until the
+# `train` command takes SIGINT over to stop after a step with a final snapshot.
 #
 # It also gives the trainer a lower CPU priority than the app that starts it: training takes every
 # idle cycle, and the picture still renders at once when the user moves a slider. On Linux the
 # trainer's new session is a scheduling group of its own (autogroup), which a plain nice value
-# does not reach beyond: the group's own nice is lowered too.
+# does not reach beyond: the group's own nice is lowered too (best effort: Linux refuses an
+# unprivileged change that comes within 0.1 s of another one).
 TRAINER_NICE = 10
+STOPPED_EARLY = "stopped before training started: nothing to save"
 TRAINER_ENTRY = f"""\
 import os, signal, sys
-def stopped_before_training(signum, frame):
-    print("stopped before training started: nothing to save", file=sys.stderr, flush=True)
-    sys.exit(0)
-signal.signal(signal.SIGINT, stopped_before_training)
+stop_asked = []
+signal.signal(signal.SIGINT, lambda signum, frame: stop_asked.append(signum))
 if hasattr(signal, "pthread_sigmask"):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
 try:
@@ -47,8 +50,16 @@ try:
 except (AttributeError, OSError):  # no nice (Windows), no autogroup (not Linux, or turned off)
     pass
 from explorer.cli import main
-code = main()
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a late stop request changes nothing
+signal.signal(signal.SIGINT, signal.default_int_handler)
+if stop_asked:  # after the hand-over too: a request just before it is not lost
+    print("{STOPPED_EARLY}", file=sys.stderr, flush=True)
+    sys.exit(0)
+code = 130
+try:
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a late stop request changes nothing
+except KeyboardInterrupt:
+    pass
 sys.exit(code)
 """
 TRAINER_COMMAND = (sys.executable, "-c", TRAINER_ENTRY, "train")
