@@ -132,7 +132,8 @@ def check_diversity(model: Model, seeds: list[int], counter: StepCounter) -> Fin
                "ok": "the samples are diverse"}[severity]
     dup_text = (f"; {len(biggest)} near-duplicates in one cluster (seeds {', '.join(str(seeds[i]) for i in biggest[:6])})"
                 if biggest else "; no near-duplicates")
-    message = (f"{verdict}: seed share of Lite0 feature variation {share:.2f} (independent pictures "
+    message = (f"{verdict}: seed share {share:.2f} of the variation in EfficientNet-Lite0 features (an "
+               f"image classifier's view of layout and content; independent pictures "
                f"~1, real avatars ~0.65), mean pairwise feature distance {mean_distance:.3f} over "
                f"{len(seeds)} seeds{dup_text}")
     return Finding("diversity", severity, message, FIX if severity == "warn" else "", value=share,
