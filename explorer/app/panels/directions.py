@@ -252,7 +252,7 @@ class DirectionsPanel(Panel):
             return
         share = np.asarray(s.explained_variance, dtype=np.float64) * 100
         imgui.text_disabled(f"explained variance: {share.sum():.1f}% in {s.count} directions")
-        height = min(170.0, max(imgui.get_content_region_avail().y - 4, 120.0))  # the axis labels stay in view
+        height = 190.0  # room for the legend above and both axes (the panel scrolls)
         if implot.begin_plot("##explained variance", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
             implot.setup_axes("direction", "cumulative %", fit, fit)
