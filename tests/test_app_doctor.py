@@ -50,11 +50,18 @@ def test_doctor_runs_in_background_and_a_finding_shows_its_layer(tmp_path):
         index = checks.index("droplets")
         finding = diagnosis.findings[index]
         assert finding.severity == "warn" and finding.layer == PLANTED_LAYER
+        ctl.end_frame(editing=False)  # the UI frame that ends commits the state to history
+        before = ctl.state
         ctl.doctor.select(index)
+        ctl.end_frame(editing=False)
         assert ctl.state.view_layer == PLANTED_LAYER and ctl.state.seed == finding.seed
+        assert ctl.status.text == f"the droplets finding: showing seed {finding.seed}, layer {PLANTED_LAYER} (Undo goes back)"
         assert ctl.doctor.marker.layer == PLANTED_LAYER and ctl.doctor.marker.position == finding.position
         pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
         np.testing.assert_array_equal(ctl.frame.rgba, render_state(planted_spike_model(), ctl.state).rgba)
+        ctl.undo()  # as the status line says
+        assert ctl.state == before
+        ctl.doctor.select(index)
         # A finding without a layer shows the picture itself.
         ctl.doctor.select(checks.index("w_space"))
         assert ctl.state.view_layer is None and ctl.doctor.marker is None

@@ -109,4 +109,9 @@ class Doctor(Feature):
         if f.seed is not None:
             changes.update(seed=f.seed, latent=None, latent_label="")
         self.host.edit(**changes)
+        shown = [f"seed {f.seed}"] if f.seed is not None else []
+        if changes["view_layer"] is not None:
+            shown.append(f"layer {changes['view_layer']}")
+        if shown:  # the picture A the user had is replaced: say so, and how to get it back
+            self.host.set_status(f"the {f.check} finding: showing {', '.join(shown)} (Undo goes back)")
         self.marker = None if f.position is None else Marker(changes["view_layer"], f.position)
