@@ -1,4 +1,5 @@
-"""Sliders with fine control, shared by every panel so they all behave (and explain themselves) alike.
+"""Widgets shared by every panel so they all behave (and explain themselves) alike: sliders
+with fine control, and coloured text that wraps at the panel's edge.
 
 ImGui sliders map the mouse position to a value, so a 3-wide psi range moves a lot per pixel.
 Holding Shift while dragging switches to relative movement at a tenth of the speed, anchored
@@ -65,3 +66,23 @@ def help_marker(text: str) -> None:
     imgui.text_disabled("(?)")
     if imgui.is_item_hovered(imgui.HoveredFlags_.for_tooltip):
         imgui.set_tooltip(text)
+
+
+def wrapped_text(text: str, color: tuple[float, float, float, float] | None = None, indent: bool = False) -> None:
+    """Text that wraps at the panel's edge instead of running past it (narrow columns cut long
+    notes off), in `color` if given; `indent`: every line, not only the first, sits indented."""
+    if color is not None:
+        imgui.push_style_color(imgui.Col_.text, color)
+    if indent:
+        imgui.indent()
+    imgui.text_wrapped(text)
+    if indent:
+        imgui.unindent()
+    if color is not None:
+        imgui.pop_style_color()
+
+
+def disabled_color() -> tuple[float, float, float, float]:
+    """The theme's colour of disabled text, for `wrapped_text`."""
+    c = imgui.get_style_color_vec4(imgui.Col_.text_disabled)
+    return (c.x, c.y, c.z, c.w)

@@ -5,7 +5,8 @@ sample grids and snapshots, and the watcher reads them. So the app (or a script,
 machine with the folder mounted) can follow a run it did not start, and a crash of either
 side leaves the other alone. Stopping sends SIGINT, which makes the trainer finish the
 current step, write a final snapshot and exit; a SIGINT that comes while the trainer is still
-starting (importing torch takes seconds) ends it at once, cleanly, with nothing to save.
+starting (importing torch takes seconds) ends it once the imports are done, cleanly, with nothing
+to save.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from explorer.train.run_folder import RunFolder
 # `explorer` is imported (the package imports torch, seconds during which Python's default
 # KeyboardInterrupt would end the trainer with a traceback and exit code -2). While it imports,
 # a SIGINT is only noted (an exception raised inside numpy's or torch's imports can turn into an
-# ImportError, or be swallowed), and the trainer then exits at once, cleanly, with nothing saved.
+# ImportError, or be swallowed), and the trainer exits cleanly after them, with nothing saved.
 # `start` holds SIGINT back until the entry has its handler, so no moment is left uncovered. From
 # then on Python's own KeyboardInterrupt applies (`main` answers it with exit code 130) until the
 # `train` command takes SIGINT over to stop after a step with a final snapshot.

@@ -12,6 +12,7 @@ from explorer.app.image_view import ImageView
 from explorer.app.job_kinds import JobKind
 from explorer.app.layout import RIGHT
 from explorer.app.panels.base import Panel
+from explorer.app.widgets import disabled_color, wrapped_text
 
 SEVERITY_COLORS = {"ok": (0.45, 0.8, 0.45, 1.0), "note": (0.95, 0.8, 0.3, 1.0), "warn": (1.0, 0.4, 0.35, 1.0)}
 SEEDS_TOOLTIP = (f"seeds 0..N-1, {MIN_APP_SEEDS} to {MAX_APP_SEEDS}; fewer is faster (a 128 px model takes "
@@ -59,7 +60,7 @@ class DoctorPanel(Panel):
             handle = ctl.jobs[JobKind.DOCTOR]
             self._draw_progress(progress, handle.progress.message if handle.progress is not None else "starting")
         if doctor.unjudged and doctor.diagnosis is None:  # after a run, its diversity finding says it
-            _disabled_wrapped(doctor.unjudged)
+            wrapped_text(doctor.unjudged, disabled_color())
         diagnosis = doctor.diagnosis
         if diagnosis is None:
             imgui.text_wrapped("Looks for droplets, texture sticking, noise that does nothing or too much, "
@@ -97,7 +98,7 @@ class DoctorPanel(Panel):
             where = [f"seed {f.seed}"] if f.seed is not None else []
             if f.position is not None:
                 where.append(f"position y {f.position[0]:.2f}, x {f.position[1]:.2f} (marked on the picture)")
-            _disabled_wrapped(", ".join(where))
+            wrapped_text(", ".join(where), disabled_color())
         if f.picture is not None:
             self.view.show_array(("doctor", doctor.serial, doctor.selected), f.picture)
             if imgui.begin_child("evidence", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y, 120))):
@@ -116,10 +117,3 @@ class DoctorPanel(Panel):
         self.progress_shown = ProgressShown(text, imgui.calc_text_size(text).x + inner, imgui.get_item_rect_size().x)
         if not fits:
             imgui.text_wrapped(message)
-
-
-def _disabled_wrapped(text: str) -> None:
-    """`text_disabled` that wraps at the panel's edge instead of running past it."""
-    imgui.push_style_color(imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled))
-    imgui.text_wrapped(text)
-    imgui.pop_style_color()

@@ -7,6 +7,7 @@ from imgui_bundle import imgui
 from explorer.app.controller import AppController
 from explorer.app.layout import place_floating
 from explorer.app.style import ERROR_COLOR
+from explorer.app.widgets import wrapped_text
 
 TITLE = "Messages"
 
@@ -35,11 +36,7 @@ class MessagesWindow:
                 for m in log:
                     imgui.text_disabled(m.clock)
                     imgui.same_line()
-                    if m.is_error:
-                        imgui.push_style_color(imgui.Col_.text, ERROR_COLOR)
-                    imgui.text_wrapped(m.text)
-                    if m.is_error:
-                        imgui.pop_style_color()
+                    wrapped_text(m.text, ERROR_COLOR if m.is_error else None)
                 if log.repeats:
                     imgui.text_disabled(f"(the last message {log.repeats + 1} times)")
                 if len(log) != self._shown:

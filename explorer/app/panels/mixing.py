@@ -14,6 +14,7 @@ from explorer.app.panels.base import Panel
 from explorer.app.style import WARNING_COLOR
 from explorer.app.widgets import slider_float, slider_int
 from explorer.cli_values import MAX_APP_SEED
+from explorer.latent.state import LatentState
 
 GRID_WINDOW = "Mixing grid"
 
@@ -136,7 +137,7 @@ class MixingPanel(Panel):
                 self._set_weights(ctl, tuple(weights))
         return tuple(weights)
 
-    def _new_b(self, state) -> int:
+    def _new_b(self, state: LatentState) -> int:
         """Seed B when mixing starts: the last one chosen, unless that is A's own seed (then the
         mix would equal A and the presets seem to do nothing), in which case the next seed."""
         if state.latent is None and self.seed_b == state.seed:

@@ -14,6 +14,7 @@ from explorer.app.image_view import ImageView
 from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
 from explorer.app.style import WARNING_COLOR
+from explorer.app.widgets import wrapped_text
 from explorer.app.projections import ProjectionRun, Projections, crop_note
 from explorer.cli_values import MAX_APP_SEED
 from explorer.project.config import SPACES
@@ -113,10 +114,8 @@ class ProjectionPanel(Panel):
             imgui.text_disabled("target | reconstruction")
             imgui.set_item_tooltip(f"the target is the crop ({left}, {top})-({right}, {bottom}) of {w} x {h}")
             note = crop_note(run.loaded)
-            if note:  # wrapped: the pictures' column is narrow
-                imgui.push_style_color(imgui.Col_.text, WARNING_COLOR)
-                imgui.text_wrapped(note)
-                imgui.pop_style_color()
+            if note:
+                wrapped_text(note, WARNING_COLOR)
         if run.picture is not None:
             self.view.show_array(("projection", run.serial, run.picture_version), run.picture)
             avail = imgui.get_content_region_avail()

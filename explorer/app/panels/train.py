@@ -15,7 +15,7 @@ from explorer.app.panels.base import Panel
 from explorer.app.run_watcher import CURVES, RunView
 from explorer.app.style import ERROR_COLOR, WARNING_COLOR
 from explorer.app.train_runs import TrainRequest, TrainRuns, default_request, request_from_run
-from explorer.app.widgets import help_marker
+from explorer.app.widgets import help_marker, wrapped_text
 
 DATA_HELP = ("A folder (subfolders are read too) or a .zip of images: PNG, JPEG, WebP ...\n"
              "Each is centre-cropped to a square and resized to the resolution. A few hundred pictures\n"
@@ -180,11 +180,7 @@ class TrainPanel(Panel):
         red if it blocks Start, amber if it only warns."""
         for notes, color in ((self.problems, ERROR_COLOR), (self.warnings, WARNING_COLOR)):
             if label in notes:
-                imgui.push_style_color(imgui.Col_.text, color)
-                imgui.indent()  # every wrapped line, not only the first, sits under its field
-                imgui.text_wrapped(notes[label])
-                imgui.unindent()
-                imgui.pop_style_color()
+                wrapped_text(notes[label], color, indent=True)  # under its field, every line
                 return
 
     @staticmethod
@@ -201,11 +197,9 @@ class TrainPanel(Panel):
         if view.seconds_left is not None:
             line += f", {format_duration(view.seconds_left)} left"
         if view.state in ("failed", "dead"):
-            imgui.push_style_color(imgui.Col_.text, ERROR_COLOR)
-            imgui.text_wrapped(line + (f" ({view.error})" if view.error else ""))
-            imgui.pop_style_color()
+            wrapped_text(line + (f" ({view.error})" if view.error else ""), ERROR_COLOR)
         else:
-            imgui.text_wrapped(line)
+            wrapped_text(line)
         imgui.progress_bar(view.fraction, (-1, 0))
 
     @staticmethod
