@@ -141,13 +141,24 @@ def test_upsample_matrices_equal_upsample2d(taps) -> None:
     assert (up_h @ img @ up_w_t - want).abs().max() < 1e-6
 
 
-@pytest.mark.parametrize("shape", [(2, 8, 5, 6, 10), (1, 3, 4, 2, 2), (1, 32, 16, 16, 16)])
-def test_winograd_conv_equals_conv2d(shape) -> None:
+@pytest.mark.parametrize("m", [2, 4])
+def test_winograd_matrices_give_the_correlation_exactly(m: int) -> None:
+    a_t, g, b_t = sg2_fast.winograd_matrices(m)
+    torch.manual_seed(m)
+    d, taps = torch.randn(m + 2, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    want = torch.stack([d[i:i + 3] @ taps for i in range(m)])
+    assert (a_t @ ((g @ taps) * (b_t @ d)) - want).abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("m,shape", [(2, (2, 8, 5, 6, 10)), (2, (1, 3, 4, 2, 2)), (2, (1, 32, 16, 16, 16)),
+                                     (4, (2, 8, 5, 8, 12)), (4, (1, 3, 4, 4, 4)), (4, (1, 64, 16, 16, 16))])
+def test_winograd_conv_equals_conv2d(m: int, shape) -> None:
     n, c, o, h, w = shape
     x = torch.randn(n, c, h, w)
     weight = torch.randn(o, c, 3, 3)
     want = torch.nn.functional.conv2d(x, weight, padding=1)
-    u = sg2_fast.winograd_weight(weight)
+    u = sg2_fast.winograd_weight(weight, m)
+    assert u.shape == ((m + 2) ** 2, c, o)
     for layout in (torch.contiguous_format, torch.channels_last):
         got = sg2_fast.winograd_conv3x3(x.contiguous(memory_format=layout), u)
         assert got.shape == want.shape
@@ -171,14 +182,17 @@ def test_wide_layers_take_the_winograd_route_and_match_the_reference() -> None:
             if name.endswith("noise_strength"):
                 p.fill_(0.7)
     net = g.synthesis
-    assert sg2_fast.uses_winograd(net.b8.conv1, torch.empty(1, 1, 8, 8))  # 256 -> 256
-    assert sg2_fast.uses_winograd(net.b32.conv1, torch.empty(1, 1, 32, 32))  # 128 -> 128
-    assert not sg2_fast.uses_winograd(net.b4.conv1, torch.empty(1, 1, 4, 4))  # too small a map
-    assert not sg2_fast.uses_winograd(net.b64.conv1, torch.empty(1, 1, 64, 64))  # 64 channels
+    tile = sg2_fast.winograd_tile
+    assert tile(net.b8.conv1, torch.empty(1, 1, 8, 8)) == 2  # 256 -> 256 on a small map
+    assert tile(net.b16.conv1, torch.empty(1, 1, 16, 16)) == 4  # 256 -> 256
+    assert tile(net.b32.conv1, torch.empty(1, 1, 32, 32)) == 4  # 128 -> 128
+    assert tile(net.b64.conv1, torch.empty(1, 1, 64, 64)) == 4  # 64 -> 64
+    assert tile(net.b4.conv1, torch.empty(1, 1, 4, 4)) == 0  # too small a map
+    assert tile(net.b64.conv1, torch.empty(1, 1, 256, 256)) == 0  # too big a map for the cache
     for batch in (1, 2):
         ws = g.mapping(torch.randn(batch, 16))
         fast, ref, fast_capture, ref_capture = both(g, ws.detach(), noise_mode="const")
         assert (fast - ref).abs().max() < ATOL
-        for name in ("b8.conv1", "b16.conv1", "b32.conv1"):
+        for name in ("b8.conv1", "b16.conv1", "b32.conv1", "b64.conv1"):
             value = ref_capture[name]
             assert (fast_capture[name] - value).abs().max() < ATOL * max(1.0, value.abs().max())

@@ -15,8 +15,8 @@ the arithmetic. Here, with the same algebra:
 * the activation gain is folded into the demodulation, bias and noise (lrelu(x) * g = lrelu(g x)
   for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
   layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place;
-* wide 3x3 convs on 8..64 px maps run as F(2x2, 3x3) Winograd (4/9 of the multiplies, six ops
-  whatever the size); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
+* 3x3 convs of 64+ channels on 16..128 px maps run as F(4x4, 3x3) Winograd (1/4 of the
+  multiplies, six ops whatever the size), wide ones at 8 px as F(2x2, 3x3); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
   two small matmuls with per-size matrices;
 * everything runs channels-last, the layout oneDNN convolves fastest on CPU.
 
@@ -222,76 +222,119 @@ def modulates_weights(layer: "SynthesisLayer", x: torch.Tensor) -> bool:
     return x.shape[0] == 1 and 3 * out_channels * kh * kw <= x.shape[2] * x.shape[3]
 
 
-def uses_winograd(layer: "SynthesisLayer", x: torch.Tensor) -> bool:
-    """Wide (>= 128 channels in and out) 3x3 convs on 8..64 px maps go the Winograd route.
+def winograd_tile(layer: "SynthesisLayer", x: torch.Tensor) -> int:
+    """The output tile m (2 or 4) of the F(m x m, 3x3) Winograd route for this conv, or 0 for
+    oneDNN's direct conv.
 
-    There F(2x2, 3x3) does 4/9 of the multiplies and its transforms cost less than they save.
-    Measured against oneDNN's direct conv (best of either modulation strategy, batch 1, ms with
-    1 / 2 threads): 128 ch at 64 px 7.3 / 3.8 -> 6.6 / 3.4, 256 ch at 64 px 29.9 / 14.8 ->
-    21.2 / 10.7, 128 ch at 16 px 0.46 / 0.28 -> 0.38 / 0.27, 512 ch at 8 px 2.4 / 1.3 -> 1.8 / 0.9.
-    With 64 channels the transforms eat the gain (64 px: 1.9 -> 2.2), and from 128 px on the
-    transformed maps (16 values per 2x2 tile) no longer fit in cache (128 ch: 29 -> 53).
+    Winograd does 9 m^2 / (m + 2)^2 of the multiplies: 4/9 for m = 2, 1/4 for m = 4. F(4x4) also
+    keeps fewer transformed values per pixel (36 per 16 pixels against 16 per 4), so it still pays
+    at 128 px, but its weight is 36 / 16 as big as F(2x2)'s: where the map is small and the layer
+    wide (8 px, or 16 px at 512 channels) that read costs more than the multiplies it saves. From
+    256 px on, the transformed maps spill out of cache and the direct conv wins. Measured by
+    `bench/winograd.py` (batch 1, best ms with 1 / 2 threads, direct -> chosen):
+    128 ch at 64 px 9.9 / 6.3 -> 6.0 / 3.9 (F4); 256 ch at 32 px 7.5 / 4.9 -> 3.6 / 2.5 (F4);
+    128 ch at 128 px 31.3 / 21.7 -> 20.3 / 14.9 (F4); 512 ch at 16 px 8.0 / 6.3 -> 4.8 / 4.1 (F2);
+    256 ch at 8 px 0.67 / 0.56 -> 0.54 / 0.56 (F2); 64 ch at 256 px 35 / 26 (F4: 51 / 59).
     """
     out_channels, in_channels, kh, kw = layer.weight.shape
     h, w = x.shape[2:]
-    return (kh == kw == 3 and layer.padding == 1 and min(in_channels, out_channels) >= 128
-            and 8 <= min(h, w) and max(h, w) <= 64 and h % 2 == 0 and w % 2 == 0)
+    narrow, wide = min(in_channels, out_channels), max(in_channels, out_channels)
+    small, large = min(h, w), max(h, w)
+    if kh != 3 or kw != 3 or layer.padding != 1 or narrow < 64:
+        return 0
+    if 16 <= small and large <= 128 and h % 4 == 0 and w % 4 == 0 and (small >= 32 or wide < 512):
+        return 4
+    if 8 <= small and large <= 64 and h % 2 == 0 and w % 2 == 0 and narrow >= 128:
+        return 2
+    return 0
 
 
-def winograd_weight(weight: torch.Tensor) -> torch.Tensor:
-    """[16, in, out]: the 3x3 kernels as F(2x2, 3x3) Winograd takes them (G w G^T per pair)."""
-    g = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]],
-                     dtype=weight.dtype, device=weight.device)
+# Interpolation points (besides infinity) of F(m x m, 3x3), per output tile m. For m = 4 the
+# points 0, +-1, 2, -1/2 give about a third of the float32 error of the textbook 0, +-1, +-2.
+_WINOGRAD_POINTS = {2: (0.0, 1.0, -1.0), 4: (0.0, 1.0, -1.0, 2.0, -0.5)}
+
+
+def winograd_matrices(m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(A^T [m, a], G [a, 3], B^T [a, a]) of F(m, 3) in float64, a = m + 2, such that
+    A^T ((G g) * (B^T d)) is the 1-D correlation of d (length a) with g (length 3).
+
+    Built from the points (Toom-Cook): A^T evaluates the output polynomial at them, G evaluates
+    the filter divided by the Lagrange denominators, and B^T is solved from the identity above
+    (exact: the system is consistent). Each row pair of G and B^T is then scaled to equal
+    magnitude, which keeps float32 rounding small.
+    """
+    points = torch.tensor(_WINOGRAD_POINTS[m], dtype=torch.float64)
+    a, r = m + 2, 3
+    a_t = torch.zeros(m, a, dtype=torch.float64)
+    g = torch.zeros(a, r, dtype=torch.float64)
+    for j, p in enumerate(points):
+        others = torch.cat([points[:j], points[j + 1:]])
+        a_t[:, j] = p ** torch.arange(m, dtype=torch.float64)
+        g[j] = p ** torch.arange(r, dtype=torch.float64) / torch.prod(p - others)
+    a_t[m - 1, a - 1] = g[a - 1, r - 1] = 1.0  # the point at infinity
+    # sum_j A^T[i, j] G[j, k] B^T[j, t] = [t == i + k] for all i, k, t: linear in B^T
+    system = torch.einsum("ij,jk,ts->iktjs", a_t, g, torch.eye(a, dtype=torch.float64)).reshape(m * r * a, a * a)
+    target = torch.zeros(m, r, a, dtype=torch.float64)
+    for i in range(m):
+        for k in range(r):
+            target[i, k, i + k] = 1.0
+    b_t = torch.linalg.lstsq(system, target.reshape(-1, 1)).solution.reshape(a, a)
+    balance = (b_t.abs().amax(dim=1) / g.abs().amax(dim=1)).sqrt()
+    return a_t, g * balance[:, None], b_t / balance[:, None]
+
+
+def winograd_weight(weight: torch.Tensor, m: int = 2) -> torch.Tensor:
+    """[(m + 2)^2, in, out]: the 3x3 kernels as F(m x m, 3x3) Winograd takes them (G w G^T)."""
+    _, g, _ = winograd_matrices(m)
     out_channels, in_channels = weight.shape[:2]
-    return torch.einsum("ai,ocij,bj->abco", g, weight, g).reshape(16, in_channels,
-                                                                  out_channels).contiguous()
+    u = torch.einsum("ai,ocij,bj->abco", g, weight.to(torch.float64), g)
+    return u.reshape(-1, in_channels, out_channels).to(weight.dtype).contiguous()
 
 
-_B_T = ((1.0, 0.0, -1.0, 0.0), (0.0, 1.0, 1.0, 0.0), (0.0, -1.0, 1.0, 0.0), (0.0, 1.0, 0.0, -1.0))
-_A_T = ((1.0, 1.0, 1.0, 0.0), (0.0, 1.0, -1.0, -1.0))
-
-
-def _tile_transforms(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B^T (x) B^T [16, 16], A^T (x) A^T [4, 16]): both 2-D transforms of a tile as one matrix."""
-    b_t = torch.tensor(_B_T, dtype=dtype, device=device)
-    a_t = torch.tensor(_A_T, dtype=dtype, device=device)
-    return torch.kron(b_t, b_t), torch.kron(a_t, a_t)
+def _tile_transforms(m: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B^T (x) B^T [a^2, a^2], A^T (x) A^T [m^2, a^2]): both 2-D transforms of a tile as one matrix."""
+    a_t, _, b_t = winograd_matrices(m)
+    return (torch.kron(b_t, b_t).to(dtype=dtype, device=device),
+            torch.kron(a_t, a_t).to(dtype=dtype, device=device))
 
 
 def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, scale_in: torch.Tensor | None = None,
                      scale_out: torch.Tensor | None = None, bias: torch.Tensor | None = None,
                      transforms: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """`conv2d(x * scale_in, w, padding=1) * scale_out + bias` for even H and W by F(2x2, 3x3),
-    with u = winograd_weight(w); scales are [n, channels], bias [out channels].
+    """`conv2d(x * scale_in, w, padding=1) * scale_out + bias` by F(m x m, 3x3) for H and W that
+    m divides, with u = winograd_weight(w, m); scales are [n, channels], bias [out channels].
 
-    Six ops whatever the size, so that they split well over threads: the 16 taps of every 4x4
-    input tile (stride 2) are one strided view of the padded map, copied out once with the input
-    scale applied; B^T d B of all tiles is one matmul with the 16x16 matrix B^T (x) B^T; the 16
-    products with u are one batched matmul; A^T m A is one matmul with the 4x16 A^T (x) A^T; and
-    the output scale and bias ride in the copy that puts the 2x2 tiles in place (channels-last).
+    Six ops whatever the size, so that they split well over threads: the a x a taps of every
+    input tile (a = m + 2, stride m) are one strided view of the padded map, copied out once with
+    the input scale applied; B^T d B of all tiles is one matmul with the a^2 x a^2 matrix
+    B^T (x) B^T; the a^2 products with u are one batched matmul; A^T M A is one matmul with
+    A^T (x) A^T; and the output scale and bias ride in the copy that puts the m x m tiles in
+    place (channels-last).
     """
     n, c, h, w = x.shape
-    th, tw = h // 2, w // 2
+    a = math.isqrt(u.shape[0])
+    m = a - 2
+    th, tw = h // m, w // m
     out_channels = u.shape[2]
-    k_in, k_out = transforms if transforms is not None else _tile_transforms(x.dtype, x.device)
+    k_in, k_out = transforms if transforms is not None else _tile_transforms(m, x.dtype, x.device)
     d = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # [n, h + 2, w + 2, C]
     sn, sh, sw, sc = d.stride()
-    taps = d.as_strided((4, 4, n, th, tw, c), (sh, sw, sn, 2 * sh, 2 * sw, sc), d.storage_offset())
-    tiles = x.new_empty(4, 4, n, th, tw, c)
+    taps = d.as_strided((a, a, n, th, tw, c), (sh, sw, sn, m * sh, m * sw, sc), d.storage_offset())
+    tiles = x.new_empty(a, a, n, th, tw, c)
     if scale_in is None:
         tiles.copy_(taps)
     else:
         torch.mul(taps, scale_in.reshape(1, 1, n, 1, 1, c), out=tiles)
-    v = torch.mm(k_in, tiles.view(16, -1)).view(16, n * th * tw, c)
-    m = torch.mm(k_out, torch.bmm(v, u).view(16, -1)).view(2, 2, n, th, tw, out_channels)
+    v = torch.mm(k_in, tiles.view(a * a, -1)).view(a * a, n * th * tw, c)
+    prod = torch.mm(k_out, torch.bmm(v, u).view(a * a, -1)).view(m, m, n, th, tw, out_channels)
     y = x.new_empty(n, h, w, out_channels)
-    placed = y.view(n, th, 2, tw, 2, out_channels).permute(2, 4, 0, 1, 3, 5)
+    placed = y.view(n, th, m, tw, m, out_channels).permute(2, 4, 0, 1, 3, 5)
     if scale_out is None and bias is None:
-        placed.copy_(m)
+        placed.copy_(prod)
     else:
         scale = (scale_out if scale_out is not None else x.new_ones(n, out_channels))
         shift = bias if bias is not None else x.new_zeros(out_channels)
-        torch.addcmul(shift.reshape(1, 1, 1, 1, 1, -1), m, scale.reshape(1, 1, n, 1, 1, -1), out=placed)
+        torch.addcmul(shift.reshape(1, 1, 1, 1, 1, -1), prod, scale.reshape(1, 1, n, 1, 1, -1), out=placed)
     return y.permute(0, 3, 1, 2)
 
 
@@ -318,11 +361,14 @@ def _same_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.
     n = x.shape[0]
     pad = [layer.padding] * 2
     extras = fp.extras(layer)
-    if uses_winograd(layer, x):
-        if "winograd" not in extras:
-            extras["winograd"] = winograd_weight(layer.weight.detach())
-            extras["tile_transforms"] = _tile_transforms(x.dtype, x.device)
-        return winograd_conv3x3(x, extras["winograd"], styles, dg, bias, extras["tile_transforms"])
+    tile = winograd_tile(layer, x)
+    if tile:
+        key = ("winograd", tile)  # a layer may see several map sizes, and so both tiles
+        if key not in extras:
+            extras[key] = (winograd_weight(layer.weight.detach(), tile),
+                           _tile_transforms(tile, x.dtype, x.device))
+        u, transforms = extras[key]
+        return winograd_conv3x3(x, u, styles, dg, bias, transforms)
     if modulates_weights(layer, x):
         if "weight_cl" not in extras:  # the product keeps this layout: no copy per call
             extras["weight_cl"] = layer.weight.detach().contiguous(memory_format=CL)
