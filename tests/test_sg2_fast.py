@@ -188,7 +188,8 @@ def test_wide_layers_take_the_winograd_route_and_match_the_reference() -> None:
     assert tile(net.b32.conv1, torch.empty(1, 1, 32, 32)) == 4  # 128 -> 128
     assert tile(net.b64.conv1, torch.empty(1, 1, 64, 64)) == 4  # 64 -> 64
     assert tile(net.b4.conv1, torch.empty(1, 1, 4, 4)) == 0  # too small a map
-    assert tile(net.b64.conv1, torch.empty(1, 1, 256, 256)) == 0  # too big a map for the cache
+    assert tile(net.b64.conv1, torch.empty(1, 1, 256, 256)) == 4  # in bands of tile rows
+    assert tile(net.b64.torgb, torch.empty(1, 1, 64, 64)) == 0  # 1x1
     for batch in (1, 2):
         ws = g.mapping(torch.randn(batch, 16))
         fast, ref, fast_capture, ref_capture = both(g, ws.detach(), noise_mode="const")
@@ -196,3 +197,21 @@ def test_wide_layers_take_the_winograd_route_and_match_the_reference() -> None:
         for name in ("b8.conv1", "b16.conv1", "b32.conv1", "b64.conv1"):
             value = ref_capture[name]
             assert (fast_capture[name] - value).abs().max() < ATOL * max(1.0, value.abs().max())
+
+
+def test_winograd_in_bands_of_tile_rows_equals_conv2d(monkeypatch) -> None:
+    """A map bigger than one band (and a last band shorter than the others) gives the same
+    numbers as in one piece, for both tile sizes and a batch of two."""
+    x = torch.randn(2, 8, 24, 20)
+    weight, bias = torch.randn(6, 8, 3, 3), torch.randn(6)
+    scale_in, scale_out = torch.rand(2, 8) + 0.5, torch.rand(2, 6) + 0.5
+    want = torch.nn.functional.conv2d(x * scale_in[:, :, None, None], weight, padding=1)
+    want = want * scale_out[:, :, None, None] + bias[:, None, None]
+    # F(4x4): 6 tile rows in bands of 4 and 2; F(2x2): 12 in bands of 2
+    monkeypatch.setattr(sg2_fast, "_BAND_VALUES", 2 * 5 * 8 * 4)
+    for m in (2, 4):
+        got = sg2_fast.winograd_conv3x3(x.contiguous(memory_format=torch.channels_last),
+                                        sg2_fast.winograd_weight(weight, m), scale_in, scale_out, bias)
+        assert (got - want).abs().max() < 1e-5 * want.abs().max()
+        got = sg2_fast.winograd_conv3x3(x, sg2_fast.winograd_weight(weight, m))
+        assert (got - torch.nn.functional.conv2d(x, weight, padding=1)).abs().max() < 1e-5 * want.abs().max()

@@ -15,8 +15,8 @@ the arithmetic. Here, with the same algebra:
 * the activation gain is folded into the demodulation, bias and noise (lrelu(x) * g = lrelu(g x)
   for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
   layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place;
-* 3x3 convs of 64+ channels on 16..128 px maps run as F(4x4, 3x3) Winograd (1/4 of the
-  multiplies, six ops whatever the size), wide ones at 8 px as F(2x2, 3x3); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
+* 3x3 convs of 64+ channels on maps of 16 px and up run as F(4x4, 3x3) Winograd (1/4 of the
+  multiplies, six ops per band of tile rows), wide ones at 8 px as F(2x2, 3x3); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
   two small matmuls with per-size matrices;
 * everything runs channels-last, the layout oneDNN convolves fastest on CPU.
 
@@ -227,26 +227,34 @@ def winograd_tile(layer: "SynthesisLayer", x: torch.Tensor) -> int:
     oneDNN's direct conv.
 
     Winograd does 9 m^2 / (m + 2)^2 of the multiplies: 4/9 for m = 2, 1/4 for m = 4. F(4x4) also
-    keeps fewer transformed values per pixel (36 per 16 pixels against 16 per 4), so it still pays
-    at 128 px, but its weight is 36 / 16 as big as F(2x2)'s: where the map is small and the layer
-    wide (8 px, or 16 px at 512 channels) that read costs more than the multiplies it saves. From
-    256 px on, the transformed maps spill out of cache and the direct conv wins. Measured by
-    `bench/winograd.py` (batch 1, best ms with 1 / 2 threads, direct -> chosen):
-    128 ch at 64 px 9.9 / 6.3 -> 6.0 / 3.9 (F4); 256 ch at 32 px 7.5 / 4.9 -> 3.6 / 2.5 (F4);
-    128 ch at 128 px 31.3 / 21.7 -> 20.3 / 14.9 (F4); 512 ch at 16 px 8.0 / 6.3 -> 4.8 / 4.1 (F2);
-    256 ch at 8 px 0.67 / 0.56 -> 0.54 / 0.56 (F2); 64 ch at 256 px 35 / 26 (F4: 51 / 59).
+    keeps fewer transformed values per pixel (36 per 16 pixels against 16 per 4), and bands of
+    tile rows (`_BAND_VALUES`) keep them in cache at any map size; but its weight is 36 / 16 as
+    big as F(2x2)'s: where the map is small and the layer wide (8 px, or 16 px at 512 channels)
+    that read costs more than the multiplies it saves. Below 64 channels the transforms cost more
+    than they save. Measured by `bench/winograd.py` (batch 1, best ms with 1 / 2 threads, direct
+    -> chosen): 128 ch at 64 px 7.5 / 4.7 -> 4.1 / 3.1 (F4); 256 ch at 128 px 121 / 78 -> 53 / 37
+    (F4); 64 ch at 256 px 41 / 18.6 -> 36 / 19.8 (F4: faster on the app's one render thread);
+    512 ch at 16 px 8.0 / 6.3 -> 4.8 / 4.1 (F2); 256 ch at 8 px 0.67 / 0.56 -> 0.54 / 0.56 (F2);
+    32 ch at 128 px 3.3 / 1.4 (F4: 3.7 / 1.9, so direct).
     """
     out_channels, in_channels, kh, kw = layer.weight.shape
     h, w = x.shape[2:]
     narrow, wide = min(in_channels, out_channels), max(in_channels, out_channels)
-    small, large = min(h, w), max(h, w)
+    small = min(h, w)
     if kh != 3 or kw != 3 or layer.padding != 1 or narrow < 64:
         return 0
-    if 16 <= small and large <= 128 and h % 4 == 0 and w % 4 == 0 and (small >= 32 or wide < 512):
+    if small >= 16 and h % 4 == 0 and w % 4 == 0 and (small >= 32 or wide < 512):
         return 4
-    if 8 <= small and large <= 64 and h % 2 == 0 and w % 2 == 0 and narrow >= 128:
+    if small >= 8 and h % 2 == 0 and w % 2 == 0 and narrow >= 128:
         return 2
     return 0
+
+
+# Tiles x channels (x batch) per band of tile rows: a band's transformed tiles (a^2 values per tile
+# and channel, 4.7 MB for F(4x4)) stay in cache between the transform and the products. Whole
+# 4x4-tiled maps of 128 channels at 128 px (19 MB) ran 12 % slower, 64 channels at 256 px
+# (38 MB) 15-60 % slower than in bands (bench/winograd.py).
+_BAND_VALUES = 32768
 
 
 # Interpolation points (besides infinity) of F(m x m, 3x3), per output tile m. For m = 4 the
@@ -304,12 +312,12 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, scale_in: torch.Tensor | 
     """`conv2d(x * scale_in, w, padding=1) * scale_out + bias` by F(m x m, 3x3) for H and W that
     m divides, with u = winograd_weight(w, m); scales are [n, channels], bias [out channels].
 
-    Six ops whatever the size, so that they split well over threads: the a x a taps of every
-    input tile (a = m + 2, stride m) are one strided view of the padded map, copied out once with
-    the input scale applied; B^T d B of all tiles is one matmul with the a^2 x a^2 matrix
-    B^T (x) B^T; the a^2 products with u are one batched matmul; A^T M A is one matmul with
-    A^T (x) A^T; and the output scale and bias ride in the copy that puts the m x m tiles in
-    place (channels-last).
+    Five ops per band of tile rows (one band for a 64 px map of 128 channels), so that they
+    split well over threads: the a x a taps of every input tile (a = m + 2, stride m) are one
+    strided view of the padded map, copied out once with the input scale applied; B^T d B of
+    all tiles is one matmul with the a^2 x a^2 matrix B^T (x) B^T; the a^2 products with u are
+    one batched matmul; A^T M A is one matmul with A^T (x) A^T; and the output scale and bias
+    ride in the copy that puts the m x m tiles in place (channels-last).
     """
     n, c, h, w = x.shape
     a = math.isqrt(u.shape[0])
@@ -319,22 +327,30 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, scale_in: torch.Tensor | 
     k_in, k_out = transforms if transforms is not None else _tile_transforms(m, x.dtype, x.device)
     d = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # [n, h + 2, w + 2, C]
     sn, sh, sw, sc = d.stride()
-    taps = d.as_strided((a, a, n, th, tw, c), (sh, sw, sn, m * sh, m * sw, sc), d.storage_offset())
-    tiles = x.new_empty(a, a, n, th, tw, c)
-    if scale_in is None:
-        tiles.copy_(taps)
-    else:
-        torch.mul(taps, scale_in.reshape(1, 1, n, 1, 1, c), out=tiles)
-    v = torch.mm(k_in, tiles.view(a * a, -1)).view(a * a, n * th * tw, c)
-    prod = torch.mm(k_out, torch.bmm(v, u).view(a * a, -1)).view(m, m, n, th, tw, out_channels)
     y = x.new_empty(n, h, w, out_channels)
     placed = y.view(n, th, m, tw, m, out_channels).permute(2, 4, 0, 1, 3, 5)
-    if scale_out is None and bias is None:
-        placed.copy_(prod)
-    else:
-        scale = (scale_out if scale_out is not None else x.new_ones(n, out_channels))
-        shift = bias if bias is not None else x.new_zeros(out_channels)
-        torch.addcmul(shift.reshape(1, 1, 1, 1, 1, -1), prod, scale.reshape(1, 1, n, 1, 1, -1), out=placed)
+    scale = None if scale_out is None else scale_out.reshape(1, 1, n, 1, 1, -1)
+    shift = None if bias is None else bias.reshape(1, 1, 1, 1, 1, -1)
+    if scale is None and shift is not None:
+        scale = x.new_ones(1, 1, n, 1, 1, out_channels)
+    band = max(1, _BAND_VALUES // (n * tw * c))  # tile rows per band
+    tiles = x.new_empty(a, a, n, min(band, th), tw, c)
+    for top in range(0, th, band):
+        rows = min(band, th - top)
+        taps = d.as_strided((a, a, n, rows, tw, c), (sh, sw, sn, m * sh, m * sw, sc),
+                            d.storage_offset() + top * m * sh)
+        part = tiles if rows == tiles.shape[3] else x.new_empty(a, a, n, rows, tw, c)
+        if scale_in is None:
+            part.copy_(taps)
+        else:
+            torch.mul(taps, scale_in.reshape(1, 1, n, 1, 1, c), out=part)
+        v = torch.mm(k_in, part.reshape(a * a, -1)).view(a * a, n * rows * tw, c)
+        prod = torch.mm(k_out, torch.bmm(v, u).view(a * a, -1)).view(m, m, n, rows, tw, out_channels)
+        out = placed[:, :, :, top:top + rows]
+        if scale is None:
+            out.copy_(prod)
+        else:
+            torch.addcmul(shift if shift is not None else x.new_zeros(1), prod, scale, out=out)
     return y.permute(0, 3, 1, 2)
 
 
