@@ -19,7 +19,8 @@ alike, it times:
                NVIDIA's reference (non-CUDA) op path.
 FLOPs per image are counted once with `torch.utils.flop_counter` on the reference path, i.e.
 direct convolutions (the inference path runs through oneDNN ops the counter cannot see, and its
-Winograd layers do 4/9 of those multiplies, so its GFLOP/s are direct-convolution equivalents). Each
+Winograd layers do 1/4 (F(4x4, 3x3)) or 4/9 (F(2x2, 3x3)) of those multiplies, so its GFLOP/s are
+direct-convolution equivalents and can pass 100 % of the matmul peak). Each
 implementation gets best and median ms, GFLOP/s and % of the peak, and speedups over the
 reference and NVIDIA (best against best). Medians drift with the machine's load; best-of
 times and the ratios hold. The OpenMP wait policy is printed: importing `explorer` sets

@@ -32,7 +32,7 @@ from bench.generator import CONFIGS, make_generator  # noqa: E402
 CONVS = ("mkldnn::_convolution_pointwise", "mkldnn::_convolution_transpose_pointwise",
          "aten::conv2d", "aten::conv_transpose2d", "aten::convolution")
 
-# Winograd's products (a 16-batch bmm) and tile transforms (two mm), styles and demodulation, the mapping network, ToRGB and
+# Winograd's products (a 36- or 16-batch bmm) and tile transforms (two mm), styles and demodulation, the mapping network, ToRGB and
 # the image upsampling: the matmul bucket.
 MATMULS = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul")
 
