@@ -79,6 +79,7 @@ def test_dropped_image_becomes_picture_a(app, tmp_path):
     pump(ctl, lambda: ctl.projection.run is not None and ctl.projection.run.result is not None, 120)
     run = ctl.projection.run
     assert run.result.steps == 20 and len(run.losses) == 20
+    assert ctl.status.text.endswith("it is now picture A (Undo goes back)")  # A changed: say so
     s = ctl.state
     assert s.latent is not None and s.latent_label == "projection of face.png"
     assert (s.psi, s.noise_mode, s.edits) == (1.0, "const", ())

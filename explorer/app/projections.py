@@ -260,7 +260,7 @@ class Projections(Feature):
         r = run.result
         how = "stopped" if r.cancelled else ("done early" if r.stopped_early else "done")
         self.host.set_status(f"projection of {run.name} {how} after {r.steps} steps: PSNR {r.psnr:.2f} dB, "
-                            f"SSIM {r.ssim:.3f}")
+                            f"SSIM {r.ssim:.3f}; it is now picture A (Undo goes back)")
 
     # --- using the result ------------------------------------------------------------------------
     def _latent(self) -> str | None:

@@ -179,6 +179,8 @@ class ProjectionPanel(Panel):
                    f"{result.space.upper()}")
         if imgui.button("Use as A"):
             projection.use_result()
+        imgui.set_item_tooltip("a finished projection becomes picture A by itself; this brings it back after "
+                               "you changed A")
         imgui.same_line()
         if imgui.button("Use as B"):
             projection.use_as_mix_source()
