@@ -137,7 +137,7 @@ def check_diversity(model: Model, seeds: list[int], counter: StepCounter) -> Fin
                f"~1, real avatars ~0.65), mean pairwise feature distance {mean_distance:.3f} over "
                f"{len(seeds)} seeds{dup_text}")
     return Finding("diversity", severity, message, FIX if severity == "warn" else "", value=share,
-                   seed=seeds[biggest[0]] if biggest else seeds[0],
+                   seed=seeds[biggest[0]] if biggest else None,
                    numbers={"seed_share": share, "mean_pairwise_distance": mean_distance,
                             "median_pairwise_distance": median_distance,
                             "largest_cluster": [seeds[i] for i in biggest], "clusters": len(clusters),

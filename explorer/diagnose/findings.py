@@ -19,7 +19,9 @@ class Finding:
     """One conclusion of one check.
 
     `layer`, `seed` and `position` say where to look (the app shows that layer for that seed,
-    with a marker at `position`, a (y, x) fraction of the layer's height and width).
+    with a marker at `position`, a (y, x) fraction of the layer's height and width). A finding
+    about the whole set of seeds (noise, sticking, diversity without near-duplicates) names no
+    seed: the app then shows the layer on the user's own picture.
     `numbers` holds the evidence behind `value`; `picture` is RGBA uint8 [H, W, 4] or None.
     """
 

@@ -91,7 +91,7 @@ def check_noise(model: Model, seeds: list[int], counter: StepCounter) -> Finding
                               "noise effect / contrast", highlight=scales.index(r))
     picture = pictures.stack([pictures.strip(heat_maps, height=96), bars])
     return Finding("noise", severity, message, fix, value=relative[r], layer=_layer_at(model, r),
-                   seed=seeds[0], numbers={"relative_std": {str(s): relative[s] for s in scales},
+                   numbers={"relative_std": {str(s): relative[s] for s in scales},
                                            "dominant": dominant, "idle": idle,
                                            "noise_strength": noise_strengths(model)},
                    picture=picture)

@@ -102,7 +102,7 @@ def check_sticking(model: Model, seeds: list[int], counter: StepCounter) -> Find
     picture = pictures.strip([pictures.images_rgba(first[:1])[0], pictures.images_rgba(first.mean(0, keepdim=True))[0],
                               pictures.spectrum_rgba(first), pictures.spectrum_rgba(feature[0])], height=128)
     fix = "" if severity == "ok" else FIX_SG3 if sg3 else FIX_SG2
-    return Finding("sticking", severity, message, fix, value=score, layer=layer, seed=seeds[0],
+    return Finding("sticking", severity, message, fix, value=score, layer=layer,
                    numbers={"score_per_seed": scores, "frames": FRAMES,
                             "walk": "translate" if sg3 else "w", "spectrum_layer": layer},
                    picture=picture)
