@@ -14,7 +14,8 @@ pytest.importorskip("imgui_bundle")
 
 import explorer.app.panels as panels_package  # noqa: E402
 from explorer.app.controller import AppController  # noqa: E402
-from explorer.app.layout import FLOATING, IMAGE_WINDOW, MAIN_SPACE, docking_splits  # noqa: E402
+from explorer.app.layout import (FLOATING, IMAGE_WINDOW, LEFT, MAIN_SPACE, RIGHT, BELOW, docking_splits,  # noqa: E402
+                                 floating_rect)
 from explorer.app.panels import PANELS, Panel  # noqa: E402
 from explorer.app.settings import Settings  # noqa: E402
 from explorer.app.window import ExplorerWindow  # noqa: E402
@@ -44,6 +45,26 @@ def test_every_panel_starts_in_a_dock_space_the_layout_creates():
     bad = {p.title: p.dock for p in PANELS if p.dock not in spaces}
     assert not bad, f"these panels name a dock space the first-launch layout does not create: {bad}"
     assert MAIN_SPACE not in {p.dock for p in PANELS}  # the picture's own space
+
+
+def picture_rect(width: float, height: float) -> tuple[float, float, float, float]:
+    """Where the first-launch layout puts the picture: what is left of the main space."""
+    ratio = {split.new_dock: split.ratio for split in docking_splits() if split.initial_dock == MAIN_SPACE}
+    left = ratio[LEFT] * width
+    right = left + (width - left) * (1 - ratio[RIGHT])
+    return left, 0.0, right, height * (1 - ratio[BELOW])
+
+
+@pytest.mark.parametrize("size", [(1100, 760), (1400, 900), (1920, 1080)])
+def test_the_mixing_grid_and_the_noise_map_open_beside_the_picture_and_each_other(size):
+    grid = floating_rect("Mixing grid", (0, 0), size)
+    noise = floating_rect("Noise variance", (0, 0), size)
+    left, top, right, bottom = picture_rect(*size)
+    centre = ((left + right) / 2, (top + bottom) / 2)
+    for rect in (grid, noise):
+        assert rect[0] >= 0 and rect[2] <= size[0] and rect[3] <= size[1], rect  # on screen
+        assert not (rect[0] <= centre[0] <= rect[2] and rect[1] <= centre[1] <= rect[3]), "covers the picture"
+    assert grid[0] >= noise[2] or noise[0] >= grid[2], "they cover each other"
 
 
 def test_the_window_docks_each_registered_panel_in_registry_order(tmp_path):

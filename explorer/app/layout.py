@@ -25,14 +25,16 @@ MAIN_SPACE = "MainDockSpace"
 # gives the tab order within one space, the first being the front tab).
 LEFT, LEFT_MIDDLE, LEFT_LOWER = "Explore", "ExploreMiddle", "ExploreLower"
 RIGHT, BELOW = "Edit", "Inspect"
-# Windows that float over the layout, first placed as a share of the window (x, y) and sized in points,
-# so that two of them open at once do not cover each other.
-FLOATING: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
-    "Mixing grid": ((0.27, 0.06), (560, 600)),
-    "Noise variance": ((0.52, 0.10), (360, 420)),
-    "Training samples": ((0.27, 0.04), (640, 700)),
-    "Messages": ((0.27, 0.62), (640, 280)),
-    "Shortcuts": ((0.30, 0.15), (560, 0)),
+# Windows that float over the layout, first placed as a share of the window (x, y) and sized in points.
+# The x share is where the window's left edge goes, or its right edge for a window anchored right
+# (the third value): the mixing grid opens over the right column and the noise map over the left
+# one, so the picture stays in sight beside either, and the two do not cover each other.
+FLOATING: dict[str, tuple[tuple[float, float], tuple[float, float], bool]] = {
+    "Mixing grid": ((0.995, 0.06), (520, 600), True),
+    "Noise variance": ((0.005, 0.04), (360, 350), False),
+    "Training samples": ((0.27, 0.04), (640, 700), False),
+    "Messages": ((0.27, 0.62), (640, 280), False),
+    "Shortcuts": ((0.30, 0.15), (560, 0), False),
 }
 
 
@@ -91,13 +93,22 @@ def dockable_windows(image_gui: Callable[[], None],
     return windows
 
 
+def floating_rect(title: str, origin: tuple[float, float], size: tuple[float, float]) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) where the floating window `title` first opens in a window area
+    at `origin` of `size` (a height of 0 means: as tall as its content, counted as 0 here)."""
+    (fx, fy), (w, h), anchored_right = FLOATING[title]
+    x, y = origin[0] + fx * size[0], origin[1] + fy * size[1]
+    left = x - w if anchored_right else x
+    return left, y, left + w, y + h
+
+
 def place_floating(title: str) -> None:
     """Where (and how big) a floating window first opens; the user's moves are kept after that."""
-    (fx, fy), size = FLOATING[title]
     viewport = imgui.get_main_viewport()
-    pos = imgui.ImVec2(viewport.work_pos.x + fx * viewport.work_size.x, viewport.work_pos.y + fy * viewport.work_size.y)
-    imgui.set_next_window_pos(pos, imgui.Cond_.first_use_ever)
-    imgui.set_next_window_size(imgui.ImVec2(*size), imgui.Cond_.first_use_ever)
+    left, top, right, bottom = floating_rect(title, (viewport.work_pos.x, viewport.work_pos.y),
+                                             (viewport.work_size.x, viewport.work_size.y))
+    imgui.set_next_window_pos(imgui.ImVec2(left, top), imgui.Cond_.first_use_ever)
+    imgui.set_next_window_size(imgui.ImVec2(right - left, bottom - top), imgui.Cond_.first_use_ever)
     imgui.set_next_window_bg_alpha(1.0)  # opaque: a mixing grid's empty corner must not show panels behind
 
 
