@@ -215,3 +215,17 @@ def test_winograd_in_bands_of_tile_rows_equals_conv2d(monkeypatch) -> None:
         assert (got - want).abs().max() < 1e-5 * want.abs().max()
         got = sg2_fast.winograd_conv3x3(x, sg2_fast.winograd_weight(weight, m))
         assert (got - torch.nn.functional.conv2d(x, weight, padding=1)).abs().max() < 1e-5 * want.abs().max()
+
+
+def test_copies_of_a_model_render_the_same_bits() -> None:
+    """The Winograd constants are exact fractions, not a numerical solve: a copy of a model (the
+    render thread's own) must draw exactly what the original draws, or incremental frames,
+    pixel comparisons and round trips would differ in the last bit."""
+    import copy
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=32,
+                           mapping_kwargs={"num_layers": 2}, channel_base=2048, channel_max=128).eval()
+    assert sg2_fast.winograd_tile(g.synthesis.b16.conv1, torch.empty(1, 1, 16, 16)) == 4
+    ws = g.mapping(torch.randn(2, 16)).detach()
+    with torch.no_grad():
+        assert torch.equal(g.synthesis(ws, noise_mode="const"), copy.deepcopy(g).synthesis(ws, noise_mode="const"))

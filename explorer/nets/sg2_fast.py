@@ -27,9 +27,11 @@ Used only without autograd, in float32, on CPU; training and CUDA keep the refer
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -232,10 +234,10 @@ def winograd_tile(layer: "SynthesisLayer", x: torch.Tensor) -> int:
     big as F(2x2)'s: where the map is small and the layer wide (8 px, or 16 px at 512 channels)
     that read costs more than the multiplies it saves. Below 64 channels the transforms cost more
     than they save. Measured by `bench/winograd.py` (batch 1, best ms with 1 / 2 threads, direct
-    -> chosen): 128 ch at 64 px 7.5 / 4.7 -> 4.1 / 3.1 (F4); 256 ch at 128 px 121 / 78 -> 53 / 37
-    (F4); 64 ch at 256 px 41 / 18.6 -> 36 / 19.8 (F4: faster on the app's one render thread);
-    512 ch at 16 px 8.0 / 6.3 -> 4.8 / 4.1 (F2); 256 ch at 8 px 0.67 / 0.56 -> 0.54 / 0.56 (F2);
-    32 ch at 128 px 3.3 / 1.4 (F4: 3.7 / 1.9, so direct).
+    -> chosen; bench/results/cpu-2026-11-27d.json): 128 ch at 64 px 11.0 / 4.7 -> 6.6 / 2.9 (F4);
+    256 ch at 128 px 173 / 81 -> 77 / 43 (F4); 64 ch at 256 px 47 / 19.8 -> 43 / 19.4 (F4);
+    512 ch at 16 px 10.4 / 7.1 -> 5.7 / 4.5 (F2); 256 ch at 8 px 1.07 / 0.62 -> 0.91 / 0.60 (F2);
+    32 ch at 128 px 3.9 / 1.5 (direct; F4 4.6 / 1.9).
     """
     out_channels, in_channels, kh, kw = layer.weight.shape
     h, w = x.shape[2:]
@@ -251,9 +253,10 @@ def winograd_tile(layer: "SynthesisLayer", x: torch.Tensor) -> int:
 
 
 # Tiles x channels (x batch) per band of tile rows: a band's transformed tiles (a^2 values per tile
-# and channel, 4.7 MB for F(4x4)) stay in cache between the transform and the products. Whole
-# 4x4-tiled maps of 128 channels at 128 px (19 MB) ran 12 % slower, 64 channels at 256 px
-# (38 MB) 15-60 % slower than in bands (bench/winograd.py).
+# and channel, 4.7 MB for F(4x4)) stay in cache between the transform and the products. In one
+# piece, F(4x4) on 128 channels at 128 px (19 MB of tiles) ran 11-13 % slower, and on 64 channels
+# at 256 px (38 MB) 14 % slower on one thread and 2.7x slower on two (best of 8, this value
+# against the whole map as one band).
 _BAND_VALUES = 32768
 
 
@@ -262,33 +265,44 @@ _BAND_VALUES = 32768
 _WINOGRAD_POINTS = {2: (0.0, 1.0, -1.0), 4: (0.0, 1.0, -1.0, 2.0, -0.5)}
 
 
+@functools.lru_cache(maxsize=None)
 def winograd_matrices(m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(A^T [m, a], G [a, 3], B^T [a, a]) of F(m, 3) in float64, a = m + 2, such that
     A^T ((G g) * (B^T d)) is the 1-D correlation of d (length a) with g (length 3).
 
-    Built from the points (Toom-Cook): A^T evaluates the output polynomial at them, G evaluates
-    the filter divided by the Lagrange denominators, and B^T is solved from the identity above
-    (exact: the system is consistent). Each row pair of G and B^T is then scaled to equal
-    magnitude, which keeps float32 rounding small.
+    Toom-Cook from the points p_j and infinity: A^T evaluates the output polynomial at them
+    (p_j^i), G evaluates the filter divided by the Lagrange denominators (p_j^k / prod (p_j - p_l)),
+    and row j of B^T holds the coefficients of prod_{l != j} (x - p_l) (the last row, for
+    infinity: of prod_l (x - p_l)). All in exact fractions, so every model and run gets the same
+    bits (a least-squares solve did not: deep copies of a model rendered 2e-7 apart). Each row pair
+    of G and B^T is then scaled to equal magnitude, which keeps float32 rounding small.
     """
-    points = torch.tensor(_WINOGRAD_POINTS[m], dtype=torch.float64)
+    points = [Fraction(p) for p in _WINOGRAD_POINTS[m]]
     a, r = m + 2, 3
-    a_t = torch.zeros(m, a, dtype=torch.float64)
-    g = torch.zeros(a, r, dtype=torch.float64)
+    a_t = [[Fraction(0)] * a for _ in range(m)]
+    g = [[Fraction(0)] * r for _ in range(a)]
+    b_t = []
     for j, p in enumerate(points):
-        others = torch.cat([points[:j], points[j + 1:]])
-        a_t[:, j] = p ** torch.arange(m, dtype=torch.float64)
-        g[j] = p ** torch.arange(r, dtype=torch.float64) / torch.prod(p - others)
-    a_t[m - 1, a - 1] = g[a - 1, r - 1] = 1.0  # the point at infinity
-    # sum_j A^T[i, j] G[j, k] B^T[j, t] = [t == i + k] for all i, k, t: linear in B^T
-    system = torch.einsum("ij,jk,ts->iktjs", a_t, g, torch.eye(a, dtype=torch.float64)).reshape(m * r * a, a * a)
-    target = torch.zeros(m, r, a, dtype=torch.float64)
-    for i in range(m):
-        for k in range(r):
-            target[i, k, i + k] = 1.0
-    b_t = torch.linalg.lstsq(system, target.reshape(-1, 1)).solution.reshape(a, a)
+        others = points[:j] + points[j + 1:]
+        for i in range(m):
+            a_t[i][j] = p ** i
+        denominator = math.prod(p - q for q in others)
+        g[j] = [p ** k / denominator for k in range(r)]
+        b_t.append(_poly_from_roots(others) + [Fraction(0)])  # degree a - 2
+    b_t.append(_poly_from_roots(points))
+    a_t[m - 1][a - 1] = g[a - 1][r - 1] = Fraction(1)  # the point at infinity
+    a_t, g, b_t = (torch.tensor([[float(v) for v in row] for row in t], dtype=torch.float64) for t in (a_t, g, b_t))
     balance = (b_t.abs().amax(dim=1) / g.abs().amax(dim=1)).sqrt()
     return a_t, g * balance[:, None], b_t / balance[:, None]
+
+
+def _poly_from_roots(roots: list[Fraction]) -> list[Fraction]:
+    """Coefficients (constant first) of prod (x - root)."""
+    coefficients = [Fraction(1)]
+    for root in roots:
+        shifted = [Fraction(0)] + coefficients  # x * poly
+        coefficients = [s - root * c for s, c in zip(shifted, coefficients + [Fraction(0)])]
+    return coefficients
 
 
 def winograd_weight(weight: torch.Tensor, m: int = 2) -> torch.Tensor:
