@@ -98,6 +98,12 @@ def test_compute_in_the_background_then_export_import_and_delete(app, tmp_path):
     assert cache.names(model.info.content_hash) == ["pca", "sefa"]
     ds.set_strength("sefa", 0, 1.0, (0, None))
     ds.export_set("sefa", tmp_path / "shared.npz")
+    notes = tmp_path / "notes.txt"  # the box also names files to import: Export must not eat one
+    notes.write_text("my notes")
+    for existing in (notes, tmp_path / "shared.npz"):
+        before = existing.read_bytes()
+        ds.export_set("sefa", existing)
+        assert ctl.status.is_error and "left as it is" in ctl.status.text and existing.read_bytes() == before
     ds.remove("sefa")
     assert ds.names() == ["pca"] and ctl.state.edits == () and ds.current == "pca"
     assert cache.names(model.info.content_hash) == ["pca"]
@@ -185,3 +191,35 @@ def test_pca_slider_in_the_window_edits_only_its_rows(make_app, tmp_path):
         wait_frames_until(ctx, lambda: ctl.state.edits == (), what="undo")
 
     run_app_test(ctl, test)
+
+
+def test_deleting_a_set_leaves_no_undo_step_or_saved_png_that_cannot_render(app, tmp_path):
+    ctl, model, _ = app
+    ds = ctl.directions
+    before = ctl.state
+    ds.set_strength("pca", 0, 3.0, (0, None))
+    ctl.end_frame(editing=False)
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    edited = ctl.frame.rgba.copy()
+    ctl.save_image()
+    pump(ctl, lambda: ctl.last_saved is not None)
+    saved = ctl.last_saved
+    ds.remove("pca")
+    # Undo cannot bring back the edit of a set that is gone: the step without it is what remains.
+    assert all(not e.state.edits for e in ctl.history.entries)
+    ctl.undo()
+    assert ctl.state == before and not ctl.state.edits
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    assert not ctl.status.is_error
+    # The saved PNG still opens as its exact picture: through the W+ saved beside it.
+    ctl.open_path(saved.png)
+    assert ctl.state.latent is not None and not ctl.state.edits and "not loaded" in ctl.status.text
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    assert np.abs(ctl.frame.rgba.astype(int) - edited).max() <= 1
+    # Without that file, the state comes back without the edit, and the status line says so.
+    saved.npz.unlink()
+    ctl.open_path(saved.png)
+    assert ctl.state.seed == 2 and not ctl.state.edits and ctl.state.latent is None
+    assert ctl.status.is_error and "without its edits along pca" in ctl.status.text
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    np.testing.assert_array_equal(ctl.frame.rgba, render_state(model, ctl.state).rgba)

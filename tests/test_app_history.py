@@ -46,3 +46,13 @@ def test_labels_name_what_changed():
     assert describe_change(LatentState(), LatentState(psi=0.7)) == "psi 0.7"
     label = describe_change(LatentState(), LatentState(seed=3, mix_weights=(1.0,)))
     assert "seed 3" in label and "mix weights" in label
+
+
+def test_rewrite_changes_every_step_merges_equal_neighbours_and_keeps_the_place():
+    h = History(LatentState())
+    for state in (LatentState(seed=1), LatentState(seed=1, psi=0.5), LatentState(seed=2, psi=0.5)):
+        h.commit(state)
+    h.undo()  # on (seed 1, psi 0.5)
+    h.rewrite(lambda s: s.replace(psi=1.0))  # step 2 now equals step 1
+    assert [e.state for e in h.entries] == [LatentState(), LatentState(seed=1), LatentState(seed=2)]
+    assert h.current == LatentState(seed=1) and h.redo() == LatentState(seed=2)

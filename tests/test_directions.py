@@ -248,6 +248,12 @@ def test_export_import_round_trip(model: Model, pca: DirectionSet, tmp_path) -> 
     (tmp_path / "bad.npz").write_bytes(b"junk")
     with pytest.raises(ExplorerError, match="direction set"):
         load_direction_set(tmp_path / "bad.npz")
+    (tmp_path / "README.md").write_text("# some text\n")  # numpy would call it pickled data
+    with pytest.raises(ExplorerError, match="is not a StyleGAN Explorer direction set") as raised:
+        load_direction_set(tmp_path / "README.md")
+    assert "pickle" not in str(raised.value)
+    with pytest.raises(ExplorerError, match="could not read"):
+        load_direction_set(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", w=np.zeros((1, 6, 32)))
     with pytest.raises(ExplorerError, match="not a StyleGAN Explorer direction set"):
         load_direction_set(tmp_path / "other.npz")

@@ -29,6 +29,7 @@ from cuda_ops import fused
 from explorer.app.direction_sets import DirectionSets
 from explorer.app.doctor import Doctor
 from explorer.app.downloads import Downloads
+from explorer.app.direction_edits import only_sets
 from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, ProjectImage, Rejected,
                                         RestoreState, classify_dropped_file)
 from explorer.app.file_dialogs import CHECKPOINT_FILTERS, DialogRequest, FileDialogs
@@ -181,6 +182,10 @@ class AppController:
         if self.engine.with_stats != self.want_layer_stats:
             self.engine.with_stats = self.want_layer_stats
         self.want_layer_stats = False
+
+    def rewrite_history(self, change: Callable[[LatentState], LatentState]) -> None:
+        self.history.rewrite(change)
+        self.set_state(change(self.state))
 
     def undo(self) -> None:
         state = self.history.undo()
@@ -349,21 +354,45 @@ class AppController:
         elif isinstance(action, LoadCheckpoint):
             self.load_model(action.path)
         elif isinstance(action, RestoreState):
-            state = action.state
-            if self.model_info is not None:
-                state = fit_state_to_model(state, self.model_info)
-            self.set_state(state)
-            if state == action.state:
-                self.set_status(f"restored the state saved in {action.path.name}")
-            else:
-                self.set_status(f"{action.path.name} was saved with another model; restored what fits",
-                                error=True)
+            self._restore(action)
         elif isinstance(action, LoadLatent):
             self.use_latent(action.latent, action.path.name)
         elif isinstance(action, ProjectImage):
             self.projection.start(action.path)
         elif isinstance(action, Rejected):
             self.set_status(action.message, error=True)
+
+    def _restore(self, action: RestoreState) -> None:
+        """The state saved in one of our PNGs. Edits along a direction set this session has not
+        loaded come back through the W+ saved beside the PNG (the exact picture), or else are
+        left out; the status line says which."""
+        state, info = action.state, self.model_info
+        if info is not None:
+            state = fit_state_to_model(state, info)
+        fits = state == action.state
+        missing = sorted({e.direction_set for e in state.edits} - set(self.directions.names()))
+        if not missing:
+            self.set_state(state)
+            if fits:
+                self.set_status(f"restored the state saved in {action.path.name}")
+            else:
+                self.set_status(f"{action.path.name} was saved with another model; restored what fits", error=True)
+            return
+        sets, npz = ", ".join(missing), action.path.with_suffix(".npz")
+        try:
+            ws = load_latent_npz(npz)[0]
+        except ExplorerError:
+            ws = None
+        if fits and ws is not None and info is not None and ws.shape == (info.num_ws, info.w_dim):
+            self.set_state(state.replace(latent=encode_latent(ws), latent_label=npz.name, psi=1.0, cutoff=None,
+                                         mix_weights=tuple(0.0 for _ in state.mix_weights), edits=()))
+            self.set_status(f"restored {action.path.name} as the W+ saved in {npz.name}: its edits need the "
+                            f"direction set {sets}, which is not loaded (import it to edit along it again)")
+            return
+        self.set_state(state.replace(edits=only_sets(state.edits, self.directions.names())))
+        self.set_status(f"restored {action.path.name} without its edits along {sets}: that direction set is "
+                        f"not loaded and {npz.name} is missing or does not fit (import the set, then open "
+                        "the PNG again)", error=True)
 
     def choose_file(self, request: DialogRequest, on_chosen: Callable[[str], None]) -> None:
         """Ask the user for a path with a native dialog; the UI keeps running while it is open."""

@@ -105,9 +105,8 @@ class DirectionSets(Feature):
             except (OSError, ExplorerError) as e:
                 self.host.set_status(f"could not delete the cached set {name}: {e}", error=True)
                 return
-        edits = without_sets(self.host.state.edits, [name])
-        if edits != self.host.state.edits:
-            self.host.edit(edits=edits)
+        # Out of every undo step too: an Undo must not bring back an edit nothing can render.
+        self.host.rewrite_history(lambda s: s.replace(edits=without_sets(s.edits, [name])))
         if self.current == name:
             names = self.library.names()
             self.current = names[0] if names else None
@@ -171,8 +170,13 @@ class DirectionSets(Feature):
         self.host.set_status(f"imported {s.count} directions as {s.name}")
 
     def export_set(self, name: str, path: str | Path) -> None:
+        """Write the set to a new file; an existing file (the box also names sets to import) is kept."""
         try:
-            save_direction_set(self.library.get(name), Path(path).expanduser())
+            save_direction_set(self.library.get(name), Path(path).expanduser(), overwrite=False)
+        except FileExistsError:
+            self.host.set_status(f"{path} already exists and was left as it is: export {name} to a new "
+                                 "file name", error=True)
+            return
         except (ExplorerError, OSError) as e:
             self.host.set_status(f"could not export {name}: {e}", error=True)
             return

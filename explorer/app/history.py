@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Callable
 
 from explorer.latent.state import LatentState, decode_latent
 
@@ -74,6 +75,18 @@ class History:
         """Go to any step of the list (the history panel's click), keeping the others."""
         self._index = min(max(0, index), len(self._entries) - 1)
         return self.current
+
+    def rewrite(self, change: Callable[[LatentState], LatentState]) -> None:
+        """Apply `change` to every step (a deleted direction set leaves no step that needs it);
+        a step that becomes equal to the one before it goes, and the index stays on its step."""
+        entries, index = [], 0
+        for i, entry in enumerate(self._entries):
+            state = change(entry.state)
+            if not entries or state != entries[-1].state:
+                entries.append(HistoryEntry(state, entry.label))
+            if i == self._index:
+                index = len(entries) - 1
+        self._entries, self._index = entries, index
 
     def reset(self, state: LatentState, label: str = "start") -> None:
         """Forget everything (a new model makes old states meaningless)."""

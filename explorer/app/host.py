@@ -63,6 +63,9 @@ class AppHost(Protocol):
 
     def set_state(self, state: LatentState) -> None: ...
 
+    def rewrite_history(self, change: Callable[[LatentState], LatentState]) -> None:
+        """Apply `change` to every undo step and to the state shown (see `History.rewrite`)."""
+
     def show_transient_state(self, state: LatentState) -> None: ...
 
     def show_edited_state(self) -> None: ...

@@ -120,11 +120,15 @@ def save_direction_set(s: DirectionSet, path: str | os.PathLike[str], overwrite:
 def load_direction_set(path: str | os.PathLike[str]) -> DirectionSet:
     """Read a file written by `save_direction_set`; anything else is a one-line `ExplorerError`."""
     where = os.fspath(path)
+    not_a_set = ExplorerError(f"{where} is not a StyleGAN Explorer direction set "
+                              "(compute one with `stylegan-explorer directions`)")
     try:
+        with open(path, "rb") as f:  # numpy reads any other file as a pickle, and says so
+            if f.read(4) != b"PK\x03\x04":
+                raise not_a_set
         with np.load(path, allow_pickle=False) as data:
             if "meta" not in data or "vectors" not in data:
-                raise ExplorerError(f"{where} is not a StyleGAN Explorer direction set "
-                                    "(compute one with `stylegan-explorer directions`)")
+                raise not_a_set
             meta = json.loads(str(data["meta"]))
             arrays = {k: np.asarray(data[k]) for k in ("vectors", "sigmas", "explained_variance",
                                                         "centres") if k in data}
