@@ -501,8 +501,10 @@ class AppController:
         if handle.status != "done":
             self.report_job_end(handle)
             return
-        self.last_saved = handle.result
-        self.set_status(f"saved {handle.result.png}")
+        saved = self.last_saved = handle.result
+        layer = (f" (the view of layer {saved.view_layer}: turn the Layers view off to save the picture itself)"
+                 if saved.view_layer else "")
+        self.set_status(f"saved {saved.png}{layer}")
 
     def _latent_saved(self, handle: JobHandle) -> None:
         if handle.status != "done":

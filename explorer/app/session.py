@@ -27,13 +27,13 @@ STATE_KEY = "stylegan-explorer-state"
 class SavedImage:
     png: Path
     npz: Path
+    view_layer: str | None = None  # the PNG shows this layer's features, not the picture
 
 
 def image_stem(state: LatentState) -> str:
-    """A name that says where the picture came from."""
-    if state.latent is not None:
-        return "latent"
-    return f"seed{state.seed:04d}"
+    """A name that says where the picture came from (and which layer, for a layer view)."""
+    stem = "latent" if state.latent is not None else f"seed{state.seed:04d}"
+    return stem if state.view_layer is None else f"{stem}-{state.view_layer}"
 
 
 def free_name(folder: Path, stem: str, suffixes: tuple[str, ...] = (".png", ".npz")) -> str:
@@ -63,7 +63,7 @@ def save_image(folder: str | os.PathLike[str], rgba: np.ndarray, state: LatentSt
         except FileExistsError:
             (folder / f"{name}.png").unlink()
             continue
-        return SavedImage(folder / f"{name}.png", folder / f"{name}.npz")
+        return SavedImage(folder / f"{name}.png", folder / f"{name}.npz", state.view_layer)
     raise ExplorerError(f"could not find a free file name in {folder}")
 
 

@@ -231,7 +231,10 @@ class ExplorerWindow:
         ctl = self.ctl
         if imgui.button("Save"):
             ctl.save_image()
-        imgui.set_item_tooltip("Ctrl+S: the picture as PNG (state inside) and its W+ as .npz")
+        layer = ctl.state.view_layer
+        imgui.set_item_tooltip("Ctrl+S: the picture as PNG (state inside) and its W+ as .npz" if layer is None else
+                               f"Ctrl+S: the view of layer {layer} as PNG (state inside) and its W+ as .npz; "
+                               "turn the Layers view off to save the picture itself")
         imgui.same_line()
         imgui.begin_disabled(not ctl.history.can_undo())
         if imgui.button("Undo"):
