@@ -107,6 +107,21 @@ def test_save_writes_png_with_state_and_the_final_w(app, tmp_path):
     assert "restored" in ctl.status.text
 
 
+def test_a_file_is_refused_as_the_save_folder(app, tmp_path):
+    ctl, _ = app
+    note = tmp_path / "afile.txt"
+    note.write_text("not a folder")
+    kept = ctl.settings.save_dir
+    ctl.set_save_dir(str(note))
+    assert ctl.settings.save_dir == kept and ctl.status.is_error and "is a file" in ctl.status.text
+    ctl.set_save_dir(str(tmp_path / "new folder"))
+    assert ctl.settings.save_dir == str(tmp_path / "new folder") and "made on the first save" in ctl.status.text
+    ctl.settings.save_dir = str(note)  # e.g. a settings file from before, or the folder replaced since
+    ctl.save_image()
+    pump(ctl, lambda: not ctl.jobs)
+    assert ctl.status.is_error and "is a file: choose a folder" in ctl.status.text and note.read_text() == "not a folder"
+
+
 def test_loaded_latent_shows_exactly_what_was_saved(app, tmp_path):
     ctl, ref = app
     ctl.edit(psi=0.5)

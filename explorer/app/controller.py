@@ -442,12 +442,20 @@ class AppController:
         self.track_job(JobKind.SAVE_IMAGE, self.engine.run_job("save image", job))
 
     def set_save_dir(self, folder: str) -> None:
-        """Where saved images go (remembered in the settings file)."""
-        self.settings.save_dir = str(Path(folder).expanduser())
+        """Where saved images go (remembered in the settings file); a missing folder is made on the
+        first save, a file is refused."""
+        path = Path(folder).expanduser()
+        if path.exists() and not path.is_dir():
+            self.set_status(f"{path} is a file, not a folder: the save folder stays {self.settings.save_dir}",
+                            error=True)
+            return
+        self.settings.save_dir = str(path)
         try:
             self.settings.save()
         except OSError as e:
             self.set_status(f"could not remember the save folder: {e.strerror or e}", error=True)
+            return
+        self.set_status(f"pictures will be saved in {path}" + ("" if path.is_dir() else " (made on the first save)"))
 
     def save_latent(self, path: str | Path) -> None:
         """Write the current state's final W+ to `path` (.npz, key `w`)."""

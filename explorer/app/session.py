@@ -49,6 +49,8 @@ def save_image(folder: str | os.PathLike[str], rgba: np.ndarray, state: LatentSt
                ws: np.ndarray) -> SavedImage:
     """Write <stem>.png (with the state) and <stem>.npz (final W+) under a fresh name."""
     folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ExplorerError(f"the save folder {folder} is a file: choose a folder (File > Save folder)")
     rgb = np.ascontiguousarray(rgba[..., :3])
     png_data = png_bytes(rgb, {STATE_KEY: state.to_json()})
     npz_data = latent_npz_bytes(ws)

@@ -355,7 +355,6 @@ class ExplorerWindow:
     def _chosen_save_dir(self, folder: str) -> None:
         self._save_dir_text = folder
         self.ctl.set_save_dir(folder)
-        self.ctl.set_status(f"saving pictures in {folder}")
 
     def _show_status(self) -> None:
         ctl, status = self.ctl, self.ctl.status
