@@ -44,7 +44,7 @@ def test_doctor_runs_in_background_and_a_finding_shows_its_layer(tmp_path):
         pump(ctl, lambda: ctl.frame is not None and ctl.frame.state.seed == 6, timeout=60)
         pump(ctl, lambda: not ctl.doctor.busy, timeout=300)
         diagnosis = ctl.doctor.diagnosis
-        assert diagnosis is not None and "doctor:" in ctl.status.text
+        assert diagnosis is not None and "doctor:" in ctl.status.text and "1 check(s) not judged" in ctl.status.text
         checks = [f.check for f in diagnosis.findings]
         assert checks == ["droplets", "sticking", "noise", "w_space", "diversity"]
         index = checks.index("droplets")
@@ -65,9 +65,10 @@ def test_doctor_runs_in_background_and_a_finding_shows_its_layer(tmp_path):
         # A finding without a layer shows the picture itself.
         ctl.doctor.select(checks.index("w_space"))
         assert ctl.state.view_layer is None and ctl.doctor.marker is None
-        # 4 seeds are too few to judge diversity: a note saying so (as the CLI says), no false alarm.
+        # 4 seeds are too few to judge diversity: skipped, saying why (as the CLI says), no false
+        # alarm, and not counted as a note.
         diversity = diagnosis.findings[checks.index("diversity")]
-        assert (diversity.severity, diversity.message) == ("note", too_few_seeds(4).message)
+        assert (diversity.severity, diversity.message) == ("skip", too_few_seeds(4).message)
         assert [f.check for f in diagnosis.findings if f.severity == "warn"] == ["droplets"]
     finally:
         ctl.close()

@@ -273,8 +273,9 @@ def test_cli_json_on_every_fixture(name, tmp_path, capsys, one_torch_thread):
     assert main(["diagnose", str(ckpt), "--seeds", "2", "--json", "--device", "cpu"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["check"] for r in lines] == ["droplets", "sticking", "noise", "w_space", "diversity"]
-    for r in lines:
-        assert r["severity"] in ("ok", "note", "warn") and r["message"]
+    for r in lines:  # two seeds are too few to judge diversity: that check says it was skipped
+        assert r["severity"] == ("skip" if r["check"] == "diversity" else r["severity"])
+        assert r["severity"] in ("skip", "ok", "note", "warn") and r["message"]
         assert r["value"] is None or math.isfinite(r["value"])
 
 
@@ -319,13 +320,13 @@ def test_seed_share_of_few_seeds_reads_as_many_seeds(one_torch_thread):
     assert np.mean(few) == pytest.approx(full, abs=0.05)
 
 
-def test_too_few_seeds_for_diversity_is_a_note_and_the_cli_agrees(tmp_path, capsys, one_torch_thread):
+def test_too_few_seeds_for_diversity_is_skipped_not_a_note_and_the_cli_agrees(tmp_path, capsys, one_torch_thread):
     """Below MIN_SEEDS diversity gives no verdict (no renders, no warning); from it, a verdict."""
     from explorer.diagnose.diversity import MIN_SEEDS
     assert MIN_SEEDS == 16
     seen = []
     f = diagnose_model(tiny_model(), seeds=4, checks=("diversity",), report=seen.append)[0]
-    assert f.severity == "note" and f.value is None and not f.fix and f.picture is None
+    assert f.severity == "skip" and f.value is None and not f.fix and f.picture is None
     assert f.message.startswith("too few seeds to judge diversity (4 here)") and "16 seeds" in f.message
     assert f.numbers == {"samples": 4, "min_samples": 16}
     assert not seen  # nothing rendered for it
@@ -333,7 +334,7 @@ def test_too_few_seeds_for_diversity_is_a_note_and_the_cli_agrees(tmp_path, caps
     explorer.save(tiny_model(), ckpt)
     assert main(["diagnose", str(ckpt), "--seeds", "4", "--checks", "diversity", "--json", "--device", "cpu"]) == 0
     line = json.loads(capsys.readouterr().out)
-    assert (line["severity"], line["value"], line["message"]) == ("note", None, f.message)
+    assert (line["severity"], line["value"], line["message"]) == ("skip", None, f.message)
     judged = diagnose_model(tiny_model(), seeds=MIN_SEEDS, checks=("diversity",))[0]
     assert judged.severity in ("ok", "note", "warn") and judged.value is not None
     assert judged.numbers["samples"] == MIN_SEEDS and judged.picture is not None

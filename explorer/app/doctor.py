@@ -91,8 +91,9 @@ class Doctor(Feature):
         self.diagnosis, self.selected, self.marker = handle.result, None, None
         self.serial += 1
         found = self.diagnosis.findings
-        warn, note = (sum(f.severity == s for f in found) for s in ("warn", "note"))
-        self.host.set_status(f"doctor: {warn} warning(s), {note} note(s) in {self.diagnosis.seconds:.0f} s")
+        warn, note, skip = (sum(f.severity == s for f in found) for s in ("warn", "note", "skip"))
+        skipped = f", {skip} check(s) not judged" if skip else ""
+        self.host.set_status(f"doctor: {warn} warning(s), {note} note(s){skipped} in {self.diagnosis.seconds:.0f} s")
 
     def select(self, index: int) -> None:
         """Show finding `index`: its layer (if the model has it) for its seed, marker at its position."""

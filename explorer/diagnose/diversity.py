@@ -78,8 +78,8 @@ def duplicate_clusters(distance: np.ndarray, threshold: float) -> list[list[int]
 
 
 def too_few_seeds(count: int) -> Finding:
-    """The note in place of a verdict: what a run with fewer than `MIN_SEEDS` seeds says."""
-    return Finding("diversity", "note",
+    """No verdict: what a run with fewer than `MIN_SEEDS` seeds says."""
+    return Finding("diversity", "skip",
                    f"too few seeds to judge diversity ({count} here): mode collapse is told from chance "
                    f"from {MIN_SEEDS} seeds up, so it was not measured",
                    numbers={"samples": count, "min_samples": MIN_SEEDS})
@@ -112,7 +112,7 @@ def check_diversity(model: Model, seeds: list[int], counter: StepCounter) -> Fin
     try:
         net = load_efficientnet_lite0(torch.device("cpu"))
     except ExplorerError as e:
-        return Finding("diversity", "note", f"diversity not measured: {e}")
+        return Finding("diversity", "skip", f"diversity not measured: {e}")
     images, pooled, taps = lite0_features(model, seeds, net, counter)
     share = float(np.mean([seed_share(taps[t]) for t in SHARE_TAPS]))
     unit = F.normalize(pooled.double(), dim=1)

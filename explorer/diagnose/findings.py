@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-SEVERITIES = ("ok", "note", "warn")
+# "skip": the check could not judge (too few seeds, a missing feature network): not a note.
+SEVERITIES = ("skip", "ok", "note", "warn")
 CHECKS = ("droplets", "sticking", "noise", "w_space", "diversity", "training")
 
 
@@ -44,7 +45,7 @@ class Finding:
 
     @property
     def rank(self) -> int:
-        """0 ok, 1 note, 2 warn: sorts the worst first."""
+        """0 skip, 1 ok, 2 note, 3 warn: sorts the worst first."""
         return SEVERITIES.index(self.severity)
 
     def to_dict(self) -> dict[str, Any]:

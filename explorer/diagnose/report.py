@@ -15,7 +15,7 @@ from explorer.diagnose.findings import CHECKS, Finding
 from explorer.fileio import atomic_write_bytes, save_png
 
 REPORT_NAME = "report.html"
-COLORS = {"ok": "#3a7d44", "note": "#b58b00", "warn": "#c0392b"}
+COLORS = {"skip": "#7f8c8d", "ok": "#3a7d44", "note": "#b58b00", "warn": "#c0392b"}
 
 
 def picture_name(finding: Finding) -> str:
@@ -45,8 +45,9 @@ def summary(diagnosis: Diagnosis) -> str:
         lines.append(f"       {f.message}")
         if f.fix:
             lines.append(f"       fix: {f.fix}")
-    counts = {s: sum(f.severity == s for f in diagnosis.findings) for s in ("warn", "note", "ok")}
-    lines.append(f"{counts['warn']} warn, {counts['note']} note, {counts['ok']} ok in {diagnosis.seconds:.0f} s")
+    counts = {s: sum(f.severity == s for f in diagnosis.findings) for s in ("warn", "note", "ok", "skip")}
+    skipped = f", {counts['skip']} not judged" if counts["skip"] else ""
+    lines.append(f"{counts['warn']} warn, {counts['note']} note, {counts['ok']} ok{skipped} in {diagnosis.seconds:.0f} s")
     return "\n".join(lines)
 
 
