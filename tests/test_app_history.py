@@ -1,7 +1,7 @@
 """Undo/redo over LatentStates: one step per commit, equal states ignored, redo dropped on a new branch."""
 
 from explorer.app.history import History, describe_change
-from explorer.latent.state import LatentState
+from explorer.latent.state import DirectionEdit, LatentState
 
 
 def test_undo_redo_walks_the_committed_states():
@@ -46,6 +46,12 @@ def test_labels_name_what_changed():
     assert describe_change(LatentState(), LatentState(psi=0.7)) == "psi 0.7"
     label = describe_change(LatentState(), LatentState(seed=3, mix_weights=(1.0,)))
     assert "seed 3" in label and "mix weights" in label
+    one = LatentState(edits=(DirectionEdit("pca", 0, 3.0),))
+    assert describe_change(LatentState(), one) == "pca[0] +3.00"
+    two = LatentState(edits=(DirectionEdit("pca", 0, 4.0), DirectionEdit("sefa", 2, -1.5, 4, 8)))
+    assert describe_change(one, two) == "pca[0] +4.00, sefa[2] -1.50 rows 4-7"
+    assert describe_change(two, LatentState(edits=(DirectionEdit("pca", 0, 4.0),))) == "sefa[2] off"
+    assert describe_change(two, LatentState()) == "edits reset"
 
 
 def test_rewrite_changes_every_step_merges_equal_neighbours_and_keeps_the_place():

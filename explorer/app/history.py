@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from explorer.latent.state import LatentState, decode_latent
+from explorer.latent.state import DirectionEdit, LatentState, decode_latent
 
 DEFAULT_LIMIT = 500
 
@@ -105,13 +105,31 @@ def _format_value(name: str, value: object) -> str:
     return str(value)
 
 
+def _describe_edits(before: tuple[DirectionEdit, ...], after: tuple[DirectionEdit, ...]) -> list[str]:
+    """'pca[0] +3.00' for each direction edit added or moved, 'pca[1] off' for each one dropped."""
+    if before and not after:
+        return ["edits reset"]
+    old = {(e.direction_set, e.index): e for e in before}
+    new = {(e.direction_set, e.index): e for e in after}
+    parts = []
+    for key, edit in new.items():
+        if old.get(key) != edit:
+            rows = "" if (edit.layer_start, edit.layer_end) == (0, None) else \
+                f" rows {edit.layer_start}-{'' if edit.layer_end is None else edit.layer_end - 1}"
+            parts.append(f"{key[0]}[{key[1]}] {edit.strength:+.2f}{rows}")
+    parts.extend(f"{name}[{index}] off" for name, index in old if (name, index) not in new)
+    return parts
+
+
 def describe_change(old: LatentState, new: LatentState, max_fields: int = 3) -> str:
     """A short label such as 'psi 0.7, seed 12' for the history list."""
     parts = []
     for f in dataclasses.fields(LatentState):
         before, after = getattr(old, f.name), getattr(new, f.name)
         if before != after:
-            if f.name in ("mix_weights", "noise_gains", "edits"):
+            if f.name == "edits":
+                parts.extend(_describe_edits(before, after))
+            elif f.name in ("mix_weights", "noise_gains"):
                 parts.append(f.name.replace("_", " "))
             else:
                 parts.append(f"{f.name.replace('_', ' ')} {_format_value(f.name, after)}")
