@@ -257,6 +257,9 @@ def test_arrow_keys_step_seeds_and_help_lists_the_shortcuts(make_app, tmp_path):
         ctx.menu_click("//##MainMenuBar/Help/Shortcuts")
         ctx.yield_(2)
         assert window.show_shortcuts and ctx.window_info("//Shortcuts").window is not None
+        ctx.key_press(imgui.Key.escape)  # it covers the picture: Escape closes it
+        ctx.yield_(2)
+        assert not window.show_shortcuts
 
     run_app_test(ctl, test)
 
@@ -540,3 +543,14 @@ def test_noise_colour_scale_runs_from_black_to_white():
     scale = heat_scale_rgba()
     assert scale[0, 0, :3].tolist() == [0, 0, 0] and scale[0, -1, :3].tolist() == [255, 255, 255]
     assert (np.diff(scale[0, :, :3].astype(int).sum(axis=1)) >= 0).all()  # brighter to the right
+
+
+def test_without_a_dialog_program_the_message_says_where_to_type(monkeypatch):
+    from explorer.app import file_dialogs
+    monkeypatch.setattr(file_dialogs.sys, "platform", "linux")
+    monkeypatch.setattr(file_dialogs.shutil, "which", lambda program: None)
+    with pytest.raises(DialogUnavailable, match="or type the path into the box beside the button"):
+        file_dialogs.native_dialog(DialogRequest("open", "Load a W+ latent"))
+    with pytest.raises(DialogUnavailable, match="the Model panel's box"):  # File > Open has no box of its own
+        file_dialogs.native_dialog(DialogRequest("open", "Open", typed_instead="drop the file on the window, "
+                                                 "or type its path into the Model panel's box"))

@@ -401,7 +401,9 @@ class AppController:
     def browse_and_open(self) -> None:
         """File > Open... (Ctrl+O): whatever the user picks opens as if it were dropped."""
         self.choose_file(DialogRequest("open", "Open a checkpoint, saved picture or latent",
-                                       filters=CHECKPOINT_FILTERS), self.open_path)
+                                       filters=CHECKPOINT_FILTERS,
+                                       typed_instead="drop the file on the window, or type its path into "
+                                                     "the Model panel's box"), self.open_path)
 
     def load_latent_file(self, path: str | Path, as_mix_source: bool = False) -> None:
         """Use the W+ in an .npz (key `w`) as picture A, or as the mixing source B."""

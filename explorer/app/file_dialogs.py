@@ -32,6 +32,7 @@ class DialogRequest:
     title: str
     default_path: str = ""
     filters: tuple[str, ...] = ()
+    typed_instead: str = "type the path into the box beside the button"  # without a dialog program
 
 
 class PendingDialog(Protocol):
@@ -65,8 +66,8 @@ class _NativeDialog:
 def native_dialog(request: DialogRequest) -> PendingDialog:
     """Start the operating system's dialog for `request` (returns while it is still open)."""
     if sys.platform.startswith("linux") and not any(shutil.which(p) for p in LINUX_DIALOG_PROGRAMS):
-        raise DialogUnavailable("no file dialog program found: install zenity (or kdialog), "
-                                "or type the path into the box")
+        raise DialogUnavailable(f"no file dialog program found: install zenity (or kdialog), "
+                                f"or {request.typed_instead}")
     from imgui_bundle import portable_file_dialogs as pfd
     filters = list(request.filters) or pfd.all_files_filter()
     if request.kind == "open":

@@ -192,6 +192,8 @@ class ExplorerWindow:
         opened, self.show_shortcuts = imgui.begin(SHORTCUTS_WINDOW, self.show_shortcuts)
         if opened:
             draw_shortcuts_table()
+            if imgui.is_window_focused() and imgui.is_key_pressed(imgui.Key.escape, False):
+                self.show_shortcuts = False  # as dialogs close: it covers the picture
         imgui.end()
 
     def _focus_at_start(self) -> None:
@@ -316,7 +318,8 @@ class ExplorerWindow:
                 if entered and self._save_dir_text.strip():
                     ctl.set_save_dir(self._save_dir_text.strip())
                 if imgui.button("Choose..."):
-                    ctl.choose_file(DialogRequest("folder", "Folder for saved pictures", ctl.settings.save_dir),
+                    ctl.choose_file(DialogRequest("folder", "Folder for saved pictures", ctl.settings.save_dir,
+                                                  typed_instead="type the folder above and press Enter"),
                                     self._chosen_save_dir)
                 imgui.same_line()
                 imgui.text_disabled("or type it and press Enter; files are never overwritten")
