@@ -9,6 +9,7 @@ import numpy as np
 
 from tests.gui_harness import (focus, gui_display, make_app,  # noqa: F401
                                run_app_test, screen_picture, wait_for_current_picture, wait_frames_until, zoomed)
+from imgui_bundle import imgui  # noqa: E402,I001  (gui_harness skips the module without imgui_bundle)
 
 from explorer.engine import render_state
 from explorer.video import path_states
@@ -54,6 +55,13 @@ def test_two_keyframes_preview_and_export_a_gif(make_app, tmp_path):
         rec.format = "mp4"
         ctx.item_click("//Record/Stop preview")
         wait_for_current_picture(ctx, window)
+        # An odd size cannot be an H.264 video: the red note says so and Export waits for a fix.
+        ctx.item_input_value("//Record/size", 33)
+        ctx.yield_(2)
+        assert ctx.item_info("//Record/Export path").item_flags & imgui.ItemFlags_.disabled
+        ctx.item_input_value("//Record/size", 0)
+        ctx.yield_(2)
+        assert not ctx.item_info("//Record/Export path").item_flags & imgui.ItemFlags_.disabled
         # Export in the background: the window keeps drawing frames while the job runs. The typed
         # .gif path sets the format, and with it the fps limit (a GIF plays at most 50 fps).
         ctx.item_input_value("//Record/##video path", str(out))

@@ -150,12 +150,13 @@ class RecordPanel(Panel):
             if imgui.button("Cancel##export"):
                 rec.cancel_export()
             return
-        imgui.begin_disabled(len(rec.keys) < 2)
+        odd_mp4 = rec.format == "mp4" and rec.size % 2 == 1  # the red note under the size says why
+        imgui.begin_disabled(len(rec.keys) < 2 or odd_mp4)
         if imgui.button("Export path"):
             rec.export()
         imgui.end_disabled()
         imgui.same_line()
-        imgui.begin_disabled(not rec.has_take)
+        imgui.begin_disabled(not rec.has_take or odd_mp4)
         if imgui.button("Export take"):
             rec.export(take=True)
         imgui.end_disabled()
