@@ -90,6 +90,9 @@ class DirectionsPanel(Panel):
         imgui.separator_text("compute")
         imgui.set_next_item_width(80)
         changed, self.method = imgui.combo("method", self.method, list(METHODS))
+        imgui.set_item_tooltip("pca: the main axes along which w varies (GANSpace); sefa: the directions that "
+                               "move the styles most, read from the weights (no sampling); kmeans: from the "
+                               "average w towards each cluster of w")
         if changed:
             self.components = DEFAULT_COMPONENTS[METHODS[self.method]]
         method = METHODS[self.method]
@@ -97,6 +100,7 @@ class DirectionsPanel(Panel):
         _, self.components = imgui.input_int("clusters" if method == "kmeans" else "components",
                                              self.components, 0)
         self.components = min(max(self.components, 1), 512)
+        imgui.set_item_tooltip("how many directions (sliders) the set holds, 1 to 512")
         if method != "sefa":  # SeFa reads the weights; it samples nothing
             imgui.same_line()
             imgui.set_next_item_width(80)
@@ -108,6 +112,7 @@ class DirectionsPanel(Panel):
         if progress is None:
             if imgui.button(f"Compute {method}"):
                 ds.start_compute(method, self.samples, self.components)
+            imgui.set_item_tooltip("in the background; the set is cached per model, so the next launch has it at once")
         else:
             imgui.progress_bar(progress.fraction, (-80, 0), progress.message or "starting")
             imgui.same_line()

@@ -38,11 +38,14 @@ class LayersPanel(Panel):
             imgui.end_combo()
         imgui.begin_disabled(state.view_layer is None)
         changed, k = imgui.combo("reduce", VIEW_REDUCTIONS.index(state.view_reduce), list(VIEW_REDUCTIONS))
+        imgui.set_item_tooltip("how the layer's channels become one picture: their mean, their norm (where the "
+                               "layer is active), or one channel alone")
         if changed:
             ctl.edit(view_reduce=VIEW_REDUCTIONS[k])
         if state.view_reduce == "channel":
             channels = self._channels(ctl.frame, state.view_layer)
-            changed, c = slider_int("channel", state.view_channel, 0, max(channels - 1, 0))
+            changed, c = slider_int("channel", state.view_channel, 0, max(channels - 1, 0),
+                                    help="which of the layer's feature maps to show")
             if changed:
                 ctl.edit(view_channel=c)
         imgui.end_disabled()
