@@ -65,6 +65,7 @@ def test_doctor_runs_in_background_and_a_finding_shows_its_layer(tmp_path):
         # A finding without a layer shows the picture itself.
         ctl.doctor.select(checks.index("w_space"))
         assert ctl.state.view_layer is None and ctl.doctor.marker is None
+        assert ctl.status.text.startswith("the w_space finding: it is about the model as a whole")
         # 4 seeds are too few to judge diversity: skipped, saying why (as the CLI says), no false
         # alarm, and not counted as a note.
         diversity = diagnosis.findings[checks.index("diversity")]

@@ -89,6 +89,8 @@ def test_healthy_tiny_model_raises_no_warning(healthy):
     assert healthy["w_space"].severity == "ok" and healthy["w_space"].value > 2
     # Untrained: noise_strength is zero at init, so the noise inputs do nothing (a note, not a warning).
     assert healthy["noise"].severity == "note" and "do nothing" in healthy["noise"].message
+    # Every picture says what its parts show.
+    assert all(f.caption for f in healthy.values() if f.picture is not None)
     # Findings about the whole set name no seed (the app would otherwise show "seed 0" as if it were the one).
     assert healthy["noise"].seed is healthy["sticking"].seed is None
     assert healthy["diversity"].seed is None or healthy["diversity"].numbers["largest_cluster"]

@@ -115,4 +115,6 @@ class Doctor(Feature):
             shown.append(f"layer {changes['view_layer']}")
         if shown:  # the picture A the user had is replaced: say so, and how to get it back
             self.host.set_status(f"the {f.check} finding: showing {', '.join(shown)} (Undo goes back)")
+        else:  # no layer or seed of its own: the picture itself (a previous finding's layer goes)
+            self.host.set_status(f"the {f.check} finding: it is about the model as a whole; showing the picture")
         self.marker = None if f.position is None else Marker(changes["view_layer"], f.position)

@@ -142,7 +142,8 @@ def check_diversity(model: Model, seeds: list[int], counter: StepCounter) -> Fin
                             "median_pairwise_distance": median_distance,
                             "largest_cluster": [seeds[i] for i in biggest], "clusters": len(clusters),
                             "samples": len(seeds)},
-                   picture=_grid(images[:GRID_MAX], set(i for i in biggest if i < GRID_MAX)))
+                   picture=_grid(images[:GRID_MAX], set(i for i in biggest if i < GRID_MAX)),
+                   caption=f"the first {min(len(seeds), GRID_MAX)} seeds, 8 a row; near-duplicates framed in red")
 
 
 def _grid(images: torch.Tensor, marked: set[int]) -> np.ndarray:

@@ -98,6 +98,7 @@ def check_droplets(model: Model, seeds: list[int], counter: StepCounter) -> Find
         bars])
     return Finding("droplets", severity, message, FIX if severity != "ok" else "", value=median[layer],
                    layer=layer, seed=seeds[worst_seed_at], position=position, numbers=numbers,
+                   caption=f"the worst seed | where {layer} spikes (heat); below: the median spike of each layer",
                    picture=picture)
 
 

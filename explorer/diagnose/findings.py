@@ -23,7 +23,8 @@ class Finding:
     with a marker at `position`, a (y, x) fraction of the layer's height and width). A finding
     about the whole set of seeds (noise, sticking, diversity without near-duplicates) names no
     seed: the app then shows the layer on the user's own picture.
-    `numbers` holds the evidence behind `value`; `picture` is RGBA uint8 [H, W, 4] or None.
+    `numbers` holds the evidence behind `value`; `picture` is RGBA uint8 [H, W, 4] or None, and
+    `caption` says what its parts show (the app and the HTML report print it with the picture).
     """
 
     check: str
@@ -36,6 +37,7 @@ class Finding:
     position: tuple[float, float] | None = None
     numbers: dict[str, Any] = field(default_factory=dict)
     picture: np.ndarray | None = field(default=None, compare=False, repr=False)
+    caption: str = ""
 
     def __post_init__(self) -> None:
         if self.check not in CHECKS:

@@ -91,6 +91,8 @@ def check_noise(model: Model, seeds: list[int], counter: StepCounter) -> Finding
                               "noise effect / contrast", highlight=scales.index(r))
     picture = pictures.stack([pictures.strip(heat_maps, height=96), bars])
     return Finding("noise", severity, message, fix, value=relative[r], layer=_layer_at(model, r),
+                   caption="per scale, left to right: where its noise changes the picture (per-pixel std over "
+                           "random noise, bright = much); below: its effect against the picture's contrast",
                    numbers={"relative_std": {str(s): relative[s] for s in scales},
                                            "dominant": dominant, "idle": idle,
                                            "noise_strength": noise_strengths(model)},

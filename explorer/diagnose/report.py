@@ -68,7 +68,8 @@ def page(diagnosis: Diagnosis, names: list[str | None]) -> str:
     for i in order:
         f, name = diagnosis.findings[i], names[i]
         numbers = html.escape(json.dumps(f.to_dict()["numbers"], indent=1))
-        img = f'<img src="{html.escape(name)}" alt="{f.check}">' if name else ""
+        img = (f'<figure><img src="{html.escape(name)}" alt="{f.check}">'
+               f"<figcaption>{html.escape(f.caption)}</figcaption></figure>" if name else "")
         rows.append(
             f'<section><h2><span style="background:{COLORS[f.severity]}">{f.severity}</span> '
             f'{html.escape(f.check)}{" &middot; " + html.escape(f.layer) if f.layer else ""}</h2>'

@@ -103,6 +103,8 @@ def check_sticking(model: Model, seeds: list[int], counter: StepCounter) -> Find
                               pictures.spectrum_rgba(first), pictures.spectrum_rgba(feature[0])], height=128)
     fix = "" if severity == "ok" else FIX_SG3 if sg3 else FIX_SG2
     return Finding("sticking", severity, message, fix, value=score, layer=layer,
+                   caption=f"one frame | the average of the {FRAMES} frames (detail that stays put stays "
+                           f"sharp) | the picture's spectrum | {layer}'s spectrum",
                    numbers={"score_per_seed": scores, "frames": FRAMES,
                             "walk": "translate" if sg3 else "w", "spectrum_layer": layer},
                    picture=picture)

@@ -123,7 +123,9 @@ def check_training(path: Path, counter: StepCounter) -> Finding:
                    layer=_synthesis_layer(blown[0] if blown else top),
                    numbers={"growth": {n: growth[n] for n in plotted}, "source": source, "points": len(kimg),
                             "problems": [p[1] for p in problems]},
-                   picture=picture)
+                   picture=picture,
+                   caption="top: the top singular value of the fastest-growing layers; below: the losses, R1 "
+                           "and ADA p, all against kimg")
 
 
 def _number(v: object) -> float | None:

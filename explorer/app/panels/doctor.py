@@ -34,7 +34,7 @@ class DoctorPanel(Panel):
     dock = RIGHT
 
     def __init__(self) -> None:
-        self.view = ImageView("fit")
+        self.view = ImageView("fit smooth")  # plots and strips: as wide as the panel, not integer steps
         self.progress_shown: ProgressShown | None = None
 
     def views(self) -> tuple[ImageView, ...]:
@@ -100,8 +100,14 @@ class DoctorPanel(Panel):
                 where.append(f"position y {f.position[0]:.2f}, x {f.position[1]:.2f} (marked on the picture)")
             wrapped_text(", ".join(where), disabled_color())
         if f.picture is not None:
+            if f.caption:
+                wrapped_text(f.caption, disabled_color())
             self.view.show_array(("doctor", doctor.serial, doctor.selected), f.picture)
-            if imgui.begin_child("evidence", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y, 120))):
+            # As tall as the picture at the panel's width (no gap above it), at most what is left.
+            avail = imgui.get_content_region_avail()
+            h, w = f.picture.shape[:2]
+            height = min(avail.x * h / w, max(avail.y, 120))
+            if imgui.begin_child("evidence", imgui.ImVec2(-1, height)):
                 self.view.draw()
             imgui.end_child()
 
