@@ -223,3 +223,14 @@ def test_deleting_a_set_leaves_no_undo_step_or_saved_png_that_cannot_render(app,
     assert ctl.status.is_error and "without its edits along pca" in ctl.status.text
     pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
     np.testing.assert_array_equal(ctl.frame.rgba, render_state(model, ctl.state).rgba)
+
+
+def test_recomputing_a_set_under_its_name_resets_the_edits_along_the_old_one(app):
+    ctl, _, _ = app
+    ds = ctl.directions
+    ds.set_strength("pca", 0, 2.0, (0, None))
+    ctl.end_frame(editing=False)
+    ds.start_compute("pca", samples=900, components=3)  # other samples: other vectors, same name
+    pump(ctl, lambda: not ctl.jobs and ds.library.get("pca").count == 3)
+    assert ctl.state.edits == () and all(not e.state.edits for e in ctl.history.entries)
+    assert ctl.status.text.endswith("it replaces the old pca, whose edits were reset")

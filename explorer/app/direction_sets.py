@@ -89,10 +89,19 @@ class DirectionSets(Feature):
         if name in self.library:
             self.current = name
 
-    def _add(self, s: DirectionSet) -> None:
+    def _add(self, s: DirectionSet) -> str:
+        """Add (or replace) a set; a replaced set takes its edits with it, from the state and every
+        undo step, since index i of the new set is another direction. Returns a note on that."""
+        old = self.library.get(s.name) if s.name in self.library else None
+        replaced = old is not None and not np.array_equal(old.vectors, s.vectors)
         self.library.add(s)
         self.host.engine.set_directions(self.library)
         self.current = s.name
+        if not replaced:
+            return ""
+        had_edits = any(e.direction_set == s.name for e in self.host.state.edits)
+        self.host.rewrite_history(lambda state: state.replace(edits=without_sets(state.edits, [s.name])))
+        return f"; it replaces the old {s.name}" + (", whose edits were reset" if had_edits else "")
 
     def remove(self, name: str) -> None:
         """Forget a set: out of the library, out of the cache, and its edits out of the state."""
@@ -146,8 +155,8 @@ class DirectionSets(Feature):
             self.host.set_status(f"{s.name} directions were computed for the previous model; "
                                 "they are cached for it")
             return
-        self._add(s)
-        self.host.set_status(f"{s.count} {s.method} directions ready as {s.name}")
+        replaced = self._add(s)
+        self.host.set_status(f"{s.count} {s.method} directions ready as {s.name}{replaced}")
 
     def import_set(self, path: str | Path) -> None:
         """Load an exported .npz for this model and cache it, so it is there next time too."""
@@ -166,8 +175,8 @@ class DirectionSets(Feature):
         except (ExplorerError, OSError) as e:
             self.host.set_status(str(e), error=True)
             return
-        self._add(s)
-        self.host.set_status(f"imported {s.count} directions as {s.name}")
+        replaced = self._add(s)
+        self.host.set_status(f"imported {s.count} directions as {s.name}{replaced}")
 
     def export_set(self, name: str, path: str | Path) -> None:
         """Write the set to a new file; an existing file (the box also names sets to import) is kept."""
