@@ -259,3 +259,8 @@ def test_rate_and_time_left_follow_recent_speed():
     p = meter.update(10_000)  # the sample at t=0 fell out of the 3 s window: rate since t=1
     assert p.rate == pytest.approx(8000 / 9.0)
     assert p.describe() == "9.77kB of 10.7kB, 889B/s, 00:01 left (resumed at 0.98kB)"
+
+
+def test_sizes_read_as_people_write_them():
+    from explorer.download import format_bytes
+    assert [format_bytes(n) for n in (0, 512, 1536, 23.5 * 2 ** 20)] == ["0 B", "512 B", "1.50kB", "23.5MB"]
