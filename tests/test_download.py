@@ -258,7 +258,7 @@ def test_rate_and_time_left_follow_recent_speed():
     now[0] = 10.0
     p = meter.update(10_000)  # the sample at t=0 fell out of the 3 s window: rate since t=1
     assert p.rate == pytest.approx(8000 / 9.0)
-    assert p.describe() == "9.77kB of 10.7kB, 889B/s, 00:01 left (resumed at 0.98kB)"
+    assert p.describe() == "9.77kB of 10.7kB, 889 B/s, 00:01 left (resumed at 0.98kB)"
 
 
 def test_sizes_read_as_people_write_them():

@@ -19,7 +19,7 @@ RATE_WINDOW_S = 3.0
 
 def format_bytes(n: float) -> str:
     """'512 B', '1.50kB', '23.5MB' (binary multiples); whole bytes below 1 kB, not '0.00B'."""
-    return f"{int(n)} B" if n < 1024 else tqdm.format_sizeof(n, suffix="B", divisor=1024)
+    return f"{n:.0f} B" if n < 999.5 else tqdm.format_sizeof(n, suffix="B", divisor=1024)
 
 
 @dataclass(frozen=True)
