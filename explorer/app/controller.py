@@ -26,10 +26,10 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from cuda_ops import fused
+from explorer.app.direction_edits import only_sets
 from explorer.app.direction_sets import DirectionSets
 from explorer.app.doctor import Doctor
 from explorer.app.downloads import Downloads
-from explorer.app.direction_edits import only_sets
 from explorer.app.dropped_files import (LoadCheckpoint, LoadLatent, OpenRemote, ProjectImage, Rejected,
                                         RestoreState, classify_dropped_file)
 from explorer.app.file_dialogs import CHECKPOINT_FILTERS, DialogRequest, FileDialogs
