@@ -174,6 +174,18 @@ def test_jobs_publish_pictures(app):
     assert ctl.results[JobKind.NOISE_VARIANCE].rgba.shape == (h, w, 4)
 
 
+def test_a_mixing_grid_under_way_when_another_model_loads_is_dropped_not_mixed(app):
+    ctl, ref = app
+    ctl.edit(seed=1, mix_seed=3, mix_weights=(1.0,) * ref.num_ws)
+    ctl.mixing.start_grid(neighbours=12)  # 13 x 14 cells: still rendering when the model changes
+    ctl.load_model(tiny_model(seed=4))
+    pump(ctl, lambda: not ctl.jobs and ctl.model_info.content_hash == tiny_model(seed=4).info.content_hash)
+    assert ctl.mixing.grid is None and not ctl.status.is_error
+    ctl.mixing.start_grid(neighbours=1)  # the new model's own grid works
+    pump(ctl, lambda: ctl.mixing.grid is not None)
+    np.testing.assert_array_equal(ctl.mixing.grid.rgba[16:32, 16:32], render_state(tiny_model(seed=4), ctl.state).rgba)
+
+
 def test_fit_state_to_model_drops_what_does_not_fit():
     info = tiny_model().info
     state = LatentState(class_idx=3, cutoff=99, mix_weights=(1.0,) * 20, view_layer="b1024.conv0",

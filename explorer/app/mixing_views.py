@@ -131,6 +131,10 @@ class Previews:
     version: int
 
 
+class _GridAbandoned(Exception):
+    """The model changed (or the job was cancelled) between two cells of a grid."""
+
+
 @dataclass(frozen=True)
 class MixingGrid:
     plan: GridPlan
@@ -155,6 +159,8 @@ class MixingViews(Feature):
 
     def model_loaded(self, info: ModelInfo) -> None:
         self.previews = self.grid = None
+        if self.host.job(JobKind.MIXING_GRID) is not None:  # its cells would come from two models
+            self.host.cancel_job(JobKind.MIXING_GRID)
 
     # --- A and B alone ---------------------------------------------------------------------------
     def preview_key(self) -> tuple | None:
@@ -193,11 +199,14 @@ class MixingViews(Feature):
 
     # --- the grid --------------------------------------------------------------------------------
     def start_grid(self, neighbours: int) -> None:
+        info = self.host.model_info
+        if info is None:
+            return
         plan = plan_grid(self.host.state, neighbours, MAX_APP_SEED)
-        engine, library = self.host.engine, self.host.direction_library
+        engine, library, model_hash = self.host.engine, self.host.direction_library, info.content_hash
         total = len(plan.rows) * (len(plan.cols) + 1) + len(plan.cols)
 
-        def job(report, cancelled) -> MixingGrid:
+        def job(report, cancelled) -> MixingGrid | None:
             import torch
 
             from explorer.engine import render_state
@@ -205,16 +214,24 @@ class MixingViews(Feature):
 
             def render(state: LatentState) -> np.ndarray:
                 with engine.borrow_model() as model, torch.no_grad():  # per cell: the picture stays live
+                    if model.info.content_hash != model_hash or cancelled():
+                        raise _GridAbandoned
                     rgba = render_state(model, state, library, engine.force_fp32).rgba
                 done[0] += 1
                 report(Progress(done[0], total, "mixing grid"))
                 return rgba
-            return MixingGrid(plan, grid_picture(plan, render), 0)
+            try:
+                return MixingGrid(plan, grid_picture(plan, render), 0)
+            except _GridAbandoned:
+                return None  # another model was loaded meanwhile: its cells must not join this grid
         self.host.track_job(JobKind.MIXING_GRID, engine.run_job("mixing grid", job))
 
     def grid_finished(self, handle: JobHandle) -> None:
         if handle.status != "done":
             self.host.report_job_end(handle)
+            return
+        if handle.result is None:
+            self.host.set_status("the mixing grid was dropped: another model was loaded while it rendered")
             return
         self._versions += 1
         self.grid = MixingGrid(handle.result.plan, handle.result.rgba, self._versions)
