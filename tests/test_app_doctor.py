@@ -88,6 +88,28 @@ def test_cancelled_doctor_says_so(tmp_path):
         ctl.engine.stop()
 
 
+def test_another_model_takes_the_diagnosis_and_a_run_under_way_with_it(tmp_path):
+    ctl = make_controller(tmp_path)
+    try:
+        ctl.doctor.seeds = MIN_APP_SEEDS
+        ctl.doctor.start()
+        pump(ctl, lambda: not ctl.doctor.busy, timeout=300)
+        ctl.doctor.select([f.check for f in ctl.doctor.diagnosis.findings].index("droplets"))
+        assert ctl.doctor.marker is not None
+        other = tiny_model(seed=9)
+        ctl.load_model(other)
+        pump(ctl, lambda: ctl.model_info.content_hash == other.info.content_hash)
+        assert (ctl.doctor.diagnosis, ctl.doctor.selected, ctl.doctor.marker) == (None, None, None)
+        ctl.doctor.start()  # a run under way when the model changes is cancelled: it examines the old one
+        ctl.load_model(planted_spike_model())
+        pump(ctl, lambda: not ctl.doctor.busy and ctl.model_info.content_hash != other.info.content_hash,
+             timeout=120)
+        assert ctl.doctor.diagnosis is None
+    finally:
+        ctl.close()
+        ctl.engine.stop()
+
+
 def test_the_seed_count_says_what_it_cannot_judge(tmp_path):
     ctl = make_controller(tmp_path)
     try:

@@ -19,6 +19,7 @@ from explorer.diagnose.doctor import MODEL_CHECKS
 from explorer.diagnose.noise import NOISE_SEEDS
 from explorer.diagnose.sticking import WALK_SEEDS
 from explorer.jobs import JobHandle
+from explorer.model import ModelInfo
 
 DEFAULT_APP_SEEDS = 16
 MIN_APP_SEEDS = max(NOISE_SEEDS, WALK_SEEDS)  # the seeds noise and sticking use; fewer judge them on less
@@ -46,6 +47,14 @@ class Doctor(Feature):
 
     def job_handlers(self) -> dict[JobKind, JobHandler]:
         return {JobKind.DOCTOR: self.finished}
+
+    def model_loaded(self, info: ModelInfo) -> None:
+        """A diagnosis (finished or under way) is about the model that was loaded before: it goes,
+        with its selection and marker, rather than pointing at another model's layers."""
+        if self.diagnosis is not None and self.diagnosis.model_hash != info.content_hash:
+            self.diagnosis, self.selected, self.marker = None, None, None
+        if self.busy:
+            self.cancel()
 
     @property
     def busy(self) -> bool:
@@ -87,6 +96,10 @@ class Doctor(Feature):
         """JobFinished (UI thread)."""
         if handle.status != "done":
             self.host.report_job_end(handle)
+            return
+        info = self.host.model_info
+        if info is None or handle.result.model_hash != info.content_hash:
+            self.host.set_status("the doctor's diagnosis was of the previous model: run it again on this one")
             return
         self.diagnosis, self.selected, self.marker = handle.result, None, None
         self.serial += 1

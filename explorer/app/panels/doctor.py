@@ -66,8 +66,6 @@ class DoctorPanel(Panel):
             imgui.text_wrapped("Looks for droplets, texture sticking, noise that does nothing or too much, "
                                "a collapsed W and mode collapse. Click a finding to see its layer.")
             return
-        if diagnosis.model_hash != ctl.model_info.content_hash:
-            imgui.text_disabled("(made for the previous model)")
         flags = imgui.TableFlags_.row_bg | imgui.TableFlags_.borders_inner_v | imgui.TableFlags_.sizing_fixed_fit
         if imgui.begin_table("findings", 4, flags):
             for name in ("severity", "check", "layer", "value"):
