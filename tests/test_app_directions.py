@@ -156,6 +156,9 @@ def test_pca_slider_in_the_window_edits_only_its_rows(make_app, tmp_path):
         focus(ctx, "Directions")
         ctx.set_ref("//Directions")
         ctx.item_input_value("samples", 2000)
+        panel = window.panel(DirectionsPanel)
+        ctx.yield_(2)  # the default 64 is more than this model's w_dim gives: the field shows the most it can
+        assert panel.components == ref.w_dim < 64
         ctx.item_input_value("components", 8)
         ctx.item_click("Compute pca")
         wait_frames_until(ctx, lambda: "pca" in ctl.directions.names() and not ctl.jobs, 60, "the PCA set")

@@ -141,9 +141,9 @@ def test_project_and_directions_never_overwrite_without_force(ckpt, image, tmp_p
     (["project", "{ckpt}", "{out}/missing.png", "--out", "{out}"], "no such file"),
     (["project", "{ckpt}", "{ckpt}", "--out", "{out}"], "not an image file"),
     (["project", "{ckpt}", "{image}", "--loss", "l1*inf", "--out", "{out}"], "positive finite"),
-    (["directions", "{ckpt}", "--method", "pca", "--components", "1000"], "at most w_dim=16"),
+    (["directions", "{ckpt}", "--method", "pca", "--components", "1000"], "at most 16 directions (the model's w_dim)"),
     (["directions", "{ckpt}", "--method", "kmeans", "--components", "50", "--samples", "20"],
-     "more than --samples 20"),
+     "more than the 20 samples"),
     (["directions", "{ckpt}", "--method", "pca", "--class", "1"], "unconditional"),
 ])
 def test_bad_values_are_one_line_errors(argv, expected, ckpt, image, tmp_path, capsys) -> None:

@@ -119,10 +119,10 @@ def check_spec_fits(model: Model, spec: DirectionSpec) -> None:
     if k < 1 or spec.samples < 1 or spec.sigma_samples < 2 or spec.labelled_seeds < 1:
         raise InputError("components, samples and labelled seeds must be at least 1, sigma samples at least 2")
     if spec.method in ("pca", "sefa") and k > model.w_dim:
-        raise InputError(f"--components {k} is too many: {spec.method} gives at most w_dim={model.w_dim} "
-                         "directions")
+        raise InputError(f"{k} components are too many: {spec.method} gives at most {model.w_dim} "
+                         f"directions (the model's w_dim)")
     if spec.method in ("pca", "kmeans") and k > spec.samples:
-        raise InputError(f"--components {k} is more than --samples {spec.samples}")
+        raise InputError(f"{k} components are more than the {spec.samples} samples they are fitted on")
     model.class_vector(spec.class_idx)  # a class for an unconditional model, or out of range
 
 

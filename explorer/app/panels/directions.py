@@ -99,8 +99,10 @@ class DirectionsPanel(Panel):
         imgui.set_next_item_width(60)
         _, self.components = imgui.input_int("clusters" if method == "kmeans" else "components",
                                              self.components, 0)
-        self.components = min(max(self.components, 1), 512)
-        imgui.set_item_tooltip("how many directions (sliders) the set holds, 1 to 512")
+        # PCA and SeFa find at most w_dim directions: the default 64 is too many for a narrow W.
+        most = min(512, ctl.model_info.w_dim) if method in ("pca", "sefa") and ctl.model_info else 512
+        self.components = min(max(self.components, 1), most)
+        imgui.set_item_tooltip(f"how many directions (sliders) the set holds, 1 to {most}")
         if method != "sefa":  # SeFa reads the weights; it samples nothing
             imgui.same_line()
             imgui.set_next_item_width(80)
