@@ -78,6 +78,7 @@ def test_first_launch_layout_shows_the_main_controls_unclipped_and_resets(make_a
         wait_for_current_picture(ctx, window)
         size = imgui.get_io().display_size
         assert (size.x, size.y) == FIRST_LAUNCH  # the whole window, not cut by the screen
+        assert imgui.get_style().color_(imgui.Col_.popup_bg).w == 1.0  # open lists hide what is behind
         ctl.directions.start_compute("pca", 500, 4)
         wait_frames_until(ctx, lambda: "pca" in ctl.directions.names() and not ctl.jobs, 60, "a direction set")
         ctx.yield_(2)

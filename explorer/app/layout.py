@@ -59,6 +59,13 @@ def docked_background_color(window_bg: imgui.ImVec4) -> imgui.ImVec4:
     return imgui.ImVec4(window_bg.x, window_bg.y, window_bg.z, 1.0)
 
 
+def opaque_popups(style: imgui.Style) -> None:
+    """Combo lists, menus and tooltips without see-through: over a table, the rows behind an open
+    list read as if they belonged to its items."""
+    c = style.color_(imgui.Col_.popup_bg)
+    style.set_color_(imgui.Col_.popup_bg, imgui.ImVec4(c.x, c.y, c.z, 1.0))
+
+
 def background_only_when_floating(label: str) -> None:
     """Inside dockable window `label`: from the next frame on, no background while it is docked
     (the clear colour shows through), its own while it floats."""

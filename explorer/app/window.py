@@ -25,7 +25,7 @@ from explorer.app.controller import AppController
 from explorer.app.file_dialogs import DialogRequest
 from explorer.app.image_view import ZOOM_MODES, ImageView
 from explorer.app.layout import (IMAGE_WINDOW, docked_background_color, docking_splits, dockable_windows,
-                                 place_floating, reset_layout)
+                                 opaque_popups, place_floating, reset_layout)
 from explorer.app.panels import PANELS, Panel
 from explorer.app.panels.messages import MessagesWindow
 from explorer.app.shortcuts import draw_shortcuts_table, handle_shortcuts
@@ -164,6 +164,7 @@ class ExplorerWindow:
         if self.ui_frames == 1:  # the theme is applied by now; the clear colour shows under docked windows
             hello_imgui.get_runner_params().imgui_window_params.background_color = docked_background_color(
                 imgui.get_style().color_(imgui.Col_.window_bg))
+            opaque_popups(imgui.get_style())
         for panel in self.panels:
             panel.every_frame(self.ctl)
         self.messages.draw(self.ctl)
