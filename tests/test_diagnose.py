@@ -275,6 +275,8 @@ def test_cli_json_on_every_fixture(name, tmp_path, capsys, one_torch_thread):
     assert main(["diagnose", str(ckpt), "--seeds", "2", "--json", "--device", "cpu"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["check"] for r in lines] == ["droplets", "sticking", "noise", "w_space", "diversity"]
+    noise = next(r for r in lines if r["check"] == "noise")
+    assert (noise["severity"] == "skip") == name.startswith("sg3")  # StyleGAN3 has no noise inputs to judge
     for r in lines:  # two seeds are too few to judge diversity: that check says it was skipped
         assert r["severity"] == ("skip" if r["check"] == "diversity" else r["severity"])
         assert r["severity"] in ("skip", "ok", "note", "warn") and r["message"]

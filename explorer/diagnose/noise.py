@@ -51,7 +51,7 @@ def noise_strengths(model: Model) -> dict[str, float]:
 def check_noise(model: Model, seeds: list[int], counter: StepCounter) -> Finding:
     scales = noise_resolutions(model)
     if not scales:
-        return Finding("noise", "ok", f"this {model.architecture} has no noise inputs: nothing to check")
+        return Finding("noise", "skip", f"this {model.architecture} has no noise inputs: nothing to check")
     seeds = seeds[:NOISE_SEEDS]
     ws = seed_ws(model, seeds).repeat_interleave(DRAWS, dim=0)
     base = model.synthesize(seed_ws(model, seeds), noise_mode="const").cpu()
