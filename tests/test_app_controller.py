@@ -186,6 +186,28 @@ def test_a_mixing_grid_under_way_when_another_model_loads_is_dropped_not_mixed(a
     np.testing.assert_array_equal(ctl.mixing.grid.rgba[16:32, 16:32], render_state(tiny_model(seed=4), ctl.state).rgba)
 
 
+def test_mixing_weights_follow_a_new_model_only_where_its_rows_mean_the_same(app):
+    ctl, ref = app
+    coarse = (1.0,) * 2 + (0.0,) * (ref.num_ws - 2)
+    ctl.edit(mix_seed=3, mix_weights=coarse)
+    same = tiny_model(seed=4)  # the same layout: the rows still mean the same resolutions
+    ctl.load_model(same)
+    pump(ctl, lambda: ctl.model_info.content_hash == same.info.content_hash)
+    assert ctl.state.mix_weights == coarse and "reset" not in ctl.status.text
+    bigger = tiny_model(seed=5, img_resolution=32)  # rows 0-5 as before, then two 32 px rows
+    ctl.load_model(bigger)
+    pump(ctl, lambda: ctl.model_info.content_hash == bigger.info.content_hash)
+    assert ctl.state.mix_weights == coarse + (0.0, 0.0) and "reset" not in ctl.status.text
+    torch.manual_seed(0)  # StyleGAN3: its first rows are 16 px, not 4: "coarse" would mean fine here
+    sg3 = Model(build_generator("stylegan3", dict(z_dim=32, w_dim=32, c_dim=0, img_resolution=16, img_channels=3,
+                                                  channel_base=256, channel_max=32, num_layers=4,
+                                                  mapping_kwargs=dict(num_layers=2))), None, format="test")
+    ctl.load_model(sg3)
+    pump(ctl, lambda: ctl.model_info.content_hash == sg3.info.content_hash)
+    assert not any(ctl.state.mix_weights) and len(ctl.state.mix_weights) == sg3.num_ws
+    assert "style-mixing weights of rows that are other resolutions here were reset" in ctl.status.text
+
+
 def test_fit_state_to_model_drops_what_does_not_fit():
     info = tiny_model().info
     state = LatentState(class_idx=3, cutoff=99, mix_weights=(1.0,) * 20, view_layer="b1024.conv0",

@@ -305,10 +305,18 @@ class AppController:
         self.model_label = remote.label if remote else Path(event.source).name if is_file else event.source
         self.loading = None
         self.results.clear()
+        old_rows = self.row_resolutions
         self._read_layers(event.info)
         for feature in self.features:
             feature.model_loaded(event.info)
         fitted = self.directions.fit_edits(fit_state_to_model(self.state, event.info))
+        # Mixing weights are per W+ row; a row that now means another resolution would turn "coarse"
+        # into something else without a word: it starts again from A.
+        new_rows = self.row_resolutions
+        kept = tuple(w if i < min(len(old_rows), len(new_rows)) and old_rows[i] == new_rows[i] else 0.0
+                     for i, w in enumerate(fitted.mix_weights))
+        remixed = not first and kept != fitted.mix_weights
+        fitted = fitted.replace(mix_weights=kept) if remixed else fitted
         self.history.reset(fitted, "start" if first else f"model {self.model_label}")
         self._submitted = None
         self.set_state(fitted)
@@ -323,7 +331,8 @@ class AppController:
         if kimg is not None and kimg < 1000:
             seen = f"{round(kimg * 1000):,} images" if kimg < 10 else f"{kimg:.0f} thousand images"
             early = f" (trained on {seen}: an early model)"
-        self.set_status(f"loaded {self.model_label}{early}")
+        reset = "; style-mixing weights of rows that are other resolutions here were reset" if remixed else ""
+        self.set_status(f"loaded {self.model_label}{early}{reset}")
 
     def _read_layers(self, info: ModelInfo) -> None:
         """The W+ rows' nominal resolutions and presets of the model just loaded (see
