@@ -222,6 +222,7 @@ def test_fit_state_to_model_drops_what_does_not_fit():
 def test_drag_moves_the_stylegan3_input_with_the_mouse():
     assert dragged_transform((0.0, 0.0), 0.0, (0.1, -0.2), False) == ((0.1, -0.2), 0.0)
     assert dragged_transform((0.5, 0.5), 170.0, (0.5, 0.0), True) == ((0.5, 0.5), -100.0)
+    assert dragged_transform((0.9, -0.8), 0.0, (0.35, -0.5), False) == ((1.0, -1.0), 0.0)  # the sliders' range
 
 
 def test_latent_files_feed_picture_a_or_mixing_source_b(app, tmp_path):

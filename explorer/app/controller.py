@@ -93,17 +93,21 @@ def fit_state_to_model(state: LatentState, info: ModelInfo) -> LatentState:
     return state.replace(**changes) if changes else state
 
 
+TRANSLATE_RANGE = 1.0  # the Transform panel's sliders and a drag both stay within +-1 (an image width)
+
+
 def dragged_transform(translate: tuple[float, float], rotate: float, drag: tuple[float, float],
                       rotate_mode: bool) -> tuple[tuple[float, float], float]:
     """StyleGAN3 (translate, rotate) after the mouse dragged by `drag` image widths/heights.
 
     One translate unit is about one image width and positive values move the content right/down,
     so adding the drag makes the picture follow the mouse. In rotate mode the horizontal drag
-    turns it (one image width = 180 degrees).
+    turns it (one image width = 180 degrees). Translation stays within the sliders' range.
     """
     if rotate_mode:
         return translate, (rotate + 180.0 * drag[0] + 180.0) % 360.0 - 180.0
-    return (translate[0] + drag[0], translate[1] + drag[1]), rotate
+    x, y = (min(max(t + d, -TRANSLATE_RANGE), TRANSLATE_RANGE) for t, d in zip(translate, drag))
+    return (x, y), rotate
 
 
 JOB_EXIT_WAIT_S = 10.0  # how long closing the app waits for cancelled jobs to end

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from explorer.app.controller import AppController
+from explorer.app.controller import TRANSLATE_RANGE, AppController
 from explorer.app.layout import LEFT_LOWER
 from explorer.app.panels.base import Panel
 from explorer.app.widgets import slider_float
 
-TRANSLATE_RANGE = 1.0
 
 
 class TransformPanel(Panel):
@@ -33,4 +32,4 @@ class TransformPanel(Panel):
             ctl.edit(rotate=rotate)
         if imgui.button("Reset transform"):
             ctl.edit(translate=(0.0, 0.0), rotate=0.0)
-        imgui.text_disabled("Ctrl+drag the picture to move it; Ctrl+Shift+drag to rotate")
+        imgui.text_disabled("Ctrl+drag the picture to move it; Ctrl+Shift+drag sideways to rotate it")
