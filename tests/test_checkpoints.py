@@ -66,7 +66,7 @@ def test_built_snapshot_loads_g_ema(name: str, tmp_path: Path) -> None:
     _assert_same_state(model.generator.state_dict(), cb.read_state(fixture))
     expected_repo = "stylegan2-ada-pytorch" if "synthesis_kwargs" in cb.read_config(fixture)["init_kwargs"] \
         else "stylegan3"
-    assert model.format == f"nvidia-pickle ({expected_repo})"
+    assert model.format == f"nvidia-pickle ({expected_repo} repo)"  # the code that wrote it, not the architecture
     assert not model.has_discriminator
     assert not marker.exists()
 

@@ -52,7 +52,7 @@ def read_nvidia_pickle(path: Path) -> Model:
                                                      record_state_dict(snapshot["D"]))
         except CheckpointError as e:
             extra["discriminator_skipped"] = str(e)
-    return Model(generator, discriminator, format=f"nvidia-pickle ({repo})", source=str(path),
+    return Model(generator, discriminator, format=f"nvidia-pickle ({repo} repo)", source=str(path),
                  extra=extra)
 
 
