@@ -26,6 +26,7 @@ from explorer.app.messages import INFO_SECONDS, MessageLog, Status
 from explorer.app.mixing_views import grid_picture, labelled_grid_png, picture_a, picture_b, plan_grid
 from explorer.app.noise_map import heat_scale_rgba
 from explorer.app.panels import PANELS, MixingPanel, ProjectionPanel, TrainPanel
+from explorer.app.panels.mixing import shortest_needed
 from explorer.app.train_runs import TrainRequest, request_problems
 from explorer.cli_values import MAX_APP_SEED
 from explorer.engine import render_state
@@ -355,6 +356,9 @@ def test_mixing_shows_a_b_result_and_a_grid_of_the_full_state(make_app, tmp_path
         grid = ctl.mixing.grid
         assert grid.plan.row_labels == ("A: seed 3", "A: seed 4")
         assert grid.plan.col_labels == ("B: seed 11", "B: seed 12")
+        # Narrow cells (small models) label their columns as much as fits: never a clipped "B: se".
+        assert [shortest_needed("B: seed 11", w) for w in (1e4, imgui.calc_text_size("seed 11").x, 1)] == \
+            ["B: seed 11", "seed 11", "11"]
         expected = grid_picture(plan_grid(ctl.state, 1, MAX_APP_SEED),
                                 lambda s: render_state(ref, s, library).rgba)
         view = views.grid_view

@@ -203,9 +203,16 @@ class MixingPanel(Panel):
         cell_w, cell_h = rect.width / (len(plan.cols) + 1), rect.height / (len(plan.rows) + 1)
         for j, text in enumerate(plan.col_labels):
             x = rect.x + (j + 1) * cell_w
+            text = shortest_needed(text, cell_w - 4)
             draw.push_clip_rect(imgui.ImVec2(x, rect.y - line), imgui.ImVec2(x + cell_w - 2, rect.y), True)
             draw.add_text(imgui.ImVec2(x + 2, rect.y - line), colour, text)
             draw.pop_clip_rect()
         for i, text in enumerate(plan.row_labels):
             y = rect.y + (i + 1) * cell_h + cell_h / 2 - line / 2
             draw.add_text(imgui.ImVec2(rect.x - imgui.calc_text_size(text).x - 6, y), colour, text)
+
+
+def shortest_needed(label: str, width: float) -> str:
+    """'B: seed 12', else 'seed 12', else '12': the longest form that fits a narrow grid cell."""
+    forms = [label, label.split(": ", 1)[-1], label.rsplit(" ", 1)[-1]]
+    return next((f for f in forms if imgui.calc_text_size(f).x <= width), forms[-1])
