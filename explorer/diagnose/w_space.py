@@ -77,9 +77,9 @@ def check_w_space(model: Model, seeds: list[int], counter: StepCounter) -> Findi
                    numbers={"participation_ratio": participation, "components_90": dims90,
                             "spread": spread, "diversity_by_psi": {str(p): d for p, d in diversity.items()},
                             "top_variance_share": [float(v) for v in explained[:8]], "samples": W_SAMPLES},
-                   picture=pictures.strip(plots, height=220),
+                   picture=pictures.stack(plots),  # one under the other: side by side, a panel's width shrank the text
                    caption="the variance of w along each principal component (log scale)"
-                           + (" | the pixel std across seeds at psi 0.5, 0.7 and 1" if diversity else ""))
+                           + ("; below: the pixel std across seeds at psi 0.5, 0.7 and 1" if diversity else ""))
 
 
 def diversity_text(diversity: dict[float, float]) -> str:
