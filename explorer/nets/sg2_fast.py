@@ -16,7 +16,8 @@ the arithmetic. Here, with the same algebra:
   for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
   layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place;
 * 3x3 convs of 64+ channels on maps of 16 px and up run as F(4x4, 3x3) Winograd (1/4 of the
-  multiplies, six ops per band of tile rows), wide ones at 8 px as F(2x2, 3x3); ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
+  multiplies, five ops per cache-sized band of tile rows), wide ones at 8 px as F(2x2, 3x3);
+  ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
   two small matmuls with per-size matrices;
 * everything runs channels-last, the layout oneDNN convolves fastest on CPU.
 
@@ -343,10 +344,10 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, scale_in: torch.Tensor | 
     sn, sh, sw, sc = d.stride()
     y = x.new_empty(n, h, w, out_channels)
     placed = y.view(n, th, m, tw, m, out_channels).permute(2, 4, 0, 1, 3, 5)
-    scale = None if scale_out is None else scale_out.reshape(1, 1, n, 1, 1, -1)
-    shift = None if bias is None else bias.reshape(1, 1, 1, 1, 1, -1)
-    if scale is None and shift is not None:
-        scale = x.new_ones(1, 1, n, 1, 1, out_channels)
+    epilogue = scale_out is not None or bias is not None
+    if epilogue:  # both ride in the placing copy, whichever of them is given
+        scale = (scale_out if scale_out is not None else x.new_ones(n, out_channels)).reshape(1, 1, n, 1, 1, -1)
+        shift = (bias if bias is not None else x.new_zeros(out_channels)).reshape(1, 1, 1, 1, 1, -1)
     band = max(1, _BAND_VALUES // (n * tw * c))  # tile rows per band
     tiles = x.new_empty(a, a, n, min(band, th), tw, c)
     for top in range(0, th, band):
@@ -361,10 +362,10 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, scale_in: torch.Tensor | 
         v = torch.mm(k_in, part.reshape(a * a, -1)).view(a * a, n * rows * tw, c)
         prod = torch.mm(k_out, torch.bmm(v, u).view(a * a, -1)).view(m, m, n, rows, tw, out_channels)
         out = placed[:, :, :, top:top + rows]
-        if scale is None:
-            out.copy_(prod)
+        if epilogue:
+            torch.addcmul(shift, prod, scale, out=out)
         else:
-            torch.addcmul(shift if shift is not None else x.new_zeros(1), prod, scale, out=out)
+            out.copy_(prod)
     return y.permute(0, 3, 1, 2)
 
 
