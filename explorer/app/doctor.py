@@ -53,8 +53,7 @@ class Doctor(Feature):
         with its selection and marker, rather than pointing at another model's layers."""
         if self.diagnosis is not None and self.diagnosis.model_hash != info.content_hash:
             self.diagnosis, self.selected, self.marker = None, None, None
-        if self.busy:
-            self.cancel()
+        self.cancel()
 
     @property
     def busy(self) -> bool:

@@ -159,8 +159,7 @@ class MixingViews(Feature):
 
     def model_loaded(self, info: ModelInfo) -> None:
         self.previews = self.grid = None
-        if self.host.job(JobKind.MIXING_GRID) is not None:  # its cells would come from two models
-            self.host.cancel_job(JobKind.MIXING_GRID)
+        self.host.cancel_job(JobKind.MIXING_GRID)  # a grid under way: its cells would come from two models
 
     # --- A and B alone ---------------------------------------------------------------------------
     def preview_key(self) -> tuple | None:
