@@ -14,7 +14,8 @@ from explorer.app.layout import RIGHT
 from explorer.app.panels.base import Panel
 from explorer.app.widgets import disabled_color, wrapped_text
 
-SEVERITY_COLORS = {"skip": (0.6, 0.6, 0.6, 1.0), "ok": (0.45, 0.8, 0.45, 1.0), "note": (0.95, 0.8, 0.3, 1.0), "warn": (1.0, 0.4, 0.35, 1.0)}
+SEVERITY_COLORS = {"skip": (0.6, 0.6, 0.6, 1.0), "ok": (0.45, 0.8, 0.45, 1.0), "note": (0.95, 0.8, 0.3, 1.0),
+                   "warn": (1.0, 0.4, 0.35, 1.0)}
 SEEDS_TOOLTIP = (f"seeds 0..N-1, {MIN_APP_SEEDS} to {MAX_APP_SEEDS}; fewer is faster (a 128 px model takes "
                  f"about a minute for 16 on CPU). Diversity (mode collapse) is judged from "
                  f"{DIVERSITY_MIN_SEEDS} seeds up, the other checks from {MIN_APP_SEEDS}.")
