@@ -62,7 +62,7 @@ from explorer.app.settings import Settings  # noqa: E402
 from explorer.app.window import ExplorerWindow, WindowOptions  # noqa: E402
 from explorer.engine import RenderThread, render_state  # noqa: E402
 from explorer.engine.threads import (RENDER_NICE, configure_render_thread,  # noqa: E402
-                                     default_render_threads)
+                                     default_render_threads, openmp_wait)
 from explorer.latent.state import LatentState  # noqa: E402
 from explorer.model import Model  # noqa: E402
 
@@ -359,7 +359,7 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gl = "llvmpipe (Xvfb)" if xvfb else "system display"
     print(f"CPU cores: {os.cpu_count()}, render threads: {args.threads or default_render_threads()}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}, load average: {load:.1f}, GL: {gl}, "
+          f"OpenMP wait {openmp_wait()}, load average: {load:.1f}, GL: {gl}, "
           f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', 'default')}")
     print_table(rows, ["resolution", "nice", "render_ms", "ui_idle_ms", "ui_busy_ms", "ui_busy_p95_ms",
                        "renders_per_s", "previews_per_s", "drag_render_ms", "latency_ms", "preview_latency_ms",
@@ -367,7 +367,7 @@ def main() -> int:
                        "latency_over_render", "fine_edit_speedup", "preview_speedup", "preview_speedup_range",
                        "idle_latency_ms", "idle_preview_latency_ms", "idle_ui_frames", "idle_preview_speedup"])
     print_json_line("app", {"device": "cpu", "gl": gl, "load_average": round(load, 1),
-                            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+                            "omp_wait_policy": openmp_wait(),
                             "lp_num_threads": os.environ.get("LP_NUM_THREADS", "default"), "results": rows})
     return 0
 

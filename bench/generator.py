@@ -24,8 +24,8 @@ direct-convolution equivalents and can pass 100 % of the matmul peak). Each
 implementation gets best and median ms, GFLOP/s and % of the peak, and speedups over the
 reference and NVIDIA (best against best). Medians drift with the machine's load; best-of
 times and the ratios hold. The OpenMP wait policy is printed: importing `explorer` sets
-OMP_WAIT_POLICY=PASSIVE unless it is set (on a shared machine, spinning is much slower); run with
-OMP_WAIT_POLICY=ACTIVE (or an empty value: GOMP's default) to compare.
+OMP_WAIT_POLICY=PASSIVE with a short spin (GOMP_SPINCOUNT=30000) unless either is set: run with
+OMP_WAIT_POLICY=ACTIVE, or GOMP_SPINCOUNT=0 (sleep at once), to compare.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from bench.common import print_json_line, print_table, sync  # noqa: E402
 from cuda_ops.dispatch import reference_only  # noqa: E402
 from explorer.devices import resolve_device  # noqa: E402
-from explorer.engine.threads import default_render_threads, usable_cores  # noqa: E402
+from explorer.engine.threads import default_render_threads, openmp_wait, usable_cores  # noqa: E402
 from explorer.nets import build_generator  # noqa: E402
 
 # name -> (architecture, kwargs): StyleGAN2 as in NVIDIA's paper256 config (cbase 16384, cmax 512;
@@ -245,10 +245,10 @@ def main() -> None:
                 rows.append(row)
                 print(row, file=sys.stderr, flush=True)
     best_peak = {t: round(max(b for b, _ in ps), 1) for t, ps in peaks.items() if ps}
-    policy = os.environ.get("OMP_WAIT_POLICY") or "default"
+    policy = openmp_wait()
     for t, ps in peaks.items():
         if ps:
-            print(f"device {device.type}, {t} thread(s), OMP_WAIT_POLICY={policy}; fp32 peak "
+            print(f"device {device.type}, {t} thread(s), OpenMP wait {policy}; fp32 peak "
                   f"({PEAK_SIZE}^2 matmul): best {best_peak[t]:.1f} GFLOP/s, median "
                   f"{statistics.median(m for _, m in ps):.1f} GFLOP/s")
     print_table(rows, ["config", "dtype", "batch", "threads", "impl", "gflop_per_img", "first_ms", "best_ms", "median_ms",

@@ -45,7 +45,8 @@ def stage_of_row(model: Model, row: int) -> int:
 
 
 def stage_of_noise(model: Model, resolution: int) -> int:
-    """The first stage that adds noise of `resolution` (the block's upsampling conv0)."""
+    """The first stage that adds noise of `resolution`: the block's second half, which adds
+    the noise to the upsampling conv0 that the first half computed."""
     return next(i for i, s in enumerate(model.generator.synthesis.stages)
                 if s.noise_resolution == resolution)
 
@@ -89,7 +90,9 @@ def test_late_edits_restart_late_and_match_full_renders(path: str) -> None:
         last_rows = mixed(0.7).replace(mix_weights=(0.0,) * 5 + (0.7, 0.2, 0.2))
         assert frames(last_rows) == stages - 1  # b32's conv1 and ToRGB rows: its conv0 is kept
         gains = last_rows.replace(noise_gains=((32, 0.5),))
-        assert frames(gains) == stage_of_noise(model, 32) == stages - 2  # all of b32
+        # the noise of 32 px: conv0's noise, conv1 and ToRGB (the upsampling conv is kept)
+        assert frames(gains) == stage_of_noise(model, 32) == stages - 1
+        assert frames(gains.replace(mix_weights=(0.0,) * 5 + (0.7, 0.4, 0.2))) == stages - 1
         noisy = gains.replace(noise_gains=((16, 2.0),))  # 16 px up, 32 px back to 1
         assert frames(noisy) == stage_of_noise(model, 16)
         edit = noisy.replace(edits=(DirectionEdit("set", 1, 1.5, layer_start=k),))

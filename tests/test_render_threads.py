@@ -40,19 +40,23 @@ def test_lowering_affects_only_the_calling_thread_and_its_children() -> None:
     assert not lower_this_thread(0)
 
 
-def test_importing_explorer_prefers_sleeping_openmp_waits() -> None:
+def test_importing_explorer_sets_short_openmp_spins_unless_the_user_chose() -> None:
+    """Unset: PASSIVE with GNU OpenMP's spin count cut to 30000 (threads stay awake within a
+    forward, asleep between frames). A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins."""
     import subprocess
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])  # this checkout's explorer
-    code = "import explorer, os; print(os.environ['OMP_WAIT_POLICY'])"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "ACTIVE"  # a user's choice wins
+    code = "import explorer, os; print(os.environ['OMP_WAIT_POLICY'], os.environ.get('GOMP_SPINCOUNT'))"
+
+    def policy(**given: str) -> str:
+        out = subprocess.run([sys.executable, "-c", code], env={**env, **given}, capture_output=True,
+                             text=True, check=True)
+        return out.stdout.strip()
+
+    assert policy() == "PASSIVE 30000"
+    assert policy(GOMP_SPINCOUNT="0") == "PASSIVE 0"
+    assert policy(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE None"  # ACTIVE's own long spin stays
 
 
 def test_importing_explorer_keeps_freed_memory_for_the_next_frame() -> None:

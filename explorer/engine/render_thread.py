@@ -339,7 +339,8 @@ class RenderThread:
         if resolution is None or state.view_layer is not None or with_stats:
             return False
         stages = model.generator.synthesis.stages
-        stop = max(i for i, stage in enumerate(stages) if stage.noise_resolution <= resolution)
+        stop = max(i for i, stage in enumerate(stages)
+                   if stage.resolution is not None and stage.resolution <= resolution)
         rest = range(stop + 1, len(stages))
         rest_ms = sum(self._resume.stage_ms.get(i, float("inf")) for i in rest)  # at today's load
         best = self._resume.stage_best_ms  # relative costs: one slowed pass must not flip the choice

@@ -26,6 +26,14 @@ import threading
 import torch
 
 
+def openmp_wait() -> str:
+    """How OpenMP threads wait between ops, as the benches record it (`explorer/__init__.py` sets
+    it): the policy, and GNU OpenMP's spin count where one is given."""
+    policy = os.environ.get("OMP_WAIT_POLICY") or "default"
+    spins = os.environ.get("GOMP_SPINCOUNT")
+    return policy if spins is None else f"{policy}, GOMP_SPINCOUNT={spins}"
+
+
 def usable_cores() -> int:
     """The cores this process may use (not torch.get_num_threads(): an earlier call set that)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -162,7 +162,8 @@ def prepare(net: "SynthesisNetwork", ws: torch.Tensor) -> FastPass:
 def first_half(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tensor | None,
                fp: FastPass, p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None,
                                                           torch.Tensor | None]:
-    """`SynthesisBlock.first_half` on the fast path: the const, or the shortcut and conv0."""
+    """`SynthesisBlock.first_half` on the fast path: the const, or the shortcut and conv0 up to
+    its noise (with the bias: the second half never writes into what this returns)."""
     if block.in_channels == 0:
         n = fp.styles.shape[1]
         if n > 1:
@@ -176,17 +177,20 @@ def first_half(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tenso
     if block.has_skip:
         y = _skip(block, x)
         p.store(f"{block.name}.skip", y)
-    x = _modulated(block.conv0, x, fp, _noise(block.conv0, fp, p, x.shape[0]))
-    p.store(f"{block.name}.conv0", x)
-    return x, img, y
+    return _preactivation(block.conv0, x, fp), img, y
 
 
 def second_half(block: "SynthesisBlock", x: torch.Tensor, img: torch.Tensor | None,
                 y: torch.Tensor | None, fp: FastPass,
                 p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None]:
-    """`SynthesisBlock.second_half` on the fast path: conv1 (+ shortcut), then the image."""
-    x = _modulated(block.conv1, x, fp, _noise(block.conv1, fp, p, x.shape[0]),
-                   clamp_gain=math.sqrt(0.5) if block.has_skip else 1.0)
+    """`SynthesisBlock.second_half` on the fast path: conv0's noise and activation, conv1
+    (+ shortcut), then the image."""
+    if block.in_channels:
+        x = _activate(block.conv0, x, _noise(block.conv0, fp, p, x.shape[0]), in_place=False)
+        p.store(f"{block.name}.conv0", x)
+    conv1 = block.conv1
+    x = _activate(conv1, _preactivation(conv1, x, fp), _noise(conv1, fp, p, x.shape[0]),
+                  clamp_gain=math.sqrt(0.5) if block.has_skip else 1.0)
     p.store(f"{block.name}.conv1", x)
     if y is not None:
         x = y + x  # never in place: `y` may be captured, or kept for a later incremental pass
@@ -369,18 +373,25 @@ def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, scale_in: torch.Tensor | 
     return y.permute(0, 3, 1, 2)
 
 
-def _modulated(layer: "SynthesisLayer", x: torch.Tensor, fp: FastPass, noise: torch.Tensor | None,
-               clamp_gain: float = 1.0) -> torch.Tensor:
-    """Modulated conv (2x up or not), demodulation, noise, bias, lrelu, gain, clamp."""
+def _preactivation(layer: "SynthesisLayer", x: torch.Tensor, fp: FastPass) -> torch.Tensor:
+    """Modulated conv (2x up or not) with its demodulation and bias, times the activation gain."""
     styles, dg, g = fp.of(layer)
     extras = fp.extras(layer)
     if "bias" not in extras:
         extras["bias"] = layer.bias * g
-    bias = extras["bias"]
-    y = (_up_preactivation if layer.up > 1 else _same_preactivation)(layer, x, styles, dg, bias, fp)
+    return (_up_preactivation if layer.up > 1 else _same_preactivation)(
+        layer, x, styles, dg, extras["bias"], fp)
+
+
+def _activate(layer: "SynthesisLayer", y: torch.Tensor, noise: torch.Tensor | None,
+              clamp_gain: float = 1.0, in_place: bool = True) -> torch.Tensor:
+    """Noise, leaky ReLU and clamp on a `_preactivation` output (the gain is in it); in place,
+    or, for a map an incremental pass may keep, into a new one in as many passes."""
     if noise is not None:
-        y.add_(noise)
-    F.leaky_relu_(y, 0.2)
+        y = y.add_(noise) if in_place else torch.add(y, noise)
+        F.leaky_relu_(y, 0.2)
+    else:
+        y = F.leaky_relu_(y, 0.2) if in_place else F.leaky_relu(y, 0.2)
     if layer.conv_clamp is not None:
         y.clamp_(-layer.conv_clamp * clamp_gain, layer.conv_clamp * clamp_gain)
     return y

@@ -196,8 +196,15 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None,
                 fused: bool = True, gain: float = 1.0) -> torch.Tensor:
-        styles = self.affine(w)
-        x = modulated_conv2d(x, self.weight, styles, self._convolve, demodulate=True, fused=fused)
+        return self.activate(self.preactivate(x, w, fused), noise, gain)
+
+    def preactivate(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True) -> torch.Tensor:
+        """The modulated, demodulated conv: the part that does not read the noise."""
+        return modulated_conv2d(x, self.weight, self.affine(w), self._convolve, demodulate=True,
+                                fused=fused)
+
+    def activate(self, x: torch.Tensor, noise: torch.Tensor | None, gain: float = 1.0) -> torch.Tensor:
+        """Noise, bias, leaky ReLU, gain and clamp on `preactivate`'s output (never in place)."""
         if noise is not None:
             x = x + noise.to(x.dtype)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
@@ -283,7 +290,7 @@ class SynthesisBlock(nn.Module):
     def capture_names(self) -> list[str]:
         """Names this block stores into `capture`, in the order it computes them."""
         names = [f"{self.name}.skip"] if self.has_skip else []
-        names += [f"{self.name}.conv0"] if self.in_channels else []
+        names += [f"{self.name}.conv0"] if self.in_channels else []  # by the second half
         names += [f"{self.name}.conv1"]
         names += [f"{self.name}.out"] if self.has_skip else []
         names += [f"{self.name}.torgb", f"{self.name}.img"] if self.has_torgb else []
@@ -297,10 +304,12 @@ class SynthesisBlock(nn.Module):
 
     def first_half(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: list[torch.Tensor],
                    p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """(x, img, shortcut): the const input, or the resnet shortcut and the upsampling conv0."""
+        """(x, img, shortcut): the const input, or the resnet shortcut and the upsampling conv0
+        up to its noise. The noise goes in the second half, so that a change of this
+        resolution's noise alone restarts after the block's costliest conv."""
         if p.fast is not None:
             return sg2_fast.first_half(self, x, img, p.fast, p)
-        n, dtype, fused, noise = self._settings(ws, p)
+        n, dtype, fused, _ = self._settings(ws, p)
         if self.in_channels == 0:
             return self.const.to(dtype).unsqueeze(0).repeat([n, 1, 1, 1]), img, None
         x = x.to(dtype)
@@ -308,16 +317,18 @@ class SynthesisBlock(nn.Module):
         if self.has_skip:
             y = self.skip(x, gain=SQRT_HALF)
             p.store(f"{self.name}.skip", y)
-        x = self.conv0(x, ws[0], noise(self.conv0), fused)
-        p.store(f"{self.name}.conv0", x)
-        return x, img, y
+        return self.conv0.preactivate(x, ws[0], fused), img, y
 
     def second_half(self, x: torch.Tensor, img: torch.Tensor | None, y: torch.Tensor | None,
                     ws: list[torch.Tensor], p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """conv1 (plus the shortcut), then the image: the previous one upsampled plus this ToRGB."""
+        """conv0's noise and activation, conv1 (plus the shortcut), then the image: the
+        previous one upsampled plus this ToRGB."""
         if p.fast is not None:
             return sg2_fast.second_half(self, x, img, y, p.fast, p)
         _, _, fused, noise = self._settings(ws, p)
+        if self.in_channels:
+            x = self.conv0.activate(x, noise(self.conv0))
+            p.store(f"{self.name}.conv0", x)
         x = self.conv1(x, ws[self.num_conv - 1], noise(self.conv1), fused,
                        gain=SQRT_HALF if self.has_skip else 1.0)
         p.store(f"{self.name}.conv1", x)
@@ -388,13 +399,16 @@ class SynthesisNetwork(nn.Module):
         self.num_ws = w_idx + self.blocks[-1].num_torgb
         self._ws_resolutions = [ws_res[i] for i in range(self.num_ws)]
         self._layer_resolutions = {name: b.resolution for b in self.blocks for name in b.capture_names()}
-        # Two incremental-rendering stages per block: (const | shortcut + conv0), then the rest.
+        # Two incremental-rendering stages per block: the const, or the shortcut and conv0 up to its
+        # noise (so no noise input); then conv0's noise and activation, and the rest.
         self.stages: list[Stage] = []
         for b, rows in zip(self.blocks, self.block_ws):
-            first = tuple(n for n in b.capture_names() if n.endswith((".skip", ".conv0")))
+            first = tuple(n for n in b.capture_names() if n.endswith(".skip"))
             rest = tuple(n for n in b.capture_names() if n not in first)
-            self.stages.append(Stage(tuple(rows[:1]) if b.in_channels else (), b.resolution, first))
-            self.stages.append(Stage(tuple(rows[b.num_conv - 1:]), b.resolution, rest))
+            self.stages.append(Stage(tuple(rows[:1]) if b.in_channels else (), None, first,
+                                     resolution=b.resolution))
+            self.stages.append(Stage(tuple(rows[b.num_conv - 1:]), b.resolution, rest,
+                                     resolution=b.resolution))
 
     def layer_resolutions(self) -> dict[str, int]:
         """Capturable layer name -> output resolution, in forward order."""
