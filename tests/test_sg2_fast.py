@@ -229,3 +229,31 @@ def test_copies_of_a_model_render_the_same_bits() -> None:
     ws = g.mapping(torch.randn(2, 16)).detach()
     with torch.no_grad():
         assert torch.equal(g.synthesis(ws, noise_mode="const"), copy.deepcopy(g).synthesis(ws, noise_mode="const"))
+
+
+@pytest.mark.parametrize("activation", ["lrelu", "relu"])
+def test_fully_connected_layers_fold_their_gains_without_autograd(activation: str) -> None:
+    """The mapping net's layers on CPU without autograd: one addmm with the gains folded into a
+    kept weight, equal to the reference within float32 rounding, rebuilt when a weight changes
+    in place (EMA, load_state_dict) or is replaced; autograd and `reference_only` keep the
+    reference."""
+    from explorer.nets.layers import FullyConnectedLayer
+    torch.manual_seed(0)
+    layer = FullyConnectedLayer(32, 24, activation=activation, lr_multiplier=0.01, bias_init=0.5)
+    x = torch.randn(3, 32)
+    for step in range(3):
+        with reference_only():
+            ref = layer(x).detach()
+        with torch.no_grad():
+            fast = layer(x)
+        kept_for = layer.__dict__["_folded_cache"][0]  # the fast path ran, on today's values
+        assert kept_for == tuple((t.data_ptr(), t._version) for t in (layer.weight, layer.bias))
+        assert torch.allclose(fast, ref, rtol=1e-5, atol=1e-6)
+        with torch.no_grad():
+            if step == 0:
+                layer.weight.mul_(-1.5)  # in place
+            else:
+                layer.bias = torch.nn.Parameter(torch.randn(24))  # replaced
+    y = layer(x.requires_grad_())
+    y.sum().backward()
+    assert x.grad is not None and layer.weight.grad is not None
