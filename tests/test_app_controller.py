@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,6 +148,18 @@ def test_dropped_checkpoint_loads_and_is_remembered(app, tmp_path):
     assert ctl.settings.recent[0] == str(path.resolve())
     assert Settings.load(ctl.settings.path.parent).recent[0] == str(path.resolve())
     np.testing.assert_array_equal(ctl.frame.rgba, render_state(other, ctl.state).rgba)
+    # the panel tells same-named checkpoints of two runs apart by their folder
+    assert ctl.model_label == "other.safetensors" and ctl.model_folder == str(tmp_path.resolve())
+    ctl.load_model(tiny_model(seed=4))  # built in memory: no folder
+    pump(ctl, lambda: ctl.model_source != str(path))
+    assert ctl.model_folder == ""
+
+
+def test_folders_under_home_read_with_a_tilde() -> None:
+    from explorer.app.controller import display_folder
+    assert display_folder(Path.home() / "runs" / "a") == "~/runs/a"
+    assert display_folder(Path.home()) == str(Path.home())
+    assert display_folder(Path("/srv/models")) == "/srv/models"
 
 
 def test_user_errors_land_in_the_status_line(app, tmp_path):
