@@ -24,8 +24,9 @@ direct-convolution equivalents and can pass 100 % of the matmul peak). Each
 implementation gets best and median ms, GFLOP/s and % of the peak, and speedups over the
 reference and NVIDIA (best against best). Medians drift with the machine's load; best-of
 times and the ratios hold. The OpenMP wait policy is printed: importing `explorer` sets
-OMP_WAIT_POLICY=PASSIVE with a short spin (GOMP_SPINCOUNT=30000) unless either is set: run with
-OMP_WAIT_POLICY=ACTIVE, or GOMP_SPINCOUNT=0 (sleep at once), to compare.
+OMP_WAIT_POLICY=PASSIVE with a short spin (GOMP_SPINCOUNT=30000) unless OMP_WAIT_POLICY is set
+(a GOMP_SPINCOUNT of yours is kept): run with OMP_WAIT_POLICY=ACTIVE, or GOMP_SPINCOUNT=0 (sleep
+at once), to compare.
 """
 
 from __future__ import annotations

@@ -257,3 +257,6 @@ def test_fully_connected_layers_fold_their_gains_without_autograd(activation: st
     y = layer(x.requires_grad_())
     y.sum().backward()
     assert x.grad is not None and layer.weight.grad is not None
+    with torch.no_grad():  # weights in another dtype than the input: the reference casts them
+        half = layer.half()(x.float())
+    assert half.dtype == torch.float32 and torch.allclose(half, layer.float()(x), atol=1e-2)

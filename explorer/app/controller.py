@@ -66,7 +66,7 @@ class JobResult:
 
 def display_folder(folder: Path) -> str:
     """A folder as the Model panel shows it: under the home folder as ~/..., else in full."""
-    home = Path.home()
+    home = Path.home().resolve()
     return f"~/{folder.relative_to(home).as_posix()}" if folder.is_relative_to(home) and folder != home else str(folder)
 
 
@@ -134,7 +134,8 @@ class AppController:
         self.model_info: ModelInfo | None = None
         self.model_source = ""
         self.model_label = ""  # the file name, or the source text of a model built in memory
-        self.model_folder = ""  # where that file is (~ for the home folder); "" when not a file
+        self.model_path = ""  # the file's full path, or the URL or source text
+        self.model_folder = ""  # where that file is (~/... under the home folder); "" when not a file
         self.row_resolutions: list[int] = []  # nominal px of each W+ row of the model, for labels
         self.layer_presets: dict[str, tuple[int, int]] = {}  # coarse / middle / fine W+ rows
         self.loading: str | None = None
@@ -315,6 +316,7 @@ class AppController:
         is_file = remote is None and Path(event.source).is_file()
         self.model_label = remote.label if remote else Path(event.source).name if is_file else event.source
         self.model_folder = display_folder(Path(event.source).resolve().parent) if is_file else ""
+        self.model_path = str(Path(event.source).resolve()) if is_file else event.source
         self.loading = None
         self.results.clear()
         old_rows = self.row_resolutions

@@ -50,7 +50,7 @@ class FullyConnectedLayer(nn.Module):
         return bias if self.bias_gain == 1 else bias * self.bias_gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.activation in ("relu", "lrelu") and _inference_on_cpu(x):
+        if self.activation in ("relu", "lrelu") and _inference_on_cpu(x) and self.weight.dtype == x.dtype:
             weight_t, bias = self._folded()
             return F.leaky_relu_(torch.addmm(bias, x, weight_t), ACTIVATIONS[self.activation].default_alpha)
         # The weight gain scales the [n, out] product, not the [out, in] weight: the same algebra,
@@ -72,7 +72,9 @@ class FullyConnectedLayer(nn.Module):
             weight_t = (self.weight.detach() * (self.weight_gain * gain)).t().contiguous()
             bias = (self.bias.detach() * (self.bias_gain * gain) if self.bias is not None
                     else weight_t.new_zeros(self.out_features))
-            cached = self.__dict__["_folded_cache"] = (key, weight_t, bias.unsqueeze(0))
+            # The sources stay referenced, so no new tensor can reuse their addresses.
+            sources = (self.weight.detach(), None if self.bias is None else self.bias.detach())
+            cached = self.__dict__["_folded_cache"] = (key, weight_t, bias.unsqueeze(0), sources)
         return cached[1], cached[2]
 
     def extra_repr(self) -> str:

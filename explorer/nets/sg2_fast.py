@@ -14,7 +14,8 @@ the arithmetic. Here, with the same algebra:
   elsewhere the weight is modulated in one pass (styles, demodulation and gain at once);
 * the activation gain is folded into the demodulation, bias and noise (lrelu(x) * g = lrelu(g x)
   for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
-  layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place;
+  layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place
+  (but for an upsampling conv's: an incremental pass may keep its input, see `second_half`);
 * 3x3 convs of 64+ channels on maps of 16 px and up run as F(4x4, 3x3) Winograd (1/4 of the
   multiplies, five ops per cache-sized band of tile rows), wide ones at 8 px as F(2x2, 3x3);
   ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling

@@ -60,7 +60,7 @@ class ModelPanel(Panel):
             imgui.text_wrapped(ctl.model_label)
             if ctl.model_folder:  # checkpoints of several runs share names (network-snapshot-*.pkl)
                 imgui.text_disabled(f"in {ctl.model_folder}")
-                imgui.set_item_tooltip(ctl.model_source)
+                imgui.set_item_tooltip(ctl.model_path)
         precision = "fp32" if ctl.engine.force_fp32 else "fp16"
         rows = (("format", info.format), ("architecture", info.architecture),
                 ("resolution", f"{info.resolution} x {info.resolution}"),
