@@ -77,7 +77,10 @@ def test_watcher_reads_state_samples_and_snapshots(tmp_path):
     run.snapshots_dir.mkdir()
     run.snapshot_path(500).write_bytes(b"x")
     view = watcher.refresh()
-    assert (view.state, view.fraction, view.seconds_left) == ("running", 0.25, 15.0)
+    assert (view.state, view.fraction) == ("running", 0.25) and 14.0 < view.seconds_left <= 15.0
+    status = json.loads(run.status_path.read_text())
+    run.status_path.write_text(json.dumps({**status, "updated": status["updated"] - 5}))
+    assert 9.0 < watcher.refresh().seconds_left <= 10.0  # counts down between the trainer's ticks
     run.write_status(state="running", kimg=0.5, total_kimg=2.0, sec_per_kimg=10.0, time_left_s=6.0)
     assert 5.0 < watcher.refresh().seconds_left <= 6.0  # a --time-budget that ends the run first
     assert view.sample.shape == (8, 12, 4) and view.newest_snapshot == run.snapshot_path(500)
@@ -202,8 +205,15 @@ def test_train_from_the_panel_then_stop_and_follow(make_app, tmp_path):
         wait_frames_until(ctx, lambda: ctl.model_source.startswith(str(snapshots)), 60, "a followed snapshot")
         assert (ctl.state.seed, ctl.state.psi) == (5, 0.7)
         ctx.item_click("Stop")
+        # A second Stop (a second SIGINT) would make the trainer abort without its final snapshot:
+        # the button is disabled meanwhile, and a stop asked again is only a note.
+        assert training.stopping and ctl.status.text.startswith("stopping the trainer")
+        ctx.yield_()
+        assert ctx.item_exists("Stopping ...") and not ctx.item_exists("Stop")
+        training.stop()
+        assert ctl.status.text.startswith("already stopping")
         wait_frames_until(ctx, lambda: training.exit_code is not None, 60, "the trainer to exit")
-        assert training.exit_code == 0 and training.view.state == "stopped"
+        assert training.exit_code == 0 and training.view.state == "stopped" and not training.stopping
         final = RunFolder(run_dir).newest_snapshot()
         assert training.view.newest_snapshot == final
         wait_frames_until(ctx, lambda: ctl.model_source == str(final) and ctl.loading is None, 30,

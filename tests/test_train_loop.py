@@ -23,11 +23,20 @@ def test_train_snapshot_load_and_resume(tmp_path: Path, one_torch_thread, capsys
     data = make_shapes_folder(tmp_path / "data", count=16)
     cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache")
     lines: list[str] = []
-    run = train(cfg, log=lines.append).run
-    # After 3 steps, before any tick (every 16 images = 4 steps): the speed and the first tick's wait.
+    status_at_first_tick: list[dict] = []
+
+    def log(line: str) -> None:  # a tick logs its line before it rewrites status.json
+        if line.startswith("tick ") and not status_at_first_tick:
+            status_at_first_tick.append(RunFolder(cfg.out).read_status())
+        lines.append(line)
+    run = train(cfg, log=log).run
+    # After 3 steps, before any tick (every 16 images = 4 steps): the speed and the first tick's
+    # wait, in the log and in status.json (a watcher shows the speed before the first tick).
     first_tick = next(i for i, line in enumerate(lines) if line.startswith("tick "))
     assert any(line.startswith("first 3 steps: ") and "the first tick line in about" in line
                for line in lines[:first_tick])
+    early = status_at_first_tick[0]
+    assert early["state"] == "running" and early["kimg"] == 0.012 and early["sec_per_kimg"] > 0
 
     metrics = run.read_metrics()
     assert [r["tick"] for r in metrics] == [1, 2, 3, 4]

@@ -312,10 +312,19 @@ class TrainRuns(Feature):
         if not folder.is_dir():
             self.host.set_status(f"no folder {folder} yet: the Train panel shows its run once a trainer writes there")
 
+    @property
+    def stopping(self) -> bool:
+        """Whether this app asked its running trainer to stop and it has not exited yet."""
+        return self._stop_asked and self.running
+
     def stop(self) -> None:
-        """Ask the trainer to finish its step, write a final snapshot and exit (waited on a job thread)."""
+        """Ask the trainer to finish its step, write a final snapshot and exit (waited on a job
+        thread). Once: a second SIGINT would make the trainer abort without its snapshot."""
         trainer = self.trainer
         if trainer is None or not trainer.running:
+            return
+        if self._stop_asked:
+            self.host.set_status("already stopping: the trainer ends its step and writes a final snapshot")
             return
 
         def job(report, cancelled) -> int:

@@ -212,7 +212,11 @@ def _train(cfg: TrainConfig, proc: Process, run: RunFolder, resume: bool, stop: 
         nimg += cfg.batch
         step += 1
         if proc.is_main and nimg - tick_start_nimg == SPEED_REPORT_STEPS * cfg.batch and tick == tick_at_start:
-            log(_first_steps_line(time.time() - tick_start_time, cfg, next_tick - nimg))
+            seconds = time.time() - tick_start_time
+            log(_first_steps_line(seconds, cfg, next_tick - nimg))
+            # The first tick can be many minutes away on a CPU: watchers get the speed now.
+            _status(run, "running", nimg, tick, cfg, augment, deadline,
+                    round(seconds / (SPEED_REPORT_STEPS * cfg.batch / 1000), 3))
         if tuner is not None:
             tuner.step(all_reduce_sum)
 

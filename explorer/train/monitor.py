@@ -80,6 +80,7 @@ class RunProgress:
     newest_snapshot: Path | None = None
     error: str | None = None
     budget_left_s: float | None = None  # what `--time-budget` leaves, as of this reading
+    written_s_ago: float = 0.0  # status.json is rewritten after the first steps, then once per tick
 
     @property
     def fraction(self) -> float:
@@ -91,8 +92,8 @@ class RunProgress:
         if self.state != "running":
             return None
         by_kimg = None
-        if self.sec_per_kimg is not None and self.total_kimg:
-            by_kimg = max(self.total_kimg - self.kimg, 0.0) * self.sec_per_kimg
+        if self.sec_per_kimg is not None and self.total_kimg:  # counting down between ticks
+            by_kimg = max((self.total_kimg - self.kimg) * self.sec_per_kimg - self.written_s_ago, 0.0)
         left = [t for t in (by_kimg, self.budget_left_s) if t is not None]
         return min(left) if left else None
 
@@ -115,16 +116,20 @@ def read_progress(run_dir: str | os.PathLike[str] | RunFolder, read_metrics: boo
         state=state, kimg=float(status.get("kimg", 0.0)), total_kimg=float(status.get("total_kimg", 0.0)),
         sec_per_kimg=status.get("sec_per_kimg"), latest_metrics=metrics[-1] if metrics else {},
         newest_sample=run.newest_sample(), newest_snapshot=run.newest_snapshot(),
-        error=status.get("error"), budget_left_s=_budget_left(status))
+        error=status.get("error"), budget_left_s=_budget_left(status), written_s_ago=_written_ago(status))
+
+
+def _written_ago(status: dict[str, Any]) -> float:
+    updated = status.get("updated")
+    return max(time.time() - updated, 0.0) if isinstance(updated, (int, float)) else 0.0
 
 
 def _budget_left(status: dict[str, Any]) -> float | None:
     """status.json's `time_left_s`, less the time since it was written (once per tick)."""
-    left, updated = status.get("time_left_s"), status.get("updated")
+    left = status.get("time_left_s")
     if not isinstance(left, (int, float)):
         return None
-    since = time.time() - updated if isinstance(updated, (int, float)) else 0.0
-    return max(float(left) - max(since, 0.0), 0.0)
+    return max(float(left) - _written_ago(status), 0.0)
 
 
 class TrainerProcess:

@@ -67,8 +67,12 @@ class TrainPanel(Panel):
     def _buttons(self, ctl: AppController, resume: bool) -> None:
         training = ctl.training
         if training.running:
-            if imgui.button("Stop"):
+            imgui.begin_disabled(training.stopping)
+            if imgui.button("Stopping ..." if training.stopping else "Stop"):
                 training.stop()
+            imgui.end_disabled()
+            self._full_text_tooltip("The trainer ends its step, writes a final snapshot and exits. It "
+                                    "also keeps training after you close the app, until it is done or stopped.")
             return
         imgui.begin_disabled(training.starting)
         if imgui.button("Resume" if resume else "Start"):
