@@ -82,9 +82,9 @@ def test_cached_sets_load_with_the_model_and_edits_render(app):
     ds.reset_all()
     assert ctl.state.edits == ()
     pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
-    ctl.open_path(ctl.last_saved.png)
-    assert ctl.state == edited
-    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    ctl.open_path(ctl.last_saved.png)  # its edits are checked against its W+ first, on a job thread
+    pump(ctl, lambda: ctl.state == edited and ctl.shows_current_state(ctl.frame))
+    assert ctl.status.text == f"restored the state saved in {ctl.last_saved.png.name}"
     np.testing.assert_array_equal(ctl.frame.rgba, shown)
 
 
@@ -229,11 +229,26 @@ def test_deleting_a_set_leaves_no_undo_step_or_saved_png_that_cannot_render(app,
 
 
 def test_recomputing_a_set_under_its_name_resets_the_edits_along_the_old_one(app):
-    ctl, _, _ = app
+    ctl, model, _ = app
     ds = ctl.directions
     ds.set_strength("pca", 0, 2.0, (0, None))
     ctl.end_frame(editing=False)
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    edited = ctl.frame.rgba.copy()
+    ctl.save_image()
+    pump(ctl, lambda: ctl.last_saved is not None)
+    saved = ctl.last_saved
+    ctl.open_path(saved.png)  # the same set: the state itself comes back, edits and all
+    pump(ctl, lambda: "restore-check" not in ctl.jobs and ctl.status.text.startswith("restored the state"))
+    assert ctl.state.edits and ctl.state.latent is None
     ds.start_compute("pca", samples=900, components=3)  # other samples: other vectors, same name
     pump(ctl, lambda: not ctl.jobs and ds.library.get("pca").count == 3)
     assert ctl.state.edits == () and all(not e.state.edits for e in ctl.history.entries)
     assert ctl.status.text.endswith("it replaces the old pca, whose edits were reset")
+    # The PNG saved with the old set still opens as its picture: through the W+ saved beside it
+    # (its edits along today's pca would show another face), and the status line says why.
+    ctl.open_path(saved.png)
+    pump(ctl, lambda: "restore-check" not in ctl.jobs and ctl.state.latent is not None)
+    assert not ctl.state.edits and "now gives other directions" in ctl.status.text
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    assert np.abs(ctl.frame.rgba.astype(int) - edited).max() <= 1

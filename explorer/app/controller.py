@@ -64,6 +64,11 @@ class JobResult:
     rgba: np.ndarray
 
 
+# A saved PNG's edits give its saved W+ again when the max difference is below this fraction of
+# the W+'s largest value (float32 rounding, another thread count); a recomputed set moves it by ~1.
+SAME_W_TOLERANCE = 1e-4
+
+
 def display_folder(folder: Path) -> str:
     """A folder as the Model panel shows it: under the home folder as ~/..., else in full."""
     home = Path.home().resolve()
@@ -142,6 +147,7 @@ class AppController:
         self.jobs: dict[JobKind, JobHandle] = {}
         self.results: dict[JobKind, JobResult] = {}
         self.last_saved: SavedImage | None = None
+        self._restoring: tuple[RestoreState, LatentState, np.ndarray] | None = None  # (PNG, state, its W+)
         self.frame: Frame | None = None  # the newest frame, as of the last poll()
         self.want_layer_stats = False
         self._dropped: deque[str] = deque()
@@ -163,7 +169,8 @@ class AppController:
         # How each kind of job ends: the controller's own handlers and the features'; any other
         # kind (a picture job) publishes its result in `results`.
         self._job_handlers = job_handler_table(
-            self.features, {JobKind.SAVE_IMAGE: self._image_saved, JobKind.SAVE_LATENT: self._latent_saved})
+            self.features, {JobKind.SAVE_IMAGE: self._image_saved, JobKind.SAVE_LATENT: self._latent_saved,
+                            JobKind.RESTORE_CHECK: self._restore_checked})
 
     # --- models ---------------------------------------------------------------------------------
     def load_model(self, source: str | Path | Model) -> None:
@@ -387,13 +394,30 @@ class AppController:
 
     def _restore(self, action: RestoreState) -> None:
         """The state saved in one of our PNGs. Edits along a direction set this session has not
-        loaded come back through the W+ saved beside the PNG (the exact picture), or else are
-        left out; the status line says which."""
+        loaded, or along a set that now gives another W+ (recomputed or imported under the same
+        name since), come back through the W+ saved beside the PNG (the exact picture), or else
+        are left out; the status line says which."""
         state, info = action.state, self.model_info
         if info is not None:
             state = fit_state_to_model(state, info)
         fits = state == action.state
         missing = sorted({e.direction_set for e in state.edits} - set(self.directions.names()))
+        npz = action.path.with_suffix(".npz")
+        try:
+            ws = load_latent_npz(npz)[0]
+        except ExplorerError:
+            ws = None
+        if ws is not None and (info is None or ws.shape != (info.num_ws, info.w_dim)):
+            ws = None
+        if not missing and state.edits and fits and ws is not None:
+            library = self.direction_library  # the mapping runs: on a job thread
+
+            def job(report, cancelled) -> float:
+                final = self._final_ws(state, library)[0]
+                return float(np.abs(final - ws).max() / max(float(np.abs(ws).max()), 1e-12))
+            self._restoring = (action, state, ws)
+            self.track_job(JobKind.RESTORE_CHECK, self.engine.run_job("check the saved edits", job))
+            return
         if not missing:
             self.set_state(state)
             if fits:
@@ -401,14 +425,9 @@ class AppController:
             else:
                 self.set_status(f"{action.path.name} was saved with another model; restored what fits", error=True)
             return
-        sets, npz = ", ".join(missing), action.path.with_suffix(".npz")
-        try:
-            ws = load_latent_npz(npz)[0]
-        except ExplorerError:
-            ws = None
-        if fits and ws is not None and info is not None and ws.shape == (info.num_ws, info.w_dim):
-            self.set_state(state.replace(latent=encode_latent(ws), latent_label=npz.name, psi=1.0, cutoff=None,
-                                         mix_weights=tuple(0.0 for _ in state.mix_weights), edits=()))
+        sets = ", ".join(missing)
+        if fits and ws is not None:
+            self._restore_as_saved_ws(state, ws, npz)
             self.set_status(f"restored {action.path.name} as the W+ saved in {npz.name}: its edits need the "
                             f"direction set {sets}, which is not loaded (import it to edit along it again)")
             return
@@ -416,6 +435,29 @@ class AppController:
         self.set_status(f"restored {action.path.name} without its edits along {sets}: that direction set is "
                         f"not loaded and {npz.name} is missing or does not fit (import the set, then open "
                         "the PNG again)", error=True)
+
+    def _restore_checked(self, handle: JobHandle) -> None:
+        """The saved PNG's edits, recomputed with today's sets, against the W+ saved beside it."""
+        restoring, self._restoring = self._restoring, None
+        if restoring is None or handle.status != "done":
+            if handle.status != "done":
+                self.report_job_end(handle)
+            return
+        action, state, ws = restoring
+        if handle.result <= SAME_W_TOLERANCE:
+            self.set_state(state)
+            self.set_status(f"restored the state saved in {action.path.name}")
+            return
+        npz = action.path.with_suffix(".npz")
+        sets = ", ".join(sorted({e.direction_set for e in state.edits}))
+        self._restore_as_saved_ws(state, ws, npz)
+        self.set_status(f"restored {action.path.name} as the W+ saved in {npz.name}: the direction set {sets} "
+                        "now gives other directions than when it was saved (recomputed or imported since), "
+                        "so its edits would show another picture", error=True)
+
+    def _restore_as_saved_ws(self, state: LatentState, ws: np.ndarray, npz: Path) -> None:
+        self.set_state(state.replace(latent=encode_latent(ws), latent_label=npz.name, psi=1.0, cutoff=None,
+                                     mix_weights=tuple(0.0 for _ in state.mix_weights), edits=()))
 
     def choose_file(self, request: DialogRequest, on_chosen: Callable[[str], None]) -> None:
         """Ask the user for a path with a native dialog; the UI keeps running while it is open."""

@@ -16,6 +16,7 @@ class JobKind(str, Enum):
     # The controller's own.
     SAVE_IMAGE = "save"
     SAVE_LATENT = "latent"
+    RESTORE_CHECK = "restore-check"  # a saved PNG's edits against its W+ (app/controller.py)
     NOISE_VARIANCE = "variance"
     # Directions (app/direction_sets.py).
     DIRECTIONS = "directions"
