@@ -52,6 +52,9 @@ def test_labels_name_what_changed():
     assert describe_change(one, two) == "pca[0] +4.00, sefa[2] -1.50 rows 4-7"
     assert describe_change(two, LatentState(edits=(DirectionEdit("pca", 0, 4.0),))) == "sefa[2] off"
     assert describe_change(two, LatentState()) == "edits reset"
+    layer = LatentState(view_layer="b16.conv0")
+    assert describe_change(LatentState(), layer) == "view layer b16.conv0"
+    assert describe_change(layer, LatentState()) == "view layer off"  # not "view layer None"
 
 
 def test_rewrite_changes_every_step_merges_equal_neighbours_and_keeps_the_place():

@@ -95,6 +95,8 @@ class History:
 
 
 def _format_value(name: str, value: object) -> str:
+    if value is None:  # a layer view, a latent, a cutoff ... turned off
+        return "off"
     if name in ("latent", "mix_latent") and isinstance(value, str):
         rows, cols = decode_latent(value).shape
         return f"W+ {rows}x{cols}"

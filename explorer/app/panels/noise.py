@@ -52,7 +52,9 @@ class NoisePanel(Panel):
             ctl.edit(noise_mode=NOISE_MODES[mode])
         imgui.set_item_tooltip("const: the fixed noise maps stored in the model (the same picture every time); "
                                "random: fresh maps drawn from the noise seed; none: no noise at all "
-                               "(shows what the noise adds: hair strands, freckles, fine texture)")
+                               "(shows what the noise adds: in a photo model hair strands, freckles, fine "
+                               "texture; a model that learned to use little noise changes little, see "
+                               "'Show where noise matters' below)")
         imgui.begin_disabled(state.noise_mode != "random")
         changed, seed = imgui.input_int("noise seed", state.noise_seed)
         if changed:

@@ -42,7 +42,11 @@ class PerformancePanel(Panel):
         frame = ctl.frame
         imgui.text(f"render: {frame.render_ms:.1f} ms" if frame is not None else "render: -")
         imgui.text(f"frames rendered: {stats.frames_rendered}, requests superseded: {stats.requests_dropped}")
+        imgui.set_item_tooltip("While a frame renders, newer slider values replace the waiting one: only the "
+                               "latest is rendered, so a fast drag skips pictures instead of lagging behind.")
         imgui.text(f"mapping cache: {stats.mapping_cache_hits} hits, {stats.mapping_cache_misses} misses")
+        imgui.set_item_tooltip("The z -> w mapping of each seed is kept: a hit reuses it (psi, mixing and "
+                               "edits need no new mapping), a miss runs the mapping network.")
         imgui.text(f"device: {engine.device}")
         if engine.device.startswith("cuda"):
             changed, fp16 = imgui.checkbox("fp16 (faster, slightly different pixels)", engine.fp16)
