@@ -87,6 +87,26 @@ def test_drags_commit_once_when_released(app):
     assert ctl.state.psi == 0.7
 
 
+def test_undo_goes_on_through_snapshots_of_the_same_network_and_not_across_others(app):
+    """A run followed as it trains loads snapshot after snapshot: what was explored stays in
+    the history; a model whose W+ rows mean something else starts a new one."""
+    ctl, ref = app
+    for seed in (3, 4):
+        ctl.edit(seed=seed)
+        ctl.end_frame(editing=False)
+    explored = [e.state for e in ctl.history.entries]
+    ctl.load_model(tiny_model(seed=8))  # same shapes, other weights: the next snapshot
+    pump(ctl, lambda: ctl.model_source == "tiny model 8" and ctl.shows_current_state(ctl.frame))
+    assert [e.state for e in ctl.history.entries] == explored and ctl.state.seed == 4
+    ctl.undo()
+    pump(ctl, lambda: ctl.shows_current_state(ctl.frame))
+    assert ctl.state.seed == 3
+    np.testing.assert_array_equal(ctl.frame.rgba, render_state(tiny_model(seed=8), ctl.state).rgba)
+    ctl.load_model(tiny_model(seed=8, img_resolution=32))  # more W+ rows: a new history
+    pump(ctl, lambda: ctl.model_info.resolution == 32 and ctl.shows_current_state(ctl.frame))
+    assert len(ctl.history.entries) == 1 and not ctl.history.can_undo()
+
+
 def test_save_writes_png_with_state_and_the_final_w(app, tmp_path):
     ctl, ref = app
     ctl.edit(psi=0.6, mix_seed=9, mix_weights=(1.0,) * 2 + (0.0,) * (ref.num_ws - 2))

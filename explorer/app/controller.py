@@ -69,6 +69,11 @@ class JobResult:
 SAME_W_TOLERANCE = 1e-4
 
 
+def latent_layout(info: ModelInfo) -> tuple:
+    """What a `LatentState` means on a model: two models alike here read every state the same way."""
+    return (info.architecture, info.resolution, info.num_ws, info.w_dim, info.z_dim, info.c_dim)
+
+
 def display_folder(folder: Path) -> str:
     """A folder as the Model panel shows it: under the home folder as ~/..., else in full."""
     home = Path.home().resolve()
@@ -316,7 +321,7 @@ class AppController:
                 and frame.model_hash == self.model_info.content_hash and not frame.preview)
 
     def _model_loaded(self, event: ModelLoaded) -> None:
-        first = self.model_info is None
+        first, previous = self.model_info is None, self.model_info
         self.model_info = event.info
         self.model_source = event.source
         remote = remote_source(event.source) if is_url(event.source) else None
@@ -338,7 +343,13 @@ class AppController:
                      for i, w in enumerate(fitted.mix_weights))
         remixed = not first and kept != fitted.mix_weights
         fitted = fitted.replace(mix_weights=kept) if remixed else fitted
-        self.history.reset(fitted, "start" if first else f"model {self.model_label}")
+        if previous is not None and latent_layout(previous) == latent_layout(event.info):
+            # Another snapshot of the same network (a run followed as it trains): every step still
+            # means the same rows, so Undo keeps going back through what was explored.
+            self.history.rewrite(lambda s: self.directions.fit_edits(fit_state_to_model(s, event.info)))
+            self.history.commit(fitted)
+        else:
+            self.history.reset(fitted, "start" if first else f"model {self.model_label}")
         self._submitted = None
         self.set_state(fitted)
         if is_file or remote:
