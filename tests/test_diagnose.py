@@ -342,3 +342,13 @@ def test_too_few_seeds_for_diversity_is_skipped_not_a_note_and_the_cli_agrees(tm
     judged = diagnose_model(tiny_model(), seeds=MIN_SEEDS, checks=("diversity",))[0]
     assert judged.severity in ("ok", "note", "warn") and judged.value is not None
     assert judged.numbers["samples"] == MIN_SEEDS and judged.picture is not None
+
+
+def test_one_spike_rule_for_the_doctor_and_the_layers_table():
+    """A high spike is a droplet sign only where it also stands out from the typical layer's."""
+    from explorer.diagnose.findings import spike_severity
+    assert spike_severity(16.9, 10.0) == "note"  # 1.7x: the shipped model's b16.conv0
+    assert spike_severity(25.0, 10.0) == "warn"
+    assert spike_severity(11.0, 10.0) == "ok"  # the highest of the table, but ordinary
+    assert spike_severity(8.0, 2.0) == "ok"  # stands out, but a small spike
+    assert spike_severity(5.0, 0.0) == "ok"

@@ -16,13 +16,11 @@ import numpy as np
 import torch
 
 from explorer.diagnose import pictures
-from explorer.diagnose.findings import Finding
+from explorer.diagnose.findings import Finding, spike_severity
 from explorer.diagnose.samples import batches, seed_ws
 from explorer.directions.progress import StepCounter
 from explorer.model import Model
 
-WARN_EXCESS, WARN_SPIKE = 2.0, 12.0   # median spike / typical layer's, and the spike itself
-NOTE_EXCESS, NOTE_SPIKE = 1.5, 9.0
 FIX = ("Droplets come from activations that bypass normalisation. Use weight demodulation "
        "(StyleGAN2's modulated conv) instead of AdaIN; lower the learning rate or raise R1 gamma; "
        "check the layer's noise_const / bias for a single runaway value; resume from a snapshot "
@@ -65,8 +63,9 @@ def check_droplets(model: Model, seeds: list[int], counter: StepCounter) -> Find
     median = {n: float(np.median(e.spikes)) for n, e in evidence.items()}
     typical = float(np.median(list(median.values())))
     excess = {n: s / typical if typical > 0 else 0.0 for n, s in median.items()}
-    warn = [n for n in layers if excess[n] >= WARN_EXCESS and median[n] >= WARN_SPIKE]
-    note = [n for n in layers if excess[n] >= NOTE_EXCESS and median[n] >= NOTE_SPIKE]
+    severity_of = {n: spike_severity(median[n], typical) for n in layers}
+    warn = [n for n in layers if severity_of[n] == "warn"]
+    note = [n for n in layers if severity_of[n] in ("warn", "note")]
     suspects = warn or note
     layer = suspects[0] if suspects else max(layers, key=lambda n: median[n])
     severity = "warn" if warn else "note" if note else "ok"

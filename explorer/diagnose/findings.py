@@ -10,6 +10,21 @@ from typing import Any
 
 import numpy as np
 
+# Droplet signs (the doctor's check and the Layers panel's table): a layer's spike index
+# (max|x| / std of its features) and its excess over the typical (median) layer's.
+WARN_EXCESS, WARN_SPIKE = 2.0, 12.0
+NOTE_EXCESS, NOTE_SPIKE = 1.5, 9.0
+
+
+def spike_severity(spike: float, typical: float) -> str:
+    """'warn', 'note' or 'ok' for a layer's spike index against the typical layer's."""
+    excess = spike / typical if typical > 0 else 0.0
+    if excess >= WARN_EXCESS and spike >= WARN_SPIKE:
+        return "warn"
+    if excess >= NOTE_EXCESS and spike >= NOTE_SPIKE:
+        return "note"
+    return "ok"
+
 # "skip": the check could not judge (too few seeds, a missing feature network): not a note.
 SEVERITIES = ("skip", "ok", "note", "warn")
 CHECKS = ("droplets", "sticking", "noise", "w_space", "diversity", "training")

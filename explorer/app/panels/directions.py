@@ -262,13 +262,12 @@ class DirectionsPanel(Panel):
         height = 190.0  # room for the legend above and both axes (the panel scrolls)
         if implot.begin_plot("##explained variance", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
-            implot.setup_axes("direction", "cumulative %", fit, fit)
+            implot.setup_axes("direction", "share %", fit, fit)  # the bars start at this axis
             # Above the plot, in a row: inside it sat on the first (tallest) bars.
             implot.setup_legend(implot.Location_.north, implot.LegendFlags_.outside | implot.LegendFlags_.horizontal)
             # Each direction's share is a few % against a cumulative curve near 100 %: its own axis.
-            implot.setup_axis(implot.ImAxis_.y2, "share %", fit | implot.AxisFlags_.opposite)
-            implot.set_axes(implot.ImAxis_.x1, implot.ImAxis_.y2)
+            implot.setup_axis(implot.ImAxis_.y2, "cumulative %", fit | implot.AxisFlags_.opposite)
             implot.plot_bars("share", share)
-            implot.set_axes(implot.ImAxis_.x1, implot.ImAxis_.y1)
+            implot.set_axes(implot.ImAxis_.x1, implot.ImAxis_.y2)
             implot.plot_line("cumulative", np.cumsum(share))
             implot.end_plot()

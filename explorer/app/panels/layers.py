@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from imgui_bundle import imgui
 
 from explorer.app.controller import AppController
@@ -9,6 +10,7 @@ from explorer.app.layout import BELOW
 from explorer.app.panels.base import Panel
 from explorer.app.style import CURRENT_ROW_COLOR, SPIKE_ROW_COLOR
 from explorer.app.widgets import slider_int
+from explorer.diagnose.findings import spike_severity
 from explorer.engine import Frame
 from explorer.latent.state import VIEW_REDUCTIONS
 
@@ -63,7 +65,15 @@ class LayersPanel(Panel):
             imgui.text_disabled("statistics appear with the next frame")
             return
         spike_at = max(range(len(stats)), key=lambda i: stats[i].spike)
-        imgui.text_disabled(f"highest spike (max|x| / std): {stats[spike_at].name}")
+        typical = float(np.median([s.spike for s in stats]))
+        top = stats[spike_at]
+        severity = spike_severity(top.spike, typical)
+        verdict = {"warn": "a droplet sign (the Doctor checks many seeds)",
+                   "note": "worth a look in the Doctor", "ok": "no layer stands out"}[severity]
+        imgui.text_disabled(f"highest spike (max|x| / std): {top.name}, {top.spike:.1f}, "
+                            f"{top.spike / typical if typical > 0 else 0:.1f}x the median layer: {verdict}")
+        if severity == "ok":
+            spike_at = -1  # no row painted
         flags = imgui.TableFlags_.row_bg | imgui.TableFlags_.borders_inner_v | imgui.TableFlags_.sizing_fixed_fit
         if imgui.begin_table("layer stats", 7, flags):
             for name in ("layer", "res", "ch", "spike", "mean", "std", "max|x|"):
@@ -75,8 +85,13 @@ class LayersPanel(Panel):
                     imgui.table_set_bg_color(imgui.TableBgTarget_.row_bg1, imgui.get_color_u32(SPIKE_ROW_COLOR))
                 elif s.name == selected:
                     imgui.table_set_bg_color(imgui.TableBgTarget_.row_bg1, imgui.get_color_u32(CURRENT_ROW_COLOR))
-                for text in (s.name, str(s.resolution), str(s.channels), f"{s.spike:.1f}", f"{s.mean:.2f}",
-                             f"{s.std:.2f}", f"{s.max_abs:.2f}"):
+                for text in (s.name, str(s.resolution), str(s.channels), f"{s.spike:.1f}",
+                             f"{_unsigned_zero(s.mean):.2f}", f"{s.std:.2f}", f"{s.max_abs:.2f}"):
                     imgui.table_next_column()
                     imgui.text(text)
             imgui.end_table()
+
+
+def _unsigned_zero(value: float) -> float:
+    """A mean that rounds to 0.00 reads as 0.00, not -0.00."""
+    return 0.0 if abs(value) < 0.005 else value
