@@ -48,6 +48,11 @@ def test_latent_sources_get_their_own_stem(tmp_path):
     latent = encode_latent(np.zeros((2, 3), np.float32))
     saved = save_image(tmp_path, _rgba(), LatentState(latent=latent), np.zeros((1, 2, 3), np.float32))
     assert saved.png.name == "latent.png" and saved.view_layer is None
+    projected = LatentState(latent=latent, latent_label="projection of my cat (2).JPG")
+    assert save_image(tmp_path, _rgba(), projected, np.zeros((1, 2, 3), np.float32)).png.name == \
+        "projection-of-my-cat-2.png"
+    opened = LatentState(latent=latent, latent_label="w_final.npz")
+    assert save_image(tmp_path, _rgba(), opened, np.zeros((1, 2, 3), np.float32)).png.name == "w_final.png"
     # A layer view saves the features on screen: its name (and the caller's status line) says so.
     layer_view = save_image(tmp_path, _rgba(), LatentState(seed=7, view_layer="b8.conv1"), np.zeros((1, 2, 3), np.float32))
     assert layer_view.png.name == "seed0007-b8.conv1.png" and layer_view.view_layer == "b8.conv1"

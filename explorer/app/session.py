@@ -9,6 +9,7 @@ existing file: a fresh name is picked instead (seed0042.png, seed0042_001.png, .
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +32,17 @@ class SavedImage:
 
 
 def image_stem(state: LatentState) -> str:
-    """A name that says where the picture came from (and which layer, for a layer view)."""
-    stem = "latent" if state.latent is not None else f"seed{state.seed:04d}"
+    """A name that says where the picture came from (and which layer, for a layer view): the
+    seed, or the latent's label ("projection of cat.jpg" -> projection-of-cat)."""
+    stem = f"seed{state.seed:04d}" if state.latent is None else _label_stem(state.latent_label)
     return stem if state.view_layer is None else f"{stem}-{state.view_layer}"
+
+
+def _label_stem(label: str) -> str:
+    """A file-name-safe stem from a latent's label (its file suffix off), or "latent"."""
+    label = re.sub(r"\.(png|jpe?g|webp|bmp|tiff?|npz)$", "", label.strip(), flags=re.IGNORECASE)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-_")[:48]
+    return stem or "latent"
 
 
 def free_name(folder: Path, stem: str, suffixes: tuple[str, ...] = (".png", ".npz")) -> str:
