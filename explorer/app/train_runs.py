@@ -297,7 +297,8 @@ class TrainRuns(Feature):
         self._stop_asked, self._seen_running, self._snapshot_at_start = False, False, snapshot_at_start
         self.watch(str(run_dir))
         note = "".join(f"; note: {warning}" for warning in self.warnings.values())
-        self.host.set_status(f"{'resuming' if resume else 'started'} training in {run_dir}{note}")
+        self.host.set_status(f"{'resuming' if resume else 'started'} training in {run_dir} (it runs on if you "
+                             f"close the app; Stop ends it with a final snapshot){note}")
 
     def watch(self, run_dir: str) -> None:
         """Follow a run folder (one this app started, or any other); the one followed already
