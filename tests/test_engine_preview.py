@@ -49,7 +49,7 @@ def final_frame(rt: RenderThread, state: LatentState):
 def test_previews_come_before_coarse_changes_only(thread) -> None:
     model = thread.test_model
     stages = len(model.generator.synthesis.stages)
-    preview_end = 2 * model.generator.synthesis.block_resolutions.index(32) + 1  # b32's last stage
+    preview_end = max(i for i, s in enumerate(model.generator.synthesis.stages) if s.resolution == 32)
     base = LatentState(seed=1, mix_seed=2, mix_weights=(0.0,) * model.num_ws)
     thread.submit(base)
     frame = final_frame(thread, base)
@@ -67,7 +67,7 @@ def test_previews_come_before_coarse_changes_only(thread) -> None:
     frame = final_frame(thread, fine)
     assert (frame.rgba == render_state(model, fine).rgba).all()
     assert thread.stats.previews_rendered == 2  # nothing coarse changed: no preview
-    assert thread.stats.last_first_stage == stages - 1  # only the last half block ran
+    assert thread.stats.last_first_stage == stages - 1  # only the last block's last stage ran
 
 
 def test_no_preview_when_the_blocks_after_it_cost_little_next_to_it(thread, monkeypatch) -> None:

@@ -45,8 +45,8 @@ def stage_of_row(model: Model, row: int) -> int:
 
 
 def stage_of_noise(model: Model, resolution: int) -> int:
-    """The first stage that adds noise of `resolution`: the block's second half, which adds
-    the noise to the upsampling conv0 that the first half computed."""
+    """The first stage that adds noise of `resolution`: the one after the block's upsampling
+    conv0, which adds that conv's noise and activates it."""
     return next(i for i, s in enumerate(model.generator.synthesis.stages)
                 if s.noise_resolution == resolution)
 
@@ -75,7 +75,7 @@ def test_late_edits_restart_late_and_match_full_renders(path: str) -> None:
     frames = Frames(model, Directions(model.w_dim))
     k = 5  # 32 px model: b4 reads rows 0-1, b8 1-3, b16 3-5 (row 5: its ToRGB), b32 5-7
     late = stage_of_row(model, k)
-    assert late == 5  # the second half of b16
+    assert late == 7  # b16's conv1 and ToRGB (b4: 2 stages; b8, b16, b32: 3 each)
     mix = LatentState(seed=1, mix_seed=2, mix_weights=(0.0,) * model.num_ws)
 
     def mixed(v: float) -> LatentState:
@@ -91,7 +91,7 @@ def test_late_edits_restart_late_and_match_full_renders(path: str) -> None:
         assert frames(last_rows) == stages - 1  # b32's conv1 and ToRGB rows: its conv0 is kept
         gains = last_rows.replace(noise_gains=((32, 0.5),))
         # the noise of 32 px: conv0's noise, conv1 and ToRGB (the upsampling conv is kept)
-        assert frames(gains) == stage_of_noise(model, 32) == stages - 1
+        assert frames(gains) == stage_of_noise(model, 32) == stages - 2
         assert frames(gains.replace(mix_weights=(0.0,) * 5 + (0.7, 0.4, 0.2))) == stages - 1
         noisy = gains.replace(noise_gains=((16, 2.0),))  # 16 px up, 32 px back to 1
         assert frames(noisy) == stage_of_noise(model, 16)
@@ -160,7 +160,8 @@ def test_preview_stops_early_and_the_full_frame_resumes_after_it() -> None:
         preview = synthesis(ws, resume=resume, stop_resolution=16)
         assert preview.shape[-1] == 16 and torch.equal(preview, capture["b16.img"].contiguous())
         assert torch.equal(synthesis(ws, resume=resume), full)
-        assert resume.last_start == 2 * synthesis.block_resolutions.index(32)  # b32's first half
+        b32 = min(i for i, stage in enumerate(synthesis.stages) if stage.resolution == 32)
+        assert resume.last_start == b32 == 8  # b32's first stage
         with pytest.raises(ValueError):
             sg2_model(architecture="resnet").generator.synthesis(ws, stop_resolution=16)
 

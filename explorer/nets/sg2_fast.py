@@ -15,7 +15,7 @@ the arithmetic. Here, with the same algebra:
 * the activation gain is folded into the demodulation, bias and noise (lrelu(x) * g = lrelu(g x)
   for g > 0), the bias goes into oneDNN's fused epilogue, the per-channel scale of an upsampling
   layer rides in its depthwise FIR filter, and what is left (noise, lrelu, clamp) runs in place
-  (but for an upsampling conv's: an incremental pass may keep its input, see `second_half`);
+  (but for an upsampling conv's: an incremental pass may keep its input, see `activate_conv0`);
 * 3x3 convs of 64+ channels on maps of 16 px and up run as F(4x4, 3x3) Winograd (1/4 of the
   multiplies, five ops per cache-sized band of tile rows), wide ones at 8 px as F(2x2, 3x3);
   ToRGB (3 output channels) is a batched matmul and the image's 2x upsampling
@@ -181,14 +181,18 @@ def first_half(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tenso
     return _preactivation(block.conv0, x, fp), img, y
 
 
+def activate_conv0(block: "SynthesisBlock", x: torch.Tensor, fp: FastPass,
+                   p: "_SynthesisPass") -> torch.Tensor:
+    """`SynthesisBlock.activate_conv0` on the fast path: into a new map, in as many passes."""
+    x = _activate(block.conv0, x, _noise(block.conv0, fp, p, x.shape[0]), in_place=False)
+    p.store(f"{block.name}.conv0", x)
+    return x
+
+
 def second_half(block: "SynthesisBlock", x: torch.Tensor, img: torch.Tensor | None,
                 y: torch.Tensor | None, fp: FastPass,
                 p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None]:
-    """`SynthesisBlock.second_half` on the fast path: conv0's noise and activation, conv1
-    (+ shortcut), then the image."""
-    if block.in_channels:
-        x = _activate(block.conv0, x, _noise(block.conv0, fp, p, x.shape[0]), in_place=False)
-        p.store(f"{block.name}.conv0", x)
+    """`SynthesisBlock.second_half` on the fast path: conv1 (+ shortcut), then the image."""
     conv1 = block.conv1
     x = _activate(conv1, _preactivation(conv1, x, fp), _noise(conv1, fp, p, x.shape[0]),
                   clamp_gain=math.sqrt(0.5) if block.has_skip else 1.0)

@@ -298,15 +298,17 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: list[torch.Tensor],
                 p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The block's two halves in turn (incremental rendering may restart at the second)."""
+        """The block's stages in turn (incremental rendering may restart at any of them)."""
         x, img, y = self.first_half(x, img, ws, p)
+        if self.in_channels:
+            x = self.activate_conv0(x, ws, p)
         return self.second_half(x, img, y, ws, p)
 
     def first_half(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: list[torch.Tensor],
                    p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(x, img, shortcut): the const input, or the resnet shortcut and the upsampling conv0
-        up to its noise. The noise goes in the second half, so that a change of this
-        resolution's noise alone restarts after the block's costliest conv."""
+        up to its noise. The noise is `activate_conv0`'s, a stage of its own, so that a change of
+        this resolution's noise alone restarts after the block's costliest conv."""
         if p.fast is not None:
             return sg2_fast.first_half(self, x, img, p.fast, p)
         n, dtype, fused, _ = self._settings(ws, p)
@@ -319,16 +321,22 @@ class SynthesisBlock(nn.Module):
             p.store(f"{self.name}.skip", y)
         return self.conv0.preactivate(x, ws[0], fused), img, y
 
+    def activate_conv0(self, x: torch.Tensor, ws: list[torch.Tensor], p: _SynthesisPass) -> torch.Tensor:
+        """conv0's noise, bias and activation on `first_half`'s output (into a new map: an
+        incremental pass may keep that output)."""
+        if p.fast is not None:
+            return sg2_fast.activate_conv0(self, x, p.fast, p)
+        _, _, _, noise = self._settings(ws, p)
+        x = self.conv0.activate(x, noise(self.conv0))
+        p.store(f"{self.name}.conv0", x)
+        return x
+
     def second_half(self, x: torch.Tensor, img: torch.Tensor | None, y: torch.Tensor | None,
                     ws: list[torch.Tensor], p: _SynthesisPass) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """conv0's noise and activation, conv1 (plus the shortcut), then the image: the
-        previous one upsampled plus this ToRGB."""
+        """conv1 (plus the shortcut), then the image: the previous one upsampled plus this ToRGB."""
         if p.fast is not None:
             return sg2_fast.second_half(self, x, img, y, p.fast, p)
         _, _, fused, noise = self._settings(ws, p)
-        if self.in_channels:
-            x = self.conv0.activate(x, noise(self.conv0))
-            p.store(f"{self.name}.conv0", x)
         x = self.conv1(x, ws[self.num_conv - 1], noise(self.conv1), fused,
                        gain=SQRT_HALF if self.has_skip else 1.0)
         p.store(f"{self.name}.conv1", x)
@@ -399,16 +407,25 @@ class SynthesisNetwork(nn.Module):
         self.num_ws = w_idx + self.blocks[-1].num_torgb
         self._ws_resolutions = [ws_res[i] for i in range(self.num_ws)]
         self._layer_resolutions = {name: b.resolution for b in self.blocks for name in b.capture_names()}
-        # Two incremental-rendering stages per block: the const, or the shortcut and conv0 up to its
-        # noise (so no noise input); then conv0's noise and activation, and the rest.
+        # Incremental-rendering stages: the const, or the shortcut and conv0 up to its noise; then
+        # (not in the const block) conv0's noise and activation; then conv1 and the image. So a
+        # change of one resolution's noise keeps the upsampling conv, and one of the last rows
+        # keeps conv0 whole. `_stage_parts` says which block and part each stage runs.
         self.stages: list[Stage] = []
-        for b, rows in zip(self.blocks, self.block_ws):
+        self._stage_parts: list[tuple[int, str]] = []
+        for k, (b, rows) in enumerate(zip(self.blocks, self.block_ws)):
             first = tuple(n for n in b.capture_names() if n.endswith(".skip"))
-            rest = tuple(n for n in b.capture_names() if n not in first)
+            conv0 = tuple(n for n in b.capture_names() if n.endswith(".conv0"))
+            rest = tuple(n for n in b.capture_names() if n not in first + conv0)
             self.stages.append(Stage(tuple(rows[:1]) if b.in_channels else (), None, first,
                                      resolution=b.resolution))
+            self._stage_parts.append((k, "first"))
+            if b.in_channels:
+                self.stages.append(Stage((), b.resolution, conv0, resolution=b.resolution))
+                self._stage_parts.append((k, "activate"))
             self.stages.append(Stage(tuple(rows[b.num_conv - 1:]), b.resolution, rest,
                                      resolution=b.resolution))
+            self._stage_parts.append((k, "second"))
 
     def layer_resolutions(self) -> dict[str, int]:
         """Capturable layer name -> output resolution, in forward order."""
@@ -429,7 +446,7 @@ class SynthesisNetwork(nn.Module):
         `noise_seed` makes random noise reproducible across devices (drawn on the CPU in layer
         order); `noise_gain_by_res` scales the noise of all layers of a resolution (missing = 1).
         fp16 is used for the top `num_fp16_res` blocks only on CUDA and unless `force_fp32`.
-        `resume` keeps the input of each block half (`self.stages`) and restarts from the first
+        `resume` keeps the input of each stage (`self.stages`) and restarts from the first
         one the new `ws` or gains change (see `explorer.nets.resume`). `stop_resolution` (skip architecture only)
         returns the image as it stands after that block: a cheap low-resolution preview.
         """
@@ -442,7 +459,7 @@ class SynthesisNetwork(nn.Module):
             if self.block_architecture != "skip" or int(stop_resolution) not in self.block_resolutions:
                 raise ValueError("stop_resolution needs the skip architecture and one of "
                                  f"{self.block_resolutions}")
-            stop_after = 2 * self.block_resolutions.index(int(stop_resolution)) + 1
+            stop_after = max(i for i, stage in enumerate(self.stages) if stage.resolution == int(stop_resolution))
         generator = None
         if noise_mode == "random" and noise_seed is not None:
             generator = torch.Generator().manual_seed(int(noise_seed))
@@ -459,10 +476,13 @@ class SynthesisNetwork(nn.Module):
             x, img, y, rng = entering or (None, None, None, None)
             if rng is not None:  # resuming mid-way: the random noise continues where it was
                 generator.set_state(rng)
-            block = self.blocks[i // 2]
-            block_rows = [rows[r] for r in self.block_ws[i // 2]]
-            if i % 2 == 0:
+            k, part = self._stage_parts[i]
+            block = self.blocks[k]
+            block_rows = [rows[r] for r in self.block_ws[k]]
+            if part == "first":
                 x, img, y = block.first_half(x, img, block_rows, p)
+            elif part == "activate":
+                x = block.activate_conv0(x, block_rows, p)
             else:
                 (x, img), y = block.second_half(x, img, y, block_rows, p), None
             return x, img, y, None if generator is None else generator.get_state()
