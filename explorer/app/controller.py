@@ -152,7 +152,7 @@ class AppController:
         self.jobs: dict[JobKind, JobHandle] = {}
         self.results: dict[JobKind, JobResult] = {}
         self.last_saved: SavedImage | None = None
-        self._restoring: tuple[RestoreState, LatentState, np.ndarray] | None = None  # (PNG, state, its W+)
+        self._restoring: tuple[RestoreState, LatentState, np.ndarray, str] | None = None  # PNG, state, W+, model
         self.frame: Frame | None = None  # the newest frame, as of the last poll()
         self.want_layer_stats = False
         self._dropped: deque[str] = deque()
@@ -426,7 +426,7 @@ class AppController:
             def job(report, cancelled) -> float:
                 final = self._final_ws(state, library)[0]
                 return float(np.abs(final - ws).max() / max(float(np.abs(ws).max()), 1e-12))
-            self._restoring = (action, state, ws)
+            self._restoring = (action, state, ws, info.content_hash)
             self.track_job(JobKind.RESTORE_CHECK, self.engine.run_job("check the saved edits", job))
             return
         if not missing:
@@ -450,11 +450,12 @@ class AppController:
     def _restore_checked(self, handle: JobHandle) -> None:
         """The saved PNG's edits, recomputed with today's sets, against the W+ saved beside it."""
         restoring, self._restoring = self._restoring, None
-        if restoring is None or handle.status != "done":
-            if handle.status != "done":
-                self.report_job_end(handle)
+        if handle.status != "done":
+            self.report_job_end(handle)
             return
-        action, state, ws = restoring
+        action, state, ws, model_hash = restoring
+        if self.model_info is None or self.model_info.content_hash != model_hash:
+            return  # another model came meanwhile: the state was fitted to the old one
         if handle.result <= SAME_W_TOLERANCE:
             self.set_state(state)
             self.set_status(f"restored the state saved in {action.path.name}")
