@@ -204,7 +204,7 @@ def test_jobs_publish_pictures(app):
     h, w = ref.resolution, ref.resolution
     assert ctl.mixing.grid.rgba.shape == (3 * h, 3 * w, 4)
     assert ctl.mixing.grid.plan.row_labels == ("A: seed 1", "A: seed 2")
-    assert ctl.results[JobKind.NOISE_VARIANCE].rgba.shape == (h, w, 4)
+    assert ctl.results[JobKind.NOISE_VARIANCE].value.rgba.shape == (h, w, 4)
 
 
 def test_a_mixing_grid_under_way_when_another_model_loads_is_dropped_not_mixed(app):

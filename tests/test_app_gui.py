@@ -123,7 +123,7 @@ def test_noise_toggle_for_one_resolution(make_app, tmp_path):
         ctx.yield_(2)
         view = window.panel(NoisePanel).variance_view
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, view),
-                             noise_variance(ref, ctl.state, 4), view=view)
+                             noise_variance(ref, ctl.state, 4).rgba, view=view)
         # Under the map, its colour scale: the same colours from 0 (black) to the largest std (white).
         scale = window.panel(NoisePanel).scale_view
         assert_screen_equals(window, screen_picture(ctx, window, tmp_path, scale), heat_scale_rgba(), view=scale)

@@ -216,10 +216,11 @@ def test_noise_variance_is_zero_without_noise_and_not_with_it(model):
     steps = []
     quiet = noise_variance(model, LatentState(seed=1, noise_gains=((4, 0.0), (8, 0.0), (16, 0.0), (32, 0.0))),
                            samples=4, on_step=lambda s, t: steps.append((s, t)))
-    assert quiet.shape == (32, 32, 4) and (quiet[..., :3] == 0).all() and (quiet[..., 3] == 255).all()
+    assert quiet.rgba.shape == (32, 32, 4) and (quiet.rgba[..., :3] == 0).all() and (quiet.rgba[..., 3] == 255).all()
+    assert quiet.peak == 0
     assert steps == [(1, 4), (2, 4), (3, 4), (4, 4)]
     noisy = noise_variance(model, LatentState(seed=1), samples=4)
-    assert noisy[..., :3].max() == 255
+    assert noisy.rgba[..., :3].max() == 255 and 0 < noisy.peak < 255
 
 
 def test_mixing_grid_layout(model):
@@ -382,7 +383,7 @@ def test_thread_jobs_use_the_current_model(thread, model):
     noise = thread.start_noise_variance(LatentState(seed=1), samples=3)
     grid = thread.start_mixing_grid([1], [2, 3], (1, 1, 1, 1, 0, 0, 0, 0))
     assert noise.wait(10) and grid.wait(10)
-    assert noise.status == "done" and noise.result.shape == (32, 32, 4)
+    assert noise.status == "done" and noise.result.rgba.shape == (32, 32, 4)
     assert noise.progress == Progress(3, 3, "noise variance")
     np.testing.assert_array_equal(
         grid.result, mixing_grid(model, [1], [2, 3], (1, 1, 1, 1, 0, 0, 0, 0)))

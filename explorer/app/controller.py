@@ -58,10 +58,11 @@ from explorer.train.snapshot import trained_kimg
 
 @dataclass(frozen=True)
 class JobResult:
-    """A finished job's picture; `version` changes whenever a new one arrives (for re-upload)."""
+    """A finished job's result (a picture's job: its picture); `version` changes whenever a new
+    one arrives (for re-upload)."""
 
     version: int
-    rgba: np.ndarray
+    value: Any
 
 
 # A saved PNG's edits give its saved W+ again when the max difference is below this fraction of

@@ -164,11 +164,21 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1)
 
 
+@dataclass(frozen=True)
+class NoiseVariance:
+    """Where noise matters: a heat map scaled to its own maximum, and that maximum (the largest
+    per-pixel std, in 8-bit steps), so a faint effect is not read as a strong one."""
+
+    rgba: np.ndarray
+    peak: float
+
+
 def noise_variance(model: Model, state: LatentState, samples: int = 16,
                    directions: DirectionLookup | None = None, force_fp32: bool = True,
-                   on_step: StepCallback | None = None) -> np.ndarray:
+                   on_step: StepCallback | None = None) -> NoiseVariance:
     """Where the noise inputs matter: per-pixel std over `samples` random-noise renders (seeds
-    0..samples-1, the state's gains), averaged over colour channels, as a heat map scaled to its max.
+    0..samples-1, the state's gains) as shown (clamped to the 8-bit range), averaged over colour
+    channels, as a heat map scaled to its max.
     """
     if samples < 2:
         raise ExplorerError("noise variance needs at least 2 samples")
@@ -176,6 +186,7 @@ def noise_variance(model: Model, state: LatentState, samples: int = 16,
     mean = m2 = None
     for k in range(samples):
         x = synthesize_state(model, state, ws, force_fp32, noise_mode="random", noise_seed=k)[0]
+        x = x.clamp(-1, 1)  # the picture as shown: what lies beyond white or black does not show
         if mean is None:  # Welford: identical samples give exactly zero, not rounding noise
             mean, m2 = x.clone(), torch.zeros_like(x)
         else:
@@ -187,7 +198,7 @@ def noise_variance(model: Model, state: LatentState, samples: int = 16,
     std = (m2 / samples).sqrt().mean(dim=0)
     peak = std.max()
     t = torch.where(peak > 0, std / peak, torch.zeros_like(std))
-    return heat_rgba(t)
+    return NoiseVariance(heat_rgba(t), float(peak) * 127.5)  # images span [-1, 1]: 255 steps
 
 
 def heat_rgba(t: torch.Tensor) -> np.ndarray:

@@ -30,7 +30,7 @@ from explorer.devices import resolve_device
 from explorer.engine.events import ErrorEvent, Event, JobFinished, ModelLoaded
 from explorer.engine.frame import Frame
 from explorer.engine.mapping_cache import MappingCache
-from explorer.engine.render import (mixing_grid, noise_variance, preview_resolution,
+from explorer.engine.render import (NoiseVariance, mixing_grid, noise_variance, preview_resolution,
                                     render_preview, render_ws)
 from explorer.engine.threads import RENDER_NICE, configure_render_thread
 from explorer.errors import ExplorerError, one_line_error
@@ -210,10 +210,10 @@ class RenderThread:
         return handle.start()
 
     def start_noise_variance(self, state: LatentState, samples: int = 16) -> JobHandle:
-        """Job whose result is the RGBA heat map of where noise changes `state`'s picture."""
+        """Job whose result (a `NoiseVariance`) maps where noise changes `state`'s picture."""
         directions, force_fp32 = self._directions, self.force_fp32
 
-        def fn(report, cancelled) -> np.ndarray:
+        def fn(report, cancelled) -> NoiseVariance:
             with self.borrow_model() as model, torch.no_grad():
                 return noise_variance(model, state, samples, directions, force_fp32,
                                       on_step=lambda s, t: report(Progress(s, t, "noise variance")))

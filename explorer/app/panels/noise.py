@@ -113,21 +113,22 @@ class NoisePanel(Panel):
         opened, self.show_variance = imgui.begin("Noise variance", self.show_variance)
         if opened:
             imgui.text_disabled("per-pixel std over random noise (bright = noise matters)")
-            self.variance_view.show_array(("variance", result.version), result.rgba)
+            self.variance_view.show_array(("variance", result.version), result.value.rgba)
             bar = imgui.get_text_line_height_with_spacing() * 2 + 14
             if imgui.begin_child("map", imgui.ImVec2(-1, max(imgui.get_content_region_avail().y - bar, 32))):
                 self.variance_view.draw()
             imgui.end_child()
-            self._colour_bar()
+            self._colour_bar(result.value.peak)
         imgui.end()
 
-    def _colour_bar(self) -> None:
-        """What the colours mean: 0 (black) up to this map's largest std (white)."""
+    def _colour_bar(self, peak: float) -> None:
+        """What the colours mean: 0 (black) up to this map's largest std (white), and how large
+        that is: a map of a faint effect is as bright as one of a strong effect."""
         self.scale_view.show_array("scale", heat_scale_rgba())
         if imgui.begin_child("colour scale", imgui.ImVec2(-1, 14)):
             self.scale_view.draw()
         imgui.end_child()
-        label = "largest std in this picture"
+        label = f"largest std in this picture: {peak:.1f} of 255"
         right = imgui.get_cursor_pos_x() + imgui.get_content_region_avail().x - imgui.calc_text_size(label).x
         imgui.text_disabled("0")
         imgui.same_line(max(right, 20.0))
