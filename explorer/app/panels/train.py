@@ -215,7 +215,11 @@ class TrainPanel(Panel):
         height = min(180.0, max(imgui.get_content_region_avail().y * 0.35, 120.0))
         if implot.begin_plot("##losses", imgui.ImVec2(-1, height)):
             fit = implot.AxisFlags_.auto_fit
-            implot.setup_axes("kimg", "loss", fit, fit)
+            one = len(kimg) == 1  # auto-fit would centre a single point: a negative kimg axis
+            implot.setup_axes("kimg", "loss", 0 if one else fit, fit)
+            if one:
+                implot.setup_axis_limits(implot.ImAxis_.x1, 0.0, 2.0 * max(float(kimg[0]), 1e-3),
+                                         implot.Cond_.always)
             implot.setup_legend(implot.Location_.north, implot.LegendFlags_.outside | implot.LegendFlags_.horizontal)
             spec = implot.Spec()
             if len(kimg) < 8:
