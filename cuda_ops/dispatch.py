@@ -31,6 +31,13 @@ def fused_kernel(op_name: str, x: torch.Tensor) -> Callable | None:
     return _fused_kernels.get(op_name)
 
 
+def cpu_inference(x: torch.Tensor) -> bool:
+    """Float32 CPU work without autograd recording, outside `reference_only`: where the CPU
+    inference paths (StyleGAN2's `sg2_fast`, the folded fully connected layers) may run."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and not reference_requested())
+
+
 def reference_requested() -> bool:
     """Whether this thread is inside `reference_only` (other fast paths honour it too)."""
     return getattr(_local, "reference_only", False)

@@ -6,8 +6,8 @@ import os
 # after each op here) takes the cores a UI or other jobs need: CPU frames were 2-3x slower
 # (median) on a shared 2-core box. Sleeping at once costs a wake-up per op instead, and a forward
 # is some 350 ops: a short spin (GOMP_SPINCOUNT 30000, under 1 ms here) keeps the threads awake
-# within a forward and asleep between frames (bench/generator.py, 64 px StyleGAN2 on 2 threads: 62-66 % -> 70-77 % of the
-# matmul peak). Takes effect only if torch is not loaded yet; a user's OMP_WAIT_POLICY or
+# within a forward and asleep between frames (bench/generator.py, 64 px StyleGAN2 on 2 threads:
+# 62-66 % -> 70-77 % of the matmul peak). Takes effect only if torch is not loaded yet; a user's OMP_WAIT_POLICY or
 # GOMP_SPINCOUNT wins (the spin count is GNU OpenMP's; other runtimes see PASSIVE alone).
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"

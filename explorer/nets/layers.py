@@ -15,7 +15,7 @@ from torch import nn
 
 from cuda_ops import bias_act
 from cuda_ops.bias_act import ACTIVATIONS
-from cuda_ops.dispatch import reference_requested
+from cuda_ops.dispatch import cpu_inference
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -50,7 +50,7 @@ class FullyConnectedLayer(nn.Module):
         return bias if self.bias_gain == 1 else bias * self.bias_gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.activation in ("relu", "lrelu") and _inference_on_cpu(x) and self.weight.dtype == x.dtype:
+        if self.activation in ("relu", "lrelu") and cpu_inference(x) and self.weight.dtype == x.dtype:
             weight_t, bias = self._folded()
             return F.leaky_relu_(torch.addmm(bias, x, weight_t), ACTIVATIONS[self.activation].default_alpha)
         # The weight gain scales the [n, out] product, not the [out, in] weight: the same algebra,
@@ -79,12 +79,6 @@ class FullyConnectedLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
-
-
-def _inference_on_cpu(x: torch.Tensor) -> bool:
-    """float32 CPU work without autograd, outside `cuda_ops.dispatch.reference_only`."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
-            and not reference_requested())
 
 
 def add_fc_layers(owner: nn.Module, widths: Sequence[int], activation: str, lr_multiplier: float) -> int:

@@ -2,12 +2,12 @@
 
 A synthesis network is a chain of stages (StyleGAN2: three per block, its upsampling conv up to
 the noise, that conv's noise and activation, and the rest; StyleGAN3: the input and then one
-layer each). A stage's input depends
-only on the W+ rows and the noise gains of the stages before it, so after a pass that kept every
-stage's input, the next pass can start at the first stage that reads a changed row or uses a
-changed noise gain, and it gives exactly the pixels of a full pass: the same ops run on the same tensors. Everything else a pass depends on
-(the network and its weights, the code path, noise mode and seed, transform, batch size) is part
-of a key, and any change there starts from the beginning.
+layer each). A stage's input depends only on the W+ rows and the noise gains of the stages
+before it, so after a pass that kept every stage's input, the next pass can start at the first
+stage that reads a changed row or uses a changed noise gain, and it gives exactly the pixels of a
+full pass: the same ops run on the same tensors. Everything else a pass depends on (the network
+and its weights, the code path, noise mode and seed, transform, batch size) is part of a key, and
+any change there starts from the beginning.
 
 A pass may also stop early (a preview at a low resolution); the stages it ran are kept, so the
 full pass that follows starts where the preview stopped.

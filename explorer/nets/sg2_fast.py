@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from cuda_ops import upsample2d
-from cuda_ops.dispatch import reference_requested
+from cuda_ops.dispatch import cpu_inference
 from explorer.nets.resume import weights_key
 
 if TYPE_CHECKING:
@@ -53,11 +53,8 @@ _ONE = [1, 1]
 
 
 def applies(x: torch.Tensor) -> bool:
-    """Whether the fast path may run: float32 CPU tensors, no autograd recording, and no
-    `cuda_ops.dispatch.reference_only` block around the call."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
-            and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
-            and not reference_requested())
+    """Whether the fast path may run: `cuda_ops.dispatch.cpu_inference`, with oneDNN."""
+    return cpu_inference(x) and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
 
 
 # ------------------------------------------------------------------------------------ the plan
@@ -164,7 +161,7 @@ def first_half(block: "SynthesisBlock", x: torch.Tensor | None, img: torch.Tenso
                fp: FastPass, p: "_SynthesisPass") -> tuple[torch.Tensor, torch.Tensor | None,
                                                           torch.Tensor | None]:
     """`SynthesisBlock.first_half` on the fast path: the const, or the shortcut and conv0 up to
-    its noise (with the bias: the second half never writes into what this returns)."""
+    its noise (with the bias: `activate_conv0` never writes into what this returns)."""
     if block.in_channels == 0:
         n = fp.styles.shape[1]
         if n > 1:

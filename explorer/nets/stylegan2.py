@@ -290,7 +290,7 @@ class SynthesisBlock(nn.Module):
     def capture_names(self) -> list[str]:
         """Names this block stores into `capture`, in the order it computes them."""
         names = [f"{self.name}.skip"] if self.has_skip else []
-        names += [f"{self.name}.conv0"] if self.in_channels else []  # by the second half
+        names += [f"{self.name}.conv0"] if self.in_channels else []  # by `activate_conv0`
         names += [f"{self.name}.conv1"]
         names += [f"{self.name}.out"] if self.has_skip else []
         names += [f"{self.name}.torgb", f"{self.name}.img"] if self.has_torgb else []
