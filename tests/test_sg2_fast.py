@@ -6,6 +6,8 @@ give the same pictures, captures and random-noise draws, and must notice changed
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -229,6 +231,30 @@ def test_copies_of_a_model_render_the_same_bits() -> None:
     ws = g.mapping(torch.randn(2, 16)).detach()
     with torch.no_grad():
         assert torch.equal(g.synthesis(ws, noise_mode="const"), copy.deepcopy(g).synthesis(ws, noise_mode="const"))
+
+
+def test_packed_weights_are_never_repacked(capfd) -> None:
+    """oneDNN picks a packed weight layout by ISA and input shape. The fast path packs each
+    weight once per input shape; a layout packed for some other shape or ISA gets converted
+    again on every call (on AVX2 that repack made a 64 px render slower than the reference).
+    oneDNN's own log of a second pass, at batch 1 and 2, must show no reorder whose source is
+    already a blocked (packed) layout: only plain ones (the per-call modulated filters)."""
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=32,
+                           mapping_kwargs={"num_layers": 2}, channel_base=2048, channel_max=128).eval()
+    ws = g.mapping(torch.randn(1, 16)).detach()
+    with torch.no_grad():
+        for batch in (1, 2):
+            g.synthesis(ws.repeat(batch, 1, 1))
+            capfd.readouterr()
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                g.synthesis(ws.repeat(batch, 1, 1))
+            log = capfd.readouterr().out
+            executed = [line for line in log.splitlines() if ",exec,cpu," in line]
+            assert any(",convolution," in line for line in executed), log[-2000:]
+            repacks = [line for line in executed if ",reorder," in line
+                       and re.search(r"src:\w+:\w*:blocked:[a-z]*[A-Z0-9]", line)]
+            assert not repacks, f"batch {batch}: " + "\n".join(repacks)
 
 
 @pytest.mark.parametrize("activation", ["lrelu", "relu"])
