@@ -43,7 +43,7 @@ def routes(channels: int, size: int) -> tuple[dict, torch.Tensor, torch.Tensor]:
     s_in = torch.rand(1, channels, generator=gen) + 0.5
     s_out = torch.rand(1, channels, generator=gen) + 0.5
     bias = torch.randn(channels, generator=gen)
-    packed = torch._C._nn.mkldnn_reorder_conv2d_weight(w.to_mkldnn(), ONE, ONE, ONE, 1)
+    packed = torch._C._nn.mkldnn_reorder_conv2d_weight(w.to_mkldnn(), ONE, ONE, ONE, 1, list(x.shape))
 
     def direct() -> torch.Tensor:
         y = torch.ops.mkldnn._convolution_pointwise(x * s_in.reshape(1, -1, 1, 1), packed, None, ONE,

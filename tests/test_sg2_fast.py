@@ -190,7 +190,8 @@ def test_wide_layers_take_the_winograd_route_and_match_the_reference() -> None:
     assert tile(net.b32.conv1, torch.empty(1, 1, 32, 32)) == 4  # 128 -> 128
     assert tile(net.b64.conv1, torch.empty(1, 1, 64, 64)) == 4  # 64 -> 64
     assert tile(net.b4.conv1, torch.empty(1, 1, 4, 4)) == 0  # too small a map
-    assert tile(net.b64.conv1, torch.empty(1, 1, 256, 256)) == 4  # in bands of tile rows
+    assert tile(net.b32.conv1, torch.empty(1, 1, 256, 256)) == 4  # in bands of tile rows
+    assert tile(net.b64.conv1, torch.empty(1, 1, 128, 128)) == 0  # 64 channels on a big map
     assert tile(net.b64.torgb, torch.empty(1, 1, 64, 64)) == 0  # 1x1
     for batch in (1, 2):
         ws = g.mapping(torch.randn(batch, 16))

@@ -240,17 +240,21 @@ def winograd_tile(layer: "SynthesisLayer", x: torch.Tensor) -> int:
     tile rows (`_BAND_VALUES`) keep them in cache at any map size; but its weight is 36 / 16 as
     big as F(2x2)'s: where the map is small and the layer wide (8 px, or 16 px at 512 channels)
     that read costs more than the multiplies it saves. Below 64 channels the transforms cost more
-    than they save. Measured by `bench/winograd.py` (batch 1, best ms with 1 / 2 threads, direct
-    -> chosen; bench/results/cpu-2026-11-27d.json): 128 ch at 64 px 11.0 / 4.7 -> 6.6 / 2.9 (F4);
-    256 ch at 128 px 173 / 81 -> 77 / 43 (F4); 64 ch at 256 px 47 / 19.8 -> 43 / 19.4 (F4);
-    512 ch at 16 px 10.4 / 7.1 -> 5.7 / 4.5 (F2); 256 ch at 8 px 1.07 / 0.62 -> 0.91 / 0.60 (F2);
-    32 ch at 128 px 3.9 / 1.5 (direct; F4 4.6 / 1.9).
+    than they save, and below 128 channels on maps of 128 px and up, where the transforms are
+    memory-bound. Measured by `bench/winograd.py` (batch 1, best ms with 1 / 2 threads, direct
+    -> chosen), on an AVX-512 CPU (bench/results/cpu-2026-11-27d.json): 128 ch at 64 px 11.0 /
+    4.7 -> 6.6 / 2.9 (F4); 256 ch at 128 px 173 / 81 -> 77 / 43 (F4); 512 ch at 16 px 10.4 / 7.1
+    -> 5.7 / 4.5 (F2); 256 ch at 8 px 1.07 / 0.62 -> 0.91 / 0.60 (F2); 64 ch at 256 px 47 / 19.8
+    (F4 43 / 19.4, 9 % faster there); and on an AVX2 EPYC (bench/results/cpu-avx2-2026-11-27.json):
+    256 ch at 32 px 14.0 / 14.4 -> 7.7 / 7.6 (F4); 512 ch at 8 px 4.6 / 3.2 (F2 5.4 / 4.0, 18-26 %
+    slower there); 64 ch at 256 px 70.6 / 58.4 (F4 107 / 71, 22-52 % slower), which decides the
+    64-channel rule.
     """
     out_channels, in_channels, kh, kw = layer.weight.shape
     h, w = x.shape[2:]
     narrow, wide = min(in_channels, out_channels), max(in_channels, out_channels)
     small = min(h, w)
-    if kh != 3 or kw != 3 or layer.padding != 1 or narrow < 64:
+    if kh != 3 or kw != 3 or layer.padding != 1 or narrow < 64 or (narrow < 128 and small >= 128):
         return 0
     if small >= 16 and h % 4 == 0 and w % 4 == 0 and (small >= 32 or wide < 512):
         return 4
