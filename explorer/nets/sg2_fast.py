@@ -246,9 +246,9 @@ def winograd_tile(layer: "SynthesisLayer", x: torch.Tensor) -> int:
     4.7 -> 6.6 / 2.9 (F4); 256 ch at 128 px 173 / 81 -> 77 / 43 (F4); 512 ch at 16 px 10.4 / 7.1
     -> 5.7 / 4.5 (F2); 256 ch at 8 px 1.07 / 0.62 -> 0.91 / 0.60 (F2); 64 ch at 256 px 47 / 19.8
     (F4 43 / 19.4, 9 % faster there); and on an AVX2 EPYC (bench/results/cpu-avx2-2026-11-27.json):
-    256 ch at 32 px 14.0 / 14.4 -> 7.7 / 7.6 (F4); 512 ch at 8 px 4.6 / 3.2 (F2 5.4 / 4.0, 18-26 %
-    slower there); 64 ch at 256 px 70.6 / 58.4 (F4 107 / 71, 22-52 % slower), which decides the
-    64-channel rule.
+    256 ch at 32 px 18.3 / 9.6 -> 11.8 / 6.1 (F4); 512 ch at 8 px 5.3 / 3.0 (F2 6.1 / 4.0, 15-34 %
+    slower there, under a millisecond); 64 ch at 256 px 61 / 40 (F4 81 / 79, 1.3-2x slower), which
+    decides the 64-channel rule.
     """
     out_channels, in_channels, kh, kw = layer.weight.shape
     h, w = x.shape[2:]
