@@ -34,7 +34,7 @@ import math
 import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -434,7 +434,8 @@ def _same_preactivation(layer: "SynthesisLayer", x: torch.Tensor, styles: torch.
 _PACKED_SHAPES = 3
 
 
-def _packed_weight(extras: dict[str, Any], x: torch.Tensor, pack: Any) -> torch.Tensor:
+def _packed_weight(extras: dict[str, Any], x: torch.Tensor,
+                   pack: Callable[[], torch.Tensor]) -> torch.Tensor:
     """The layer's weight in oneDNN's blocked layout for convolving `x`, packed once per shape.
 
     oneDNN picks the layout from the ISA and the input's shape and memory format. A weight
