@@ -39,6 +39,16 @@ def test_resume_keeps_stored_settings_but_takes_new_length(tmp_path: Path) -> No
     assert (cfg.data, cfg.batch, cfg.gamma, cfg.kimg) == ("old", 16, 0.5, 20.0)
 
 
+def test_the_ema_half_life_is_a_flag_that_a_resume_may_change(tmp_path: Path, capsys) -> None:
+    assert train_config(_parse(["train", "--data", "d", "--out", str(tmp_path), "--ema-kimg", "0.5"])).ema_kimg == 0.5
+    stored = TrainConfig(data="old", out=str(tmp_path), batch=16, ema_kimg=5.0)
+    (tmp_path / "config.json").write_text(json.dumps(asdict(stored)))
+    cfg = train_config(_parse(["train", "--out", str(tmp_path), "--resume", "--ema-kimg", "1"]))
+    assert (cfg.ema_kimg, cfg.batch) == (1.0, 16)
+    assert main(["train", "--data", "d", "--out", str(tmp_path / "new"), "--ema-kimg", "0"]) == 1
+    assert "--ema-kimg must be" in capsys.readouterr().err
+
+
 def test_missing_data_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     assert main(["train", "--out", str(tmp_path / "run")]) == 1
     assert "--data is required" in capsys.readouterr().err

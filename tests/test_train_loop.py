@@ -15,7 +15,8 @@ from explorer.cli import main as cli_main
 from explorer.errors import ExplorerError
 from explorer.train.loop import train
 from explorer.train.run_folder import RunFolder
-from explorer.train.snapshot import trained_kimg, load_snapshot
+from explorer.errors import CheckpointError
+from explorer.train.snapshot import load_snapshot, snapshot_model, trained_kimg
 from tests.test_train_support import make_shapes_folder, tiny_config
 
 
@@ -190,3 +191,34 @@ def test_g_ema_of_trained_weights_does_not_restart_its_ramp_up(tmp_path: Path, o
     g_moved = (groups["G"][key] - start[key]).abs().max()
     ema_moved = (groups["G_ema"][key] - start[key]).abs().max()
     assert g_moved > 0 and ema_moved < 0.01 * g_moved  # a restarted ramp would make G_ema = G
+
+
+def test_the_raw_g_of_a_snapshot_exports_with_its_provenance(tmp_path: Path, one_torch_thread) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=8)
+    snap = train(tiny_config(data, tmp_path / "run", tmp_path / "cache", kimg=0.016),
+                 log=lambda line: None).run.newest_snapshot()
+    groups = load_snapshot(snap).groups
+    key = "synthesis.b16.conv1.weight"
+    assert not torch.equal(groups["G"][key], groups["G_ema"][key])
+    raw, averaged = snapshot_model(snap, "G"), snapshot_model(snap, "G_ema")
+    assert torch.equal(raw.generator.state_dict()[key], groups["G"][key])
+    assert torch.equal(averaged.generator.state_dict()[key], groups["G_ema"][key])
+    assert raw.info.content_hash != averaged.info.content_hash == explorer.load(snap).info.content_hash
+    exported = tmp_path / "raw.safetensors"
+    explorer.save(raw, exported, dtype=torch.float16)
+    reloaded = explorer.load(exported)
+    assert reloaded.info.extra["source_extra"]["generator_weights"] == "G"
+    assert trained_kimg(reloaded.info.extra) == pytest.approx(0.016) and reloaded.has_discriminator
+    assert torch.allclose(reloaded.generator.state_dict()[key], groups["G"][key], atol=1e-2)
+    with pytest.raises(CheckpointError, match="no raw G"):
+        snapshot_model(exported, "G")
+
+
+def test_a_short_ema_half_life_makes_g_ema_follow_g(tmp_path: Path, one_torch_thread) -> None:
+    data = make_shapes_folder(tmp_path / "data", count=8)
+    run = train(tiny_config(data, tmp_path / "run", tmp_path / "cache", kimg=0.008, ema_kimg=1e-6),
+                log=lambda line: None).run
+    groups = load_snapshot(run.newest_snapshot()).groups
+    assert json.loads(run.config_path.read_text())["ema_kimg"] == 1e-6
+    for key, value in groups["G"].items():
+        assert torch.equal(groups["G_ema"][key], value), key

@@ -45,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.0025)")
     p.add_argument("--pl-weight", dest="pl_weight", type=float,
                    help="path-length penalty weight (default 2; 0 turns it off, e.g. for short runs)")
+    p.add_argument("--ema-kimg", dest="ema_kimg", type=float,
+                   help="half-life of G_ema, the average of G that samples and exports come from, in kimg "
+                   "(default batch x 10/32; a low --lr fine-tune wants a shorter one, since G then moves "
+                   "little per step and a long average lags behind it); may change on --resume")
     p.add_argument("--mixing", dest="style_mixing", type=float,
                    help="style-mixing probability in training (default 0.9)")
     p.add_argument("--cbase", dest="channel_base", type=int, help="channel base (default 16384)")

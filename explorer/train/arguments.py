@@ -26,6 +26,7 @@ _NUMBERS: dict[str, tuple[str, float, float, bool, bool]] = {
     "--batch": ("batch", 1, 65536, True, False),
     "--gamma": ("gamma", 0, 1e6, False, False),
     "--lr": ("lr", 0, 1.0, False, True),
+    "--ema-kimg": ("ema_kimg", 0, 1e9, False, True),
     "--cbase": ("channel_base", 1, 2**24, True, False),
     "--cmax": ("channel_max", 1, 4096, True, False),
     "--z-dim": ("z_dim", 1, 4096, True, False),

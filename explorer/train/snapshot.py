@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from explorer.checkpoints import read_checkpoint, save_checkpoint
+from explorer.errors import CheckpointError
+from explorer.model import Model
 
 OPT_KEY_SEPARATOR = "@"
 
@@ -80,6 +82,26 @@ def save_snapshot(path: Path, *, G: nn.Module, G_ema: nn.Module, D: nn.Module,
 def load_snapshot(path: Path) -> Snapshot:
     groups, metadata = read_checkpoint(path)
     return Snapshot(groups, json.loads(metadata["training"]))
+
+
+def snapshot_model(path: Path, weights: str = "G_ema") -> Model:
+    """A snapshot as a Model whose generator is its G_ema (what `explorer.load` gives) or its raw G.
+
+    The raw G is the one to export when it is ahead of its average: in a fine-tune at a low
+    learning rate G hardly jitters from step to step, while a G_ema with a half-life of many kimg
+    still trails it by most of a short run's progress. The choice is kept in the provenance."""
+    from explorer.checkpoints import load
+    if weights not in ("G_ema", "G"):
+        raise ValueError(f"weights must be 'G_ema' or 'G', not {weights!r}")
+    model = load(path)
+    if weights == "G_ema":
+        return model
+    groups, _ = read_checkpoint(path, ("G",))
+    if "G" not in groups:
+        raise CheckpointError(f"{Path(path).name} holds no raw G: only a training snapshot has one")
+    model.generator.load_state_dict(groups["G"])
+    return Model(model.generator, model.discriminator, format=model.format, source=model.info.source,
+                 extra={**model.info.extra, "generator_weights": "G"})
 
 
 def trained_kimg(extra: dict) -> float | None:
