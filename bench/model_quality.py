@@ -34,7 +34,7 @@ from explorer.engine.batch import generate_images  # noqa: E402
 from explorer.project.losses.efficientnet_lite0 import load_efficientnet_lite0  # noqa: E402
 from explorer.train.attribute_check import attribute_check  # noqa: E402
 from explorer.train.dataset import prepare_dataset  # noqa: E402
-from explorer.train.frechet import feature_stats, frechet_distance, uint8_batches  # noqa: E402
+from explorer.train.frechet import feature_stats, frechet_distance, real_stats, uint8_batches  # noqa: E402
 
 
 def generated_images(model: explorer.Model, count: int, first_seed: int, psi: float = 1.0):
@@ -56,14 +56,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     model = explorer.load(args.checkpoint, device=device)
-    real = np.load(prepare_dataset(args.data, resolution=model.resolution).images_path, mmap_mode="r")
-    real_hwc = (np.transpose(real[i], (1, 2, 0)) for i in range(len(real)))
+    prepared = prepare_dataset(args.data, resolution=model.resolution)
+    real = np.load(prepared.images_path, mmap_mode="r")
     net = load_efficientnet_lite0(device)
     count = min(args.count, len(real) // 2)
 
     t0 = time.perf_counter()
-    real_a = feature_stats(net, uint8_batches((next(real_hwc) for _ in range(count)), 50, device))
-    real_b = feature_stats(net, uint8_batches((next(real_hwc) for _ in range(count)), 50, device))
+    # The real side is the same for every model: cached beside the prepared dataset.
+    real_a, real_b = real_stats(net, real, count, device, cache_dir=prepared.folder)
     fake = feature_stats(net, uint8_batches(generated_images(model, count, 10_000_000), 50, device))
     fd, floor = frechet_distance(fake, real_a), frechet_distance(real_b, real_a)
     fd_seconds = time.perf_counter() - t0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.train.frechet import FeatureStats, feature_stats, frechet_distance, uint8_batches
+from explorer.train.frechet import FeatureStats, feature_stats, frechet_distance, real_stats, uint8_batches
 
 
 def stats_of(x: np.ndarray) -> FeatureStats:
@@ -42,3 +42,26 @@ def test_lite0_feature_stats_tell_different_images_apart():
     s_flat = feature_stats(net, uint8_batches(flat[:12], 6, torch.device("cpu")))
     assert s_noise_a.count == 12 and s_noise_a.mean.shape == (320,)
     assert frechet_distance(s_noise_a, s_noise_b) < frechet_distance(s_noise_a, s_flat)
+
+
+def test_real_stats_are_cached_beside_the_dataset_and_read_back_exactly(tmp_path):
+    # A small real network in place of Lite0: what is cached does not depend on which one.
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3, stride=8), torch.nn.ReLU())
+    features = lambda x: [net(x)]  # noqa: E731  (pooled_features reads the last stage)
+    images = np.random.default_rng(2).integers(0, 256, (10, 3, 16, 16), dtype=np.uint8)
+    first_a, first_b = real_stats(features, images, 4, torch.device("cpu"), cache_dir=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["fd-lite0-real-v1-4.npz"]
+    direct = feature_stats(features, uint8_batches([np.transpose(i, (1, 2, 0)) for i in images[4:8]], 50,
+                                                   torch.device("cpu")))
+    assert np.array_equal(first_b.mean, direct.mean) and np.array_equal(first_b.cov, direct.cov)
+    assert frechet_distance(first_a, first_b) > 0
+
+    def no_net(x):
+        raise AssertionError("the cached stats should be read, not recomputed")
+    again_a, again_b = real_stats(no_net, images, 4, torch.device("cpu"), cache_dir=tmp_path)
+    for fresh, cached in ((first_a, again_a), (first_b, again_b)):
+        assert np.array_equal(fresh.mean, cached.mean) and np.array_equal(fresh.cov, cached.cov)
+        assert cached.count == 4
+    with pytest.raises(ValueError, match="12 real images needed"):
+        real_stats(features, images, 6, torch.device("cpu"))

@@ -8,7 +8,9 @@ set), which says how small the distance can get for this data and sample size.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -16,7 +18,10 @@ import torch
 import torch.nn.functional as F
 from scipy import linalg
 
+from explorer.fileio import atomic_write_bytes
+
 FEATURE_INPUT_SIZE = 224  # the classifier's training resolution; smaller images are upsampled
+REAL_STATS_VERSION = 1  # part of the cache file's name: bump it when the features change
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,32 @@ def frechet_distance(a: FeatureStats, b: FeatureStats) -> float:
         covmean = linalg.sqrtm((a.cov + eps) @ (b.cov + eps))
     covmean = np.real(covmean)
     return float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2 * np.trace(covmean))
+
+
+def real_stats(net: torch.nn.Module, images: np.ndarray, count: int, device: torch.device,
+               cache_dir: Path | None = None) -> tuple[FeatureStats, FeatureStats]:
+    """Stats of the first `count` real images ([N, C, H, W] uint8) and of the next `count`: the
+    reference set, and the other half for the floor.
+
+    With `cache_dir` (a prepared dataset's folder, which its content hash names) they are kept
+    in an .npz there: every measurement of every model on a dataset needs the same numbers, and
+    they are two thirds of the feature passes of a Fréchet distance."""
+    cache = None if cache_dir is None else Path(cache_dir) / f"fd-lite0-real-v{REAL_STATS_VERSION}-{count}.npz"
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as f:
+            return (FeatureStats(f["mean_a"], f["cov_a"], int(f["count"])),
+                    FeatureStats(f["mean_b"], f["cov_b"], int(f["count"])))
+    if len(images) < 2 * count:
+        raise ValueError(f"{2 * count} real images needed, {len(images)} given")
+    halves = [feature_stats(net, uint8_batches((np.transpose(images[i], (1, 2, 0)) for i in range(start, start + count)),
+                                               50, device))
+              for start in (0, count)]
+    if cache is not None:
+        buf = io.BytesIO()
+        np.savez(buf, mean_a=halves[0].mean, cov_a=halves[0].cov, mean_b=halves[1].mean, cov_b=halves[1].cov,
+                 count=count)
+        atomic_write_bytes(cache, buf.getvalue())
+    return halves[0], halves[1]
 
 
 def uint8_batches(images: Iterable[np.ndarray], batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
