@@ -63,5 +63,9 @@ def test_real_stats_are_cached_beside_the_dataset_and_read_back_exactly(tmp_path
     for fresh, cached in ((first_a, again_a), (first_b, again_b)):
         assert np.array_equal(fresh.mean, cached.mean) and np.array_equal(fresh.cov, cached.cov)
         assert cached.count == 4
+    cache = tmp_path / "fd-lite0-real-v1-4.npz"
+    cache.write_bytes(cache.read_bytes()[:100])  # damaged: computed again, and the file replaced
+    redone_a, _ = real_stats(features, images, 4, torch.device("cpu"), cache_dir=tmp_path)
+    assert np.array_equal(redone_a.cov, first_a.cov) and cache.stat().st_size > 1000
     with pytest.raises(ValueError, match="12 real images needed"):
         real_stats(features, images, 6, torch.device("cpu"))

@@ -9,6 +9,7 @@ set), which says how small the distance can get for this data and sample size.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -72,9 +73,12 @@ def real_stats(net: torch.nn.Module, images: np.ndarray, count: int, device: tor
     they are two thirds of the feature passes of a Fréchet distance."""
     cache = None if cache_dir is None else Path(cache_dir) / f"fd-lite0-real-v{REAL_STATS_VERSION}-{count}.npz"
     if cache is not None and cache.is_file():
-        with np.load(cache, allow_pickle=False) as f:
-            return (FeatureStats(f["mean_a"], f["cov_a"], int(f["count"])),
-                    FeatureStats(f["mean_b"], f["cov_b"], int(f["count"])))
+        try:
+            with np.load(cache, allow_pickle=False) as f:
+                return (FeatureStats(f["mean_a"], f["cov_a"], int(f["count"])),
+                        FeatureStats(f["mean_b"], f["cov_b"], int(f["count"])))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # a damaged cache file: compute the stats again and replace it
     if len(images) < 2 * count:
         raise ValueError(f"{2 * count} real images needed, {len(images)} given")
     halves = [feature_stats(net, uint8_batches((np.transpose(images[i], (1, 2, 0)) for i in range(start, start + count)),
