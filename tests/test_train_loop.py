@@ -12,10 +12,9 @@ import torch
 
 import explorer
 from explorer.cli import main as cli_main
-from explorer.errors import ExplorerError
+from explorer.errors import CheckpointError, ExplorerError
 from explorer.train.loop import train
 from explorer.train.run_folder import RunFolder
-from explorer.errors import CheckpointError
 from explorer.train.snapshot import load_snapshot, snapshot_model, trained_kimg
 from tests.test_train_support import make_shapes_folder, tiny_config
 
