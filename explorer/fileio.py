@@ -51,7 +51,11 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any], over
         else:
             _move_without_replacing(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except BaseException:  # Ctrl-C / SIGTERM landed inside the clean-up itself: finish it, then go on
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _move_without_replacing(tmp: Path, path: Path) -> None:
