@@ -6,8 +6,9 @@
 #   2. meanwhile render the full avatar set on the other cores;
 #   3. train until END_AT seconds after the script started (`train --time-budget`), with the
 #      fused CUDA kernels when their background build and self-check passed in time;
-#   4. export G_ema + D in float16 (split into 15 MB parts: the device returns files of at most
-#      16 MiB; `cat model.part.* > model.safetensors` joins them, model.sha256 checks the result)
+#   4. export G_ema + D in float16, and the raw G + D beside it (split into 15 MB parts: the device
+#      returns files of at most 16 MiB; `cat model.part.* > model.safetensors` and
+#      `cat modelG.part.* > modelG.safetensors` join them, `sha256sum -c model.sha256` checks both)
 #      and pack logs, metrics and sample grids into $OUT.
 # Training starts from INIT (default: the shipped assets/model.safetensors) when that exists and
 # has the same resolution; else from random weights.
@@ -65,24 +66,26 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 EXPLORER=("$PY" -m explorer)
 
-export_fp16() {  # snapshot -> G_ema + D in float16, split into parts the device can return
-  "$PY" - "$1" "$2/model.safetensors" <<'EOF' 2>&1 | tee -a "$OUT/steps.log"
+export_fp16() {  # snapshot -> float16 G_ema + D and raw G + D, split into parts the device returns
+  "$PY" - "$1" "$2" <<'EOF' 2>&1 | tee -a "$OUT/steps.log"
 import sys, torch, explorer
-model = explorer.load(sys.argv[1])
-explorer.save(model, sys.argv[2], dtype=torch.float16)
-print("exported", sys.argv[1], "->", sys.argv[2])
+from explorer.train.snapshot import snapshot_model
+for weights, name in (("G_ema", "model"), ("G", "modelG")):
+    explorer.save(snapshot_model(sys.argv[1], weights), f"{sys.argv[2]}/{name}.safetensors", dtype=torch.float16)
+    print("exported", weights, "of", sys.argv[1], "->", name + ".safetensors")
 EOF
   split -b 15M -d "$2/model.safetensors" "$OUT/model.part."
-  (cd "$2" && sha256sum model.safetensors) >"$OUT/model.sha256"
+  split -b 15M -d "$2/modelG.safetensors" "$OUT/modelG.part."
+  (cd "$2" && sha256sum model.safetensors modelG.safetensors) >"$OUT/model.sha256"
 }
 
 if [ -n "${CONTINUE_FOR:-}" ]; then  # a warm machine: resume the newest run for the time left
   run=$(ls -d "${WORK%/*}"/*/run 2>/dev/null | grep -v "^$WORK/" | tail -1)
   [ -n "$run" ] || { log "no earlier run on this machine to continue"; exit 1; }
   log "continuing $run for ${CONTINUE_FOR}s"
-  "${EXPLORER[@]}" train --out "$run" --resume --time-budget "$CONTINUE_FOR" >"$OUT/continue.log" 2>&1
+  "${EXPLORER[@]}" train --out "$run" --resume --time-budget "$CONTINUE_FOR" >"$run/continue.log" 2>&1
   log "train rc $?"
-  tail -3 "$OUT/continue.log"
+  tail -25 "$run/continue.log" >>"$OUT/steps.log"  # the device returns 8 files at most: 4 are model parts
   export_fp16 "$(ls "$run"/snapshots/*.safetensors | tail -1)" "$WORK"
   cp "$run/metrics.jsonl" "$OUT/"; cp "$(ls "$run"/samples/fakes-*.png | tail -1)" "$OUT/"
   log "done"
