@@ -19,7 +19,7 @@
 #     --platform manylinux2014_x86_64 -d .whl dicebear-core==10.7.0 dicebear-styles==10.6.0 \
 #     resvg-py==0.5.0 dicebear-schema==2.0.2 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 \
 #     referencing==0.37.0 rpds-py==2026.9.1
-# Then: `END_AT=480 bash scripts/gpu_shipped_model.sh` with timeout_s 540, and join model.part.*.
+# Then: `END_AT=545 bash scripts/gpu_shipped_model.sh` with timeout_s 595; join model.part.* and modelG.part.*.
 # On a CUDA machine the kernels' checks (scripts/gpu_kernels.sh PHASE=checks) run beside the
 # training; a second call on the warm machine, `OUT=$OUT PHASE=bench bash scripts/gpu_kernels.sh`
 # with timeout_s 240, measures them: start-up + 540 + 240 s fits one session's 900 s.
