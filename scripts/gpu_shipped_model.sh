@@ -67,13 +67,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 EXPLORER=("$PY" -m explorer)
 
 export_fp16() {  # snapshot -> float16 G_ema + D and raw G + D, split into parts the device returns
-  "$PY" - "$1" "$2" <<'EOF' 2>&1 | tee -a "$OUT/steps.log"
-import sys, torch, explorer
-from explorer.train.snapshot import snapshot_model
-for weights, name in (("G_ema", "model"), ("G", "modelG")):
-    explorer.save(snapshot_model(sys.argv[1], weights), f"{sys.argv[2]}/{name}.safetensors", dtype=torch.float16)
-    print("exported", weights, "of", sys.argv[1], "->", name + ".safetensors")
-EOF
+  "${EXPLORER[@]}" export "$1" "$2/model.safetensors" --force 2>&1 | tee -a "$OUT/steps.log"
+  "${EXPLORER[@]}" export "$1" "$2/modelG.safetensors" --weights G --force 2>&1 | tee -a "$OUT/steps.log"
   split -b 15M -d "$2/model.safetensors" "$OUT/model.part."
   split -b 15M -d "$2/modelG.safetensors" "$OUT/modelG.part."
   (cd "$2" && sha256sum model.safetensors modelG.safetensors) >"$OUT/model.sha256"

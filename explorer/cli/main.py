@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "project": "explorer.cli.project",
     "train": "explorer.cli.train",
     "dataset": "explorer.cli.train",
+    "export": "explorer.cli.export",
     "models": "explorer.cli.download",
     "download": "explorer.cli.download",
     "diagnose": "explorer.cli.diagnose",
