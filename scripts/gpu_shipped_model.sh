@@ -25,8 +25,11 @@
 # with timeout_s 240, measures them: start-up + 540 + 240 s fits one session's 900 s.
 #
 # Time left after both calls (the machine stays warm for 30 s): `CONTINUE_FOR=150 bash
-# scripts/gpu_shipped_model.sh` resumes the newest run on the warm machine for that many seconds
-# and brings back its export as model.part.* again (timeout_s: CONTINUE_FOR + 60).
+# scripts/gpu_shipped_model.sh` resumes the newest run on the warm machine for that many seconds,
+# annealed: at CONTINUE_LR (default 0.0005, a fifth of the main run's) with G_ema's half-life
+# CONTINUE_EMA_KIMG (default 5), and brings back its export as model.part.* again (timeout_s:
+# CONTINUE_FOR + 60). Why anneal: a fifth of the rate took run 4's 413.4 to 359.4 in 10 CPU kimg,
+# while 212 more kimg at the full rate (2026-11-28) left the G_ema at 372.3.
 #
 # Dry run on a CPU first (same script, tiny numbers):
 #   OUT=/tmp/gpu-dry DEVICE=cpu COUNT=300 SMOKE_COUNT=64 SMOKE_TIMEOUT=900 END_AT=400 RES=32 BATCH=8 \
@@ -77,8 +80,11 @@ export_fp16() {  # snapshot -> float16 G_ema + D and raw G + D, split into parts
 if [ -n "${CONTINUE_FOR:-}" ]; then  # a warm machine: resume the newest run for the time left
   run=$(ls -d "${WORK%/*}"/*/run 2>/dev/null | grep -v "^$WORK/" | tail -1)
   [ -n "$run" ] || { log "no earlier run on this machine to continue"; exit 1; }
-  log "continuing $run for ${CONTINUE_FOR}s"
-  "${EXPLORER[@]}" train --out "$run" --resume --time-budget "$CONTINUE_FOR" >"$run/continue.log" 2>&1
+  CONTINUE_LR=${CONTINUE_LR:-0.0005}
+  CONTINUE_EMA_KIMG=${CONTINUE_EMA_KIMG:-5}
+  log "continuing $run for ${CONTINUE_FOR}s at lr $CONTINUE_LR, G_ema half-life $CONTINUE_EMA_KIMG kimg"
+  "${EXPLORER[@]}" train --out "$run" --resume --lr "$CONTINUE_LR" --ema-kimg "$CONTINUE_EMA_KIMG" \
+    --time-budget "$CONTINUE_FOR" >"$run/continue.log" 2>&1
   log "train rc $?"
   tail -25 "$run/continue.log" >>"$OUT/steps.log"  # the device returns 8 files at most: 4 are model parts
   export_fp16 "$(ls "$run"/snapshots/*.safetensors | tail -1)" "$WORK"

@@ -213,6 +213,19 @@ def test_the_raw_g_of_a_snapshot_exports_with_its_provenance(tmp_path: Path, one
         snapshot_model(exported, "G")
 
 
+def test_a_resume_at_a_lower_learning_rate_steps_with_it(tmp_path: Path, one_torch_thread) -> None:
+    from dataclasses import replace
+    data = make_shapes_folder(tmp_path / "data", count=8)
+    cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache", kimg=0.016, snap_kimg=0.016)
+    run = train(cfg, log=lambda line: None).run
+    first = load_snapshot(run.newest_snapshot()).groups["G"]
+    train(replace(cfg, kimg=0.032, lr=1e-12), resume=True, log=lambda line: None)
+    second = load_snapshot(run.newest_snapshot())
+    assert second.nimg == 32 and json.loads(run.config_path.read_text())["lr"] == 1e-12
+    key = "synthesis.b16.conv1.weight"
+    assert (second.groups["G"][key] - first[key]).abs().max() < 1e-8  # Adam's step is about lr
+
+
 def test_a_short_ema_half_life_makes_g_ema_follow_g(tmp_path: Path, one_torch_thread) -> None:
     data = make_shapes_folder(tmp_path / "data", count=8)
     run = train(tiny_config(data, tmp_path / "run", tmp_path / "cache", kimg=0.008, ema_kimg=1e-6),

@@ -18,9 +18,10 @@ from explorer.train.config import TrainConfig
 from explorer.train.run_folder import RunFolder
 
 # Settings a resumed run may change; every other one shapes the networks or the optimisation.
-# (ema_kimg only sets how G_ema averages G: G and D train the same.)
+# (ema_kimg only sets how G_ema averages G: G and D train the same. lr may be lowered to anneal a
+# run: Adam's moments carry over, only the step size changes.)
 RESUME_OVERRIDES = ("data", "kimg", "device", "workers", "cache_dir", "tick_kimg", "sample_kimg", "snap_kimg",
-                    "fused_kernels", "ema_kimg")
+                    "fused_kernels", "ema_kimg", "lr")
 # Settings a snapshot's weights were trained with and cannot be loaded without.
 NETWORK_SETTINGS = ("resolution", "z_dim", "w_dim", "map_layers", "channel_base", "channel_max", "cond")
 
