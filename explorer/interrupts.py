@@ -12,6 +12,7 @@ import signal
 from typing import Any, Iterator
 
 EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 
 
 class Terminated(BaseException):

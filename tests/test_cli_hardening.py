@@ -264,6 +264,16 @@ def test_interrupted_generate_leaves_no_temp_files(ckpt, tmp_path, sig, code, to
         Image.open(path).verify()  # every file that exists is a whole PNG
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(ckpt) -> None:
+    """`stylegan-explorer info CKPT | head -1`: no traceback when the pipe closes early."""
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "info", str(ckpt)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=subprocess_env(), cwd=REPO)
+    proc.stdout.close()  # the reader is gone before the command prints anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE
+    assert err == "", err
+
+
 def test_project_checks_its_picture_before_the_outputs(image, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from explorer.errors import ExplorerError
-from explorer.interrupts import EXIT_TERMINATED, Terminated, sigterm_raises
+from explorer.interrupts import EXIT_BROKEN_PIPE, EXIT_TERMINATED, Terminated, sigterm_raises
 
 # subcommand -> the module that parses and runs it (imported only when needed). A new subcommand
 # is a module with add_parser/run and one line here; the order here is the order in --help.
@@ -67,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with sigterm_raises():
-            return importlib.import_module(COMMAND_MODULES[args.command]).run(args)
+            code = importlib.import_module(COMMAND_MODULES[args.command]).run(args)
+            sys.stdout.flush()  # a reader that went away shows here, not as a traceback at exit
+            return code
+    except BrokenPipeError:  # `stylegan-explorer info CKPT | head`: stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ExplorerError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
