@@ -28,8 +28,9 @@
 # scripts/gpu_shipped_model.sh` resumes the newest run on the warm machine for that many seconds,
 # annealed: at CONTINUE_LR (default 0.0005, a fifth of the main run's) with G_ema's half-life
 # CONTINUE_EMA_KIMG (default 5), and brings back its export as model.part.* again (timeout_s:
-# CONTINUE_FOR + 60). Why anneal: a fifth of the rate took run 4's 413.4 to 359.4 in 10 CPU kimg,
-# while 212 more kimg at the full rate (2026-11-28) left the G_ema at 372.3.
+# CONTINUE_FOR + 60). Why anneal: at the full rate the FD swings between snapshots (the lease of
+# 2026-11-28 measured G_ema 317.9 after its first call, 372.3 after 57 kimg more), while a fifth of
+# the rate took run 4's 413.4 to 359.4 steadily over 10 CPU kimg (assets/MODEL_CARD.md).
 #
 # Dry run on a CPU first (same script, tiny numbers):
 #   OUT=/tmp/gpu-dry DEVICE=cpu COUNT=300 SMOKE_COUNT=64 SMOKE_TIMEOUT=900 END_AT=400 RES=32 BATCH=8 \
@@ -70,8 +71,10 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 EXPLORER=("$PY" -m explorer)
 
 export_fp16() {  # snapshot -> float16 G_ema + D and raw G + D, split into parts the device returns
-  "${EXPLORER[@]}" export "$1" "$2/model.safetensors" --force 2>&1 | tee -a "$OUT/steps.log"
-  "${EXPLORER[@]}" export "$1" "$2/modelG.safetensors" --weights G --force 2>&1 | tee -a "$OUT/steps.log"
+  "${EXPLORER[@]}" export "$1" "$2/model.safetensors" --dtype float16 --force 2>&1 | tee -a "$OUT/steps.log" \
+    || log "export of G_ema failed"
+  "${EXPLORER[@]}" export "$1" "$2/modelG.safetensors" --weights G --dtype float16 --force 2>&1 \
+    | tee -a "$OUT/steps.log" || log "export of G failed"
   split -b 15M -d "$2/model.safetensors" "$OUT/model.part."
   split -b 15M -d "$2/modelG.safetensors" "$OUT/modelG.part."
   (cd "$2" && sha256sum model.safetensors modelG.safetensors) >"$OUT/model.sha256"

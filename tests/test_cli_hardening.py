@@ -269,9 +269,21 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(ckpt) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "explorer", "info", str(ckpt)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=subprocess_env(), cwd=REPO)
     proc.stdout.close()  # the reader is gone before the command prints anything
+    code = proc.wait(timeout=120)  # what it writes to stderr fits the pipe's buffer
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE
-    assert err == "", err
+    assert code == 141 and err == "", (code, err)  # 141 = 128 + SIGPIPE
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_a_one_line_error(ckpt, monkeypatch, capsys) -> None:
+    """A worker's pipe breaking is a failure to report, not a reader that had enough."""
+    import explorer.cli.info
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(explorer.cli.info, "run", broken)
+    assert main(["info", str(ckpt)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Broken pipe" in err and len(err.strip().splitlines()) == 1
 
 
 def test_project_checks_its_picture_before_the_outputs(image, tmp_path, capsys) -> None:

@@ -50,11 +50,11 @@ def test_the_ema_half_life_is_a_flag_that_a_resume_may_change(tmp_path: Path, ca
 
 
 def test_a_resume_may_lower_the_learning_rate_to_anneal(tmp_path: Path) -> None:
-    stored = TrainConfig(data="old", out=str(tmp_path), batch=16, lr=0.0025)
+    stored = TrainConfig(data="old", out=str(tmp_path), batch=16, lr=0.001)
     (tmp_path / "config.json").write_text(json.dumps(asdict(stored)))
     cfg = train_config(_parse(["train", "--out", str(tmp_path), "--resume", "--lr", "0.0005"]))
     assert (cfg.lr, cfg.batch) == (0.0005, 16)
-    assert train_config(_parse(["train", "--out", str(tmp_path), "--resume"])).lr == 0.0025
+    assert train_config(_parse(["train", "--out", str(tmp_path), "--resume"])).lr == 0.001
 
 
 def test_missing_data_is_a_one_line_error(tmp_path: Path, capsys) -> None:

@@ -214,6 +214,8 @@ def test_the_raw_g_of_a_snapshot_exports_with_its_provenance(tmp_path: Path, one
 
 
 def test_a_resume_at_a_lower_learning_rate_steps_with_it(tmp_path: Path, one_torch_thread) -> None:
+    """The loop's side of `train --resume --lr` (test_train_command checks that the flag gets here):
+    the restored Adam keeps its moments but steps with the new rate."""
     from dataclasses import replace
     data = make_shapes_folder(tmp_path / "data", count=8)
     cfg = tiny_config(data, tmp_path / "run", tmp_path / "cache", kimg=0.016, snap_kimg=0.016)

@@ -23,8 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", choices=("G_ema", "G"), default="G_ema",
                    help="a training snapshot's generator to export: its running average G_ema (default, "
                         "what the app shows) or the raw G, which can lead the average in a short fine-tune")
-    p.add_argument("--dtype", choices=DTYPES, default="float16",
-                   help="float16 (default) halves the file; loading casts back to float32")
+    p.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="float32 (default) keeps the weights exactly, and with them the model's content "
+                        "hash that cached directions are found by; float16 halves the file (loading casts "
+                        "back to float32)")
     p.add_argument("--no-discriminator", action="store_true",
                    help="leave D out (smaller; projection then has no D features and training cannot "
                         "continue from the file)")
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if args.weights == "G" and not source.is_file():
         raise InputError(f"--weights G reads a raw G from a local training snapshot; {args.source} is not a file")
-    check_output_file(out, args.force, inputs=[source] if source.exists() else [], flag="OUT")
+    check_output_file(out, args.force, inputs=[_local_input(args.source)], flag="OUT")
 
     if args.weights == "G":
         model = snapshot_model(source, "G")
@@ -59,6 +61,17 @@ def run(args: argparse.Namespace) -> int:
           f"-> {out} ({_size(out.stat().st_size)}, {args.dtype}, "
           f"{'with' if has_d else 'without'} discriminator)")
     return 0
+
+
+def _local_input(source: str) -> Path:
+    """The file behind SOURCE, a URL's or published name's cached download included, so that
+    OUT can never replace it."""
+    from explorer.checkpoints.remote import local_checkpoint
+    from explorer.errors import ExplorerError
+    try:
+        return local_checkpoint(source, download=False)
+    except ExplorerError:  # not downloaded yet: nothing local to protect
+        return Path(source)
 
 
 def _size(n: int) -> str:

@@ -12,6 +12,8 @@ import argparse
 import difflib
 import importlib
 import os
+import select
+import stat
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -55,6 +57,19 @@ def misspelled_command(word: str) -> str | None:
     return close[0] if close else None
 
 
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end has closed (`| head` has read enough)."""
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or stdout is no file
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMAND_MODULES and argv[0] not in ("-h", "--help")):
@@ -71,7 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = importlib.import_module(COMMAND_MODULES[args.command]).run(args)
             sys.stdout.flush()  # a reader that went away shows here, not as a traceback at exit
             return code
-    except BrokenPipeError:  # `stylegan-explorer info CKPT | head`: stop quietly, as other tools do
+    except BrokenPipeError as e:
+        if not stdout_reader_gone():  # a pipe to a worker process, say: a real failure
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        # `stylegan-explorer info CKPT | head`: stop quietly, as other tools do (and keep the
+        # interpreter's final flush from failing on the same pipe)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except ExplorerError as e:

@@ -91,14 +91,16 @@ def snapshot_model(path: Path, weights: str = "G_ema") -> Model:
     learning rate G hardly jitters from step to step, while a G_ema with a half-life of many kimg
     still trails it by most of a short run's progress. The choice is kept in the provenance."""
     from explorer.checkpoints import load
+    from explorer.checkpoints.sniff import SAFETENSORS, sniff_format
     if weights not in ("G_ema", "G"):
         raise ValueError(f"weights must be 'G_ema' or 'G', not {weights!r}")
-    model = load(path)
     if weights == "G_ema":
-        return model
-    groups, _ = read_checkpoint(path, ("G",))
+        return load(path)
+    # The raw G is checked for first: a big pickle need not load to learn it has none.
+    groups = read_checkpoint(path, ("G",))[0] if sniff_format(Path(path)) == SAFETENSORS else {}
     if "G" not in groups:
         raise CheckpointError(f"{Path(path).name} holds no raw G: only a training snapshot has one")
+    model = load(path)
     model.generator.load_state_dict(groups["G"])
     return Model(model.generator, model.discriminator, format=model.format, source=model.info.source,
                  extra={**model.info.extra, "generator_weights": "G"})
@@ -106,8 +108,13 @@ def snapshot_model(path: Path, weights: str = "G_ema") -> Model:
 
 def trained_kimg(extra: dict) -> float | None:
     """How many thousand images a model from our trainer has seen, from the provenance its file
-    carries (a snapshot's own, or the one an export keeps as `source_extra`); None for others."""
-    for record in (extra, extra.get("source_extra") or {}):
-        if isinstance(record, dict) and isinstance(record.get("kimg"), (int, float)):
+    carries (a snapshot's own, or the one each export keeps as `source_extra`: an export of an
+    export nests it again); None for others."""
+    record = extra
+    for _ in range(16):  # a bound: provenance is file data, not to be trusted to end
+        if not isinstance(record, dict):
+            return None
+        if isinstance(record.get("kimg"), (int, float)):
             return float(record["kimg"])
+        record = record.get("source_extra")
     return None
