@@ -17,6 +17,7 @@ def test_info_describes_checkpoint(tiny_checkpoint, capsys):
     assert "stylegan-explorer .safetensors" in out
     assert "16 x 16" in out and "num_ws:        6" in out
     assert "b16.conv1" in out
+    assert "stored as:     float32" in out and "trained:" not in out  # a random model, never trained
 
 
 def test_generate_writes_one_png_per_seed_and_a_grid(tiny_checkpoint, tmp_path, capsys):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import explorer
+from explorer.checkpoints.safetensors_format import stored_precision
 from explorer.cli import main
 from explorer.train.loop import train
 from explorer.train.snapshot import load_snapshot, trained_kimg
@@ -37,12 +38,21 @@ def test_a_snapshot_exports_either_generator_in_float16_with_its_d(snapshot: Pat
         assert model.has_discriminator and trained_kimg(model.info.extra) == pytest.approx(0.016)
         assert out.stat().st_size < 0.5 * snapshot.stat().st_size  # no optimiser state, half precision
     assert explorer.load(tmp_path / "G.safetensors").info.extra["source_extra"]["generator_weights"] == "G"
+    assert main(["info", str(tmp_path / "G.safetensors")]) == 0
+    info = capsys.readouterr().out
+    assert "stored as:     float16" in info and "trained:       0.016 kimg" in info
+    again = tmp_path / "again.safetensors"  # a float16 file stays float16 by default: same size, same model
+    assert main(["export", str(tmp_path / "G_ema.safetensors"), str(again)]) == 0
+    assert "float16" in capsys.readouterr().out and stored_precision(again) == "float16"
+    assert abs(again.stat().st_size - (tmp_path / "G_ema.safetensors").stat().st_size) < 2000
+    assert explorer.load(again).info.content_hash == explorer.load(tmp_path / "G_ema.safetensors").info.content_hash
 
 
-def test_the_default_float32_is_exact_and_an_export_of_an_export_keeps_its_kimg(snapshot: Path,
+def test_a_float32_snapshot_exports_exactly_and_an_export_of_an_export_keeps_its_kimg(snapshot: Path,
                                                                                 tmp_path: Path) -> None:
     with_d, without_d = tmp_path / "with.safetensors", tmp_path / "without.safetensors"
     assert main(["export", str(snapshot), str(with_d)]) == 0
+    assert stored_precision(with_d) == "float32" and stored_precision(snapshot) == "float32"
     assert main(["export", str(with_d), str(without_d), "--no-discriminator"]) == 0
     exact = explorer.load(without_d)
     assert not exact.has_discriminator and without_d.stat().st_size < with_d.stat().st_size

@@ -126,5 +126,21 @@ def read_safetensors(path: Path) -> Model:
                  extra=provenance if isinstance(provenance, dict) else {})
 
 
+def stored_precision(path: str | os.PathLike[str]) -> str | None:
+    """"float16" or "float32": how one of our files stores its generator's weights (loading casts
+    them to float32 either way), so that `info` can say it and `export` can keep it; None when
+    the file is not ours or mixes the two."""
+    from explorer.checkpoints.sniff import SAFETENSORS, sniff_format
+    try:
+        if sniff_format(Path(path)) != SAFETENSORS:
+            return None
+        with safe_open(str(path), framework="pt") as f:
+            kinds = {f.get_slice(k).get_dtype() for k in f.keys() if k.startswith(GENERATOR_GROUP + ".")}
+    except (CheckpointError, SafetensorError, OSError):
+        return None
+    floats = kinds & {"F16", "BF16", "F32", "F64"}
+    return {frozenset({"F16"}): "float16", frozenset({"F32"}): "float32"}.get(frozenset(floats))
+
+
 def _cast(state: Mapping[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
     return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}

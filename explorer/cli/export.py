@@ -13,7 +13,7 @@ from pathlib import Path
 
 from explorer.errors import InputError
 
-DTYPES = ("float16", "float32")
+DTYPES = ("same", "float32", "float16")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,10 +23,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", choices=("G_ema", "G"), default="G_ema",
                    help="a training snapshot's generator to export: its running average G_ema (default, "
                         "what the app shows) or the raw G, which can lead the average in a short fine-tune")
-    p.add_argument("--dtype", choices=DTYPES, default="float32",
-                   help="float32 (default) keeps the weights exactly, and with them the model's content "
-                        "hash that cached directions are found by; float16 halves the file (loading casts "
-                        "back to float32)")
+    p.add_argument("--dtype", choices=DTYPES, default="same",
+                   help="same (default): the source's precision, so the weights, and the model's content "
+                        "hash that cached directions are found by, stay exactly as they are (a float16 file "
+                        "stays float16; snapshots and other formats are float32); float16 halves a float32 "
+                        "file (loading casts back to float32)")
     p.add_argument("--no-discriminator", action="store_true",
                    help="leave D out (smaller; projection then has no D features and training cannot "
                         "continue from the file)")
@@ -52,13 +53,16 @@ def run(args: argparse.Namespace) -> int:
         model = snapshot_model(source, "G")
     else:
         model = explorer.load(args.source, progress=True)
-    explorer.save(model, out, include_discriminator=not args.no_discriminator,
-                  dtype=getattr(torch, args.dtype))
+    dtype = args.dtype
+    if dtype == "same":
+        from explorer.checkpoints.safetensors_format import stored_precision
+        dtype = stored_precision(_local_input(args.source)) or "float32"
+    explorer.save(model, out, include_discriminator=not args.no_discriminator, dtype=getattr(torch, dtype))
     kimg = trained_kimg(model.info.extra)
     trained = f", trained {kimg:.3f} kimg" if kimg is not None else ""
     has_d = model.discriminator is not None and not args.no_discriminator
     print(f"exported {args.weights} of {args.source}{trained} "
-          f"-> {out} ({_size(out.stat().st_size)}, {args.dtype}, "
+          f"-> {out} ({_size(out.stat().st_size)}, {dtype}, "
           f"{'with' if has_d else 'without'} discriminator)")
     return 0
 

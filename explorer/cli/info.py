@@ -15,10 +15,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import explorer
+    from explorer.checkpoints.remote import local_checkpoint
+    from explorer.checkpoints.safetensors_format import stored_precision
     from explorer.devices import resolve_device
     from explorer.download import DownloadCache, remote_source
+    from explorer.train.snapshot import trained_kimg
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     info = model.info
+    precision = stored_precision(local_checkpoint(args.checkpoint, download=False))  # loaded: now local
+    kimg = trained_kimg(info.extra)
     print(f"file:          {args.checkpoint}")
     remote = remote_source(args.checkpoint)
     if remote is not None:
@@ -31,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"num_ws:        {info.num_ws}  (W+ rows drive resolutions {info.ws_resolutions})")
     print(f"parameters:    {info.num_parameters:,} (generator)")
     print(f"discriminator: {'yes' if info.has_discriminator else 'no'}")
+    if precision is not None:
+        print(f"stored as:     {precision} (loaded as float32)")
+    if kimg is not None:
+        print(f"trained:       {kimg:.3f} kimg by stylegan-explorer train")
     print(f"content hash:  {info.content_hash}")
     print("layers:")
     for res, names in info.layer_names.items():

@@ -99,7 +99,8 @@ def snapshot_model(path: Path, weights: str = "G_ema") -> Model:
     # The raw G is checked for first: a big pickle need not load to learn it has none.
     groups = read_checkpoint(path, ("G",))[0] if sniff_format(Path(path)) == SAFETENSORS else {}
     if "G" not in groups:
-        raise CheckpointError(f"{Path(path).name} holds no raw G: only a training snapshot has one")
+        raise CheckpointError(f"{Path(path).name} holds no raw G: only a training snapshot of "
+                              "stylegan-explorer has one (NVIDIA's pickles load as their G_ema)")
     model = load(path)
     model.generator.load_state_dict(groups["G"])
     return Model(model.generator, model.discriminator, format=model.format, source=model.info.source,
