@@ -101,3 +101,12 @@ def test_a_misspelled_command_is_named_not_opened_as_a_checkpoint(tmp_path, caps
     from explorer.cli.main import misspelled_command
     assert misspelled_command("vidoe") is None and misspelled_command("genrate") == "generate"
     assert misspelled_command("stylegan3-t-ffhq-1024") is None and misspelled_command("ffhq.pkl") is None
+
+
+def test_a_latent_npz_given_as_a_model_says_what_it_is(tmp_path, capsys):
+    latent = tmp_path / "projected_w.npz"
+    np.savez(latent, w=np.zeros((1, 6, 16), np.float32))
+    assert main(["info", str(latent)]) == 1
+    err = capsys.readouterr().err
+    assert "is a NumPy .npz (a W+ latent or a direction set), not a model" in err
+    assert len(err.strip().splitlines()) == 1

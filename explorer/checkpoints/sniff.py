@@ -55,6 +55,10 @@ def _sniff_zip(path: Path) -> str:
         raise CheckpointError(f"{path.name} is a damaged zip file ({e})") from e
     if any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
         return TORCH_ZIP
+    if names and all(name.endswith(".npy") for name in names):
+        raise CheckpointError(f"{path.name} is a NumPy .npz (a W+ latent or a direction set), not a model: "
+                              "open a model, then load the latent in the app (or drop it on the window), "
+                              "or give a direction set to `generate --edit`")
     raise CheckpointError(f"{path.name} is a zip archive but not a torch checkpoint "
                           "(no data.pkl inside); is it a dataset?")
 
