@@ -352,3 +352,9 @@ def test_one_spike_rule_for_the_doctor_and_the_layers_table():
     assert spike_severity(11.0, 10.0) == "ok"  # the highest of the table, but ordinary
     assert spike_severity(8.0, 2.0) == "ok"  # stands out, but a small spike
     assert spike_severity(5.0, 0.0) == "ok"
+
+
+def test_noise_percentages_either_side_of_the_idle_line_never_print_the_same() -> None:
+    from explorer.diagnose.noise import NOTHING, _percent
+    assert _percent(NOTHING * 1.1) != _percent(NOTHING * 0.9)  # 0.11 % vs 0.09 %, not 0.1 % twice
+    assert _percent(0.25) == "25.0%"

@@ -130,6 +130,8 @@ def check_diversity(model: Model, seeds: list[int], counter: StepCounter) -> Fin
         severity = "ok"
     verdict = {"warn": "mode collapse: the samples vary little", "note": "diversity is on the low side",
                "ok": "the samples are diverse"}[severity]
+    if severity == "note" and share >= NOTE_SHARE:  # the note comes from the cluster alone
+        verdict = "a few samples are near-duplicates, though overall diversity is normal"
     dup_text = (f"; {len(biggest)} near-duplicates in one cluster (seeds {', '.join(str(seeds[i]) for i in biggest[:6])})"
                 if biggest else "; no near-duplicates")
     message = (f"{verdict}: seed share {share:.2f} of the variation in EfficientNet-Lite0 features (an "

@@ -21,12 +21,18 @@ from explorer.model import Model
 NOISE_SEEDS = 4   # W's per scale
 DRAWS = 4         # noise draws per W
 NOTHING = 1e-3    # relative std below which a scale does nothing
+SLIGHT = 1e-2     # below this everywhere, the noise is barely visible
 DOMINATES = 0.25  # relative std above which a scale decides too much of the picture
 COARSE_DOMINATES = 0.1  # the same for coarse scales (up to 1/8 of the resolution)
 FIX = ("Noise should add detail, not content. Lower that scale's noise (the Noise panel's "
        "strength shows the effect; `noise_gain_by_res` when generating), check the layer's learnt "
        "noise_strength, and in training keep style mixing and the path-length penalty on, which "
        "push content into W.")
+
+
+def _percent(x: float) -> str:
+    """Two decimals below 1 %, so values either side of NOTHING (0.1 %) never print the same."""
+    return f"{x:.1%}" if x >= 0.01 else f"{x:.2%}"
 
 
 def noise_resolutions(model: Model) -> list[int]:
@@ -69,7 +75,7 @@ def check_noise(model: Model, seeds: list[int], counter: StepCounter) -> Finding
     dominant = [r for r in scales if relative[r] > DOMINATES or (r <= coarse_limit and relative[r] > COARSE_DOMINATES)]
     idle = [r for r in scales if relative[r] < NOTHING]
     worst = max(scales, key=lambda r: relative[r])
-    table = ", ".join(f"{r}px {relative[r]:.1%}" for r in scales)
+    table = ", ".join(f"{r}px {_percent(relative[r])}" for r in scales)
     if dominant:
         r = max(dominant, key=lambda s: relative[s])
         severity = "warn"
@@ -84,7 +90,9 @@ def check_noise(model: Model, seeds: list[int], counter: StepCounter) -> Finding
     else:
         r, severity, fix = worst, "ok", ""
         idle_text = f"; no effect at {', '.join(f'{s} px' for s in idle)}" if idle else ""
-        message = f"noise adds detail without taking over (per scale: {table}){idle_text}"
+        lead = ("noise adds detail without taking over" if relative[worst] >= SLIGHT
+                else "noise changes the picture only slightly")
+        message = f"{lead} (per scale: {table}){idle_text}"
     peak = max(float(m.max()) for m in maps) or 1.0
     heat_maps = [pictures.enlarge(pictures.heat_rgba_scaled(m, peak), 96) for m in maps]
     bars = pictures.bar_chart([relative[s] for s in scales], [f"{s}px" for s in scales],
