@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         "directions", help="find latent directions to edit with (PCA, SeFa, k-means, attribute SVM)",
         description="Compute a direction set for a model and cache it under its content hash; "
-                    "edits then refer to it by name (generate --edit NAME:INDEX:STRENGTH[:LAYERS]).")
+                    "edits then refer to it by name (generate --edit NAME:INDEX:STRENGTH[:ROWS]).")
     p.add_argument("checkpoint", help="file, URL or published model name")
     p.add_argument("--method", required=True, choices=METHODS,
                    help="pca: GANSpace; sefa: closed-form from style weights; kmeans: centres of W; "

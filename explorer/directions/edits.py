@@ -1,7 +1,7 @@
-"""Edits from text, for the command line: `SET:INDEX:STRENGTH[:LAYERS]`, e.g. `pca:3:+2.0:0-5`.
+"""Edits from text, for the command line: `SET:INDEX:STRENGTH[:ROWS]`, e.g. `pca:3:+2.0:0-5`.
 
 SET is the name of a set cached for the model (`stylegan-explorer directions` makes them) or the
-path of an exported .npz. STRENGTH is in sigmas. LAYERS is an inclusive W+ row range (`0-5`,
+path of an exported .npz. STRENGTH is in sigmas. ROWS is an inclusive W+ row range (`0-5`,
 `6-`, `4`) or a preset (coarse, middle, fine); without it the set's own range applies.
 """
 
@@ -19,7 +19,7 @@ from explorer.errors import ExplorerError
 from explorer.latent.state import DirectionEdit
 from explorer.model import Model
 
-EDIT_SYNTAX = "SET:INDEX:STRENGTH[:LAYERS], e.g. pca:3:+2.0:0-5"
+EDIT_SYNTAX = "SET:INDEX:STRENGTH[:ROWS], e.g. pca:3:+2.0:0-5"
 
 
 class ParsedEdit(NamedTuple):
