@@ -125,7 +125,12 @@ def test_directions_command_computes_then_reuses(model: Model, tmp_path, capsys)
     with pytest.raises(ExplorerError, match="sefa.npz already exists; pass --force"):
         run(parser.parse_args(argv))
     assert run(parser.parse_args(argv + ["--force"])) == 0
-    assert "reused the cached set" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reused the cached set" in out and "replaced" not in out
+    other = [a if a != "300" else "200" for a in argv] + ["--force"]  # same name, other settings
+    assert run(parser.parse_args(other)) == 0
+    assert "this replaced the set 'sefa' cached earlier with other settings (sigma_samples 300 -> 200)" \
+        in capsys.readouterr().out
     with pytest.raises(ExplorerError, match="need labels"):
         run(parser.parse_args(argv[:3] + ["svm"]))
 

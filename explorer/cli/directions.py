@@ -88,6 +88,16 @@ def describe(s: DirectionSet) -> list[str]:
     return lines
 
 
+def _cached_params(cache, model_hash: str, name: str) -> dict | None:
+    """The settings of the set already cached under `name`, if any (None when absent or unreadable)."""
+    from explorer.errors import ExplorerError
+    try:
+        cached = cache.load(model_hash, name)
+    except ExplorerError:
+        return None
+    return None if cached is None else cached.metadata.get("params")
+
+
 def run(args: argparse.Namespace) -> int:
     import explorer
     from explorer.devices import resolve_device
@@ -118,11 +128,17 @@ def run(args: argparse.Namespace) -> int:
     cache = DirectionCache(args.cache_dir)
     print(f"{args.method} directions for {Path(args.checkpoint).name} "
           f"(model {model.info.content_hash})", flush=True)
+    earlier = _cached_params(cache, model.info.content_hash, spec.set_name)
     printer = ProgressPrinter()
     s = cached_direction_set(model, spec, cache, report=printer)
     print("\n".join(describe(s)))
     where = cache.path(s.model_hash, s.name)
     print(f"cached as {where}" if printer.printed else f"reused the cached set {where}")
+    if printer.printed and earlier is not None and earlier != s.metadata.get("params"):
+        changed = ", ".join(f"{k} {earlier.get(k)} -> {v}" for k, v in s.metadata["params"].items()
+                            if earlier.get(k) != v)
+        print(f"this replaced the set {s.name!r} cached earlier with other settings ({changed}); the app and "
+              f"`generate --edit {s.name}:...` now use this one (`--name` keeps sets side by side)")
     if args.out:
         try:
             save_direction_set(s, args.out, overwrite=args.force)
