@@ -110,7 +110,11 @@ def line_plot(series: dict[str, Sequence[float]], x: Sequence[float] | None = No
     w, h = size
     img = Image.new("RGBA", (w, h), (24, 24, 28, 255))
     draw = ImageDraw.Draw(img)
-    left, right, top, bottom = 44, 8, 18, 16
+    columns = min(3, max(1, len(series)))
+    legend_rows = -(-len(series) // columns)
+    # the legend sits in its own band under the title, never over the lines
+    left, right, top, bottom = 44, 8, 18 + 12 * legend_rows, 16
+    column_width = (w - left) // columns
     values = [v for vs in series.values() for v in vs if v is not None and math.isfinite(v)]
     if log_y:
         values = [v for v in values if v > 0]
@@ -134,7 +138,8 @@ def line_plot(series: dict[str, Sequence[float]], x: Sequence[float] | None = No
             draw.line(points, fill=color, width=2)
         elif points:
             draw.ellipse([points[0][0] - 2, points[0][1] - 2, points[0][0] + 2, points[0][1] + 2], fill=color)
-        draw.text((left + 4 + 130 * (k % 3), top + 2 + 11 * (k // 3)), name[:20], fill=color)
+        draw.text((left + column_width * (k % columns), 16 + 12 * (k // columns)),
+                  name[:column_width // 6], fill=color)
     label = (lambda v: f"{10 ** v:.3g}") if log_y else (lambda v: f"{v:.3g}")
     draw.text((2, top - 4), label(hi), fill=(200, 200, 200, 255))
     draw.text((2, h - bottom - 8), label(lo), fill=(200, 200, 200, 255))
