@@ -64,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(diagnosis))
         if out is not None:
-            print(f"wrote {sum(n is not None for n in names)} pictures and report.html to {out}")
+            count = sum(n is not None for n in names)
+            print(f"wrote {count} picture{'' if count == 1 else 's'} and report.html to {out}")
     return 0
