@@ -15,7 +15,7 @@ import explorer
 from explorer.app.controller import AppController, dragged_transform, fit_state_to_model
 from explorer.train.snapshot import trained_kimg
 from explorer.app.job_kinds import JobKind
-from explorer.app.session import read_png_state
+from explorer.latent.png_state import read_png_state
 from explorer.app.settings import Settings
 from explorer.engine import RenderThread, render_state
 from explorer.latent.compose import state_ws

@@ -30,7 +30,7 @@ import explorer
 from explorer.app.job_kinds import JobKind
 from explorer.app.noise_map import heat_scale_rgba
 from explorer.app.panels import DoctorPanel, NoisePanel
-from explorer.app.session import read_png_state
+from explorer.latent.png_state import read_png_state
 from explorer.cli_values import MAX_APP_SEED
 from explorer.engine import mixing_grid, noise_variance, render_state
 from explorer.latent.state import LatentState, encode_latent

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.app.session import STATE_KEY, free_name, read_png_state, save_image, save_latent
+from explorer.app.session import free_name, save_image, save_latent
+from explorer.latent.png_state import STATE_KEY, read_png_state
 from explorer.errors import ExplorerError
 from explorer.fileio import write_new_file
 from explorer.latent.npz import load_latent_npz

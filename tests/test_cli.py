@@ -110,3 +110,30 @@ def test_a_latent_npz_given_as_a_model_says_what_it_is(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is a NumPy .npz (a W+ latent or a direction set), not a model" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_generated_pictures_carry_the_state_that_redraws_them(tiny_checkpoint, tmp_path):
+    """The app opens a generated PNG as its exact picture: its embedded state renders the same pixels."""
+    from explorer.directions import edits_from_args
+    from explorer.engine.render import render_state
+    from explorer.latent.png_state import read_png_state
+    model = explorer.load(tiny_checkpoint)
+    for name, p in model.generator.named_parameters():  # an untrained G ignores its noise: wake it up
+        if name.endswith("noise_strength"):
+            p.data.fill_(0.5)
+    ckpt = tmp_path / "noisy.safetensors"
+    explorer.save(model, ckpt)
+    model = explorer.load(ckpt)  # with the content hash of the weights as saved
+    assert main(["directions", str(ckpt), "--method", "pca", "--samples", "2000", "--components", "4",
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "pca.npz")]) == 0
+    edit = f"{tmp_path / 'pca.npz'}:0:+2.0:0-3"
+    _, library = edits_from_args(model, [edit])
+    cases = {"plain": ["--psi", "0.7", "--cutoff", "2"], "noise": ["--noise-mode", "random"], "edit": ["--edit", edit]}
+    for name, flags in cases.items():
+        assert main(["generate", str(ckpt), "--seeds", "5", "--out", str(tmp_path / name), *flags]) == 0
+        png = tmp_path / name / "seed0005.png"
+        state = read_png_state(png)
+        assert state is not None and state.seed == 5, name
+        redrawn = render_state(model, state, library).rgba[..., :3]
+        assert np.array_equal(redrawn, np.asarray(Image.open(png))), name
+    assert read_png_state(tmp_path / "plain" / "grid.png") is None  # a grid is no one picture

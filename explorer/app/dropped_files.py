@@ -81,7 +81,7 @@ def _is_image(path: Path) -> bool:
 
 def classify_dropped_file(path: str | os.PathLike[str]) -> DropAction:
     """Sniff `path` and say what the app should do with it. Never raises for user files."""
-    from explorer.app.session import read_png_state
+    from explorer.latent.png_state import read_png_state
     from explorer.checkpoints import folder_given
     from explorer.checkpoints.sniff import sniff_format
     from explorer.latent.npz import load_latent_npz

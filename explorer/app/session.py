@@ -1,6 +1,6 @@
 """Saving what is on screen and getting it back: PNGs that carry their `LatentState`, and W+ .npz files.
 
-A saved PNG embeds the whole state as JSON in an iTXt chunk, so opening it later restores the
+A saved PNG embeds the whole state (`explorer.latent.png_state`), so opening it later restores the
 exact picture; the final W+ goes beside it as `<name>.npz` (`explorer.latent.npz`, the layout
 NVIDIA's projector writes). Files are written atomically and never replace an
 existing file: a fresh name is picked instead (seed0042.png, seed0042_001.png, ...).
@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from explorer.errors import ExplorerError
-from explorer.fileio import png_bytes, write_new_file
+from explorer.fileio import write_new_file
 from explorer.latent.npz import latent_npz_bytes
+from explorer.latent.png_state import state_png_bytes
 from explorer.latent.state import LatentState
-
-STATE_KEY = "stylegan-explorer-state"
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def save_image(folder: str | os.PathLike[str], rgba: np.ndarray, state: LatentSt
     if folder.exists() and not folder.is_dir():
         raise ExplorerError(f"the save folder {folder} is a file: choose a folder (File > Save folder)")
     rgb = np.ascontiguousarray(rgba[..., :3])
-    png_data = png_bytes(rgb, {STATE_KEY: state.to_json()})
+    png_data = state_png_bytes(rgb, state)
     npz_data = latent_npz_bytes(ws)
     for _ in range(10):  # another writer may take the name between the check and the link
         name = free_name(folder, image_stem(state))
@@ -87,21 +85,3 @@ def save_latent(path: str | os.PathLike[str], ws: np.ndarray) -> Path:
     target = path.with_name(name + ".npz")
     write_new_file(target, latent_npz_bytes(ws))
     return target
-
-
-def read_png_state(path: str | os.PathLike[str]) -> LatentState | None:
-    """The state embedded in one of our PNGs, or None for any other image."""
-    try:
-        with Image.open(path) as im:
-            if im.format != "PNG":
-                return None
-            im.load()
-            text = dict(getattr(im, "text", {}) or {})
-    except (OSError, SyntaxError, ValueError):
-        return None
-    if STATE_KEY not in text:
-        return None
-    try:
-        return LatentState.from_json(text[STATE_KEY])
-    except (ValueError, TypeError, KeyError) as e:
-        raise ExplorerError(f"{Path(path).name} carries a damaged latent state ({e})") from e

@@ -11,6 +11,7 @@ import numpy as np
 
 from explorer.cli.options import add_device, check_against_model
 from explorer.cli_values import finite_float, int_in
+from explorer.latent.state import LatentState
 from explorer.model_inputs import NOISE_MODES
 
 GRID_LIMIT = 64  # grid.png shows at most this many images, so memory does not grow with --seeds
@@ -90,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
                          noise_mode=args.noise_mode, translate=translate, rotate=args.rotate,
                          edits=edits, directions=library)
     for done, (seed, img) in enumerate(images, 1):
-        _save(out / seed_file_name(seed), img, args.force)
+        # each picture carries its state, so that the app opens it as this exact picture
+        state = LatentState(seed=seed, class_idx=args.class_idx, psi=args.psi, cutoff=args.cutoff,
+                            noise_mode=args.noise_mode, noise_seed=seed, edits=edits,
+                            translate=translate, rotate=args.rotate)
+        _save(out / seed_file_name(seed), img, args.force, state)
         if len(first) < GRID_LIMIT:
             first.append(img)
         progress(done)
@@ -100,11 +105,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save(path: Path, image: np.ndarray, force: bool) -> None:
-    """Write a PNG; without --force, never over a file that appeared since the check."""
+def _save(path: Path, image: np.ndarray, force: bool, state: LatentState | None = None) -> None:
+    """Write a PNG (with `state` embedded, when given); without --force, never over a file that
+    appeared since the check."""
     from explorer.errors import InputError
-    from explorer.fileio import save_png
+    from explorer.fileio import atomic_write_bytes, save_png
+    from explorer.latent.png_state import state_png_bytes
     try:
-        save_png(path, image, overwrite=force)
+        if state is None:
+            save_png(path, image, overwrite=force)
+        else:
+            atomic_write_bytes(path, state_png_bytes(image, state), overwrite=force)
     except FileExistsError:
         raise InputError(f"{path} appeared while rendering; pass --force to overwrite it") from None
