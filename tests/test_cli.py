@@ -112,11 +112,14 @@ def test_a_latent_npz_given_as_a_model_says_what_it_is(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_generated_pictures_carry_the_state_that_redraws_them(tiny_checkpoint, tmp_path):
-    """The app opens a generated PNG as its exact picture: its embedded state renders the same pixels."""
+def test_generated_pictures_carry_the_state_that_redraws_them(tiny_checkpoint, tmp_path, monkeypatch):
+    """The app opens a generated PNG as its exact picture: the drop is read as a state restore, the
+    state fits the model unchanged (no "saved with another model"), and it renders the same pixels."""
+    from explorer.app.controller import fit_state_to_model
+    from explorer.app.dropped_files import RestoreState, classify_dropped_file
     from explorer.directions import edits_from_args
     from explorer.engine.render import render_state
-    from explorer.latent.png_state import read_png_state
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where `generate --edit pca:...` looks
     model = explorer.load(tiny_checkpoint)
     for name, p in model.generator.named_parameters():  # an untrained G ignores its noise: wake it up
         if name.endswith("noise_strength"):
@@ -125,15 +128,24 @@ def test_generated_pictures_carry_the_state_that_redraws_them(tiny_checkpoint, t
     explorer.save(model, ckpt)
     model = explorer.load(ckpt)  # with the content hash of the weights as saved
     assert main(["directions", str(ckpt), "--method", "pca", "--samples", "2000", "--components", "4",
-                 "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "pca.npz")]) == 0
-    edit = f"{tmp_path / 'pca.npz'}:0:+2.0:0-3"
-    _, library = edits_from_args(model, [edit])
-    cases = {"plain": ["--psi", "0.7", "--cutoff", "2"], "noise": ["--noise-mode", "random"], "edit": ["--edit", edit]}
+                 "--out", str(tmp_path / "pca.npz")]) == 0
+    by_name, by_file = "pca:0:+2.0:0-3", f"{tmp_path / 'pca.npz'}:0:+2.0:0-3"
+    _, library = edits_from_args(model, [by_name])
+    cases = {"none": [], "plain": ["--psi", "0.7", "--cutoff", "2"], "noise": ["--noise-mode", "random"],
+             "by_name": ["--edit", by_name], "by_file": ["--edit", by_file]}
+    pixels = {}
     for name, flags in cases.items():
         assert main(["generate", str(ckpt), "--seeds", "5", "--out", str(tmp_path / name), *flags]) == 0
         png = tmp_path / name / "seed0005.png"
-        state = read_png_state(png)
-        assert state is not None and state.seed == 5, name
-        redrawn = render_state(model, state, library).rgba[..., :3]
-        assert np.array_equal(redrawn, np.asarray(Image.open(png))), name
-    assert read_png_state(tmp_path / "plain" / "grid.png") is None  # a grid is no one picture
+        action = classify_dropped_file(png)
+        assert isinstance(action, RestoreState) and action.state.seed == 5, name
+        assert fit_state_to_model(action.state, model.info) == action.state, name
+        pixels[name] = np.asarray(Image.open(png))
+        assert np.array_equal(render_state(model, action.state, library).rgba[..., :3], pixels[name]), name
+    assert classify_dropped_file(tmp_path / "by_name" / "seed0005.png").state.edits  # the app's sliders get it
+    from_file = classify_dropped_file(tmp_path / "by_file" / "seed0005.png").state
+    assert not from_file.edits and from_file.latent  # a set the app knows by no name: its W+ instead
+    assert np.array_equal(pixels["by_name"], pixels["by_file"])
+    assert np.abs(pixels["by_name"].astype(int) - pixels["none"]).max() > 10  # the edit did something
+    assert np.abs(pixels["noise"].astype(int) - pixels["none"]).max() > 0  # and so did the noise
+    assert not isinstance(classify_dropped_file(tmp_path / "plain" / "grid.png"), RestoreState)  # no one picture

@@ -89,13 +89,14 @@ def describe(s: DirectionSet) -> list[str]:
 
 
 def _cached_params(cache, model_hash: str, name: str) -> dict | None:
-    """The settings of the set already cached under `name`, if any (None when absent or unreadable)."""
+    """The settings of the set already cached under `name` ({} when it records none, e.g. one
+    imported from another tool's file); None when there is none, or it is unreadable."""
     from explorer.errors import ExplorerError
     try:
         cached = cache.load(model_hash, name)
     except ExplorerError:
         return None
-    return None if cached is None else cached.metadata.get("params")
+    return None if cached is None else dict(cached.metadata.get("params") or {})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,9 +135,10 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(describe(s)))
     where = cache.path(s.model_hash, s.name)
     print(f"cached as {where}" if printer.printed else f"reused the cached set {where}")
-    if printer.printed and earlier is not None and earlier != s.metadata.get("params"):
-        changed = ", ".join(f"{k} {earlier.get(k)} -> {v}" for k, v in s.metadata["params"].items()
-                            if earlier.get(k) != v)
+    now = s.metadata.get("params") or {}
+    if earlier is not None and earlier != now:
+        changed = ", ".join(f"{k} {earlier.get(k, '?')} -> {now.get(k, '?')}" for k in sorted({*earlier, *now})
+                            if earlier.get(k) != now.get(k))
         print(f"this replaced the set {s.name!r} cached earlier with other settings ({changed}); the app and "
               f"`generate --edit {s.name}:...` now use this one (`--name` keeps sets side by side)")
     if args.out:

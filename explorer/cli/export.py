@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="same (default): the source's precision, so the weights, and the model's content "
                         "hash that cached directions are found by, stay exactly as they are (a float16 file "
                         "stays float16; snapshots and other formats are float32); float16 halves a float32 "
-                        "file (loading casts back to float32)")
+                        "file (loading casts back to float32); float32 doubles a float16 one, changing nothing")
     p.add_argument("--no-discriminator", action="store_true",
                    help="leave D out (smaller; projection then has no D features and training cannot "
                         "continue from the file)")

@@ -90,12 +90,8 @@ def run(args: argparse.Namespace) -> int:
     images = iter_images(model, seeds, psi=args.psi, cutoff=args.cutoff, class_idx=args.class_idx,
                          noise_mode=args.noise_mode, translate=translate, rotate=args.rotate,
                          edits=edits, directions=library)
-    for done, (seed, img) in enumerate(images, 1):
-        # each picture carries its state, so that the app opens it as this exact picture
-        state = LatentState(seed=seed, class_idx=args.class_idx, psi=args.psi, cutoff=args.cutoff,
-                            noise_mode=args.noise_mode, noise_seed=seed, edits=edits,
-                            translate=translate, rotate=args.rotate)
-        _save(out / seed_file_name(seed), img, args.force, state)
+    for done, (seed, img, ws) in enumerate(images, 1):
+        _save(out / seed_file_name(seed), img, args.force, _picture_state(args, model, seed, ws, edits, translate))
         if len(first) < GRID_LIMIT:
             first.append(img)
         progress(done)
@@ -105,16 +101,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _picture_state(args: argparse.Namespace, model, seed: int, ws: np.ndarray, edits: tuple,
+                   translate: tuple[float, float]) -> LatentState:
+    """The state a PNG carries, so that the app opens it as this exact picture: the seed and its
+    settings, or, when an edit's set came from a .npz file the app would not know by that name,
+    the final W+ itself."""
+    from explorer.directions.edits import is_set_file
+    from explorer.latent.state import encode_latent
+    common = dict(seed=seed, class_idx=args.class_idx, noise_mode=args.noise_mode, noise_seed=seed,
+                  translate=translate, rotate=args.rotate, mix_weights=(0.0,) * model.num_ws)
+    files = sorted({Path(e.direction_set).name for e in edits if is_set_file(e.direction_set)})
+    if files:
+        return LatentState(latent=encode_latent(ws), latent_label=f"seed {seed} edited along {', '.join(files)}",
+                           **common)
+    return LatentState(psi=args.psi, cutoff=args.cutoff, edits=edits, **common)
+
+
 def _save(path: Path, image: np.ndarray, force: bool, state: LatentState | None = None) -> None:
     """Write a PNG (with `state` embedded, when given); without --force, never over a file that
     appeared since the check."""
     from explorer.errors import InputError
-    from explorer.fileio import atomic_write_bytes, save_png
+    from explorer.fileio import atomic_write_bytes, png_bytes
     from explorer.latent.png_state import state_png_bytes
     try:
-        if state is None:
-            save_png(path, image, overwrite=force)
-        else:
-            atomic_write_bytes(path, state_png_bytes(image, state), overwrite=force)
+        atomic_write_bytes(path, png_bytes(image) if state is None else state_png_bytes(image, state),
+                           overwrite=force)
     except FileExistsError:
         raise InputError(f"{path} appeared while rendering; pass --force to overwrite it") from None

@@ -19,10 +19,14 @@ def run(args: argparse.Namespace) -> int:
     from explorer.checkpoints.safetensors_format import stored_precision
     from explorer.devices import resolve_device
     from explorer.download import DownloadCache, remote_source
+    from explorer.errors import ExplorerError
     from explorer.train.snapshot import trained_kimg
     model = explorer.load(args.checkpoint, device=resolve_device(args.device), progress=True)
     info = model.info
-    precision = stored_precision(local_checkpoint(args.checkpoint, download=False))  # loaded: now local
+    try:
+        precision = stored_precision(local_checkpoint(args.checkpoint, download=False))  # loaded: now local
+    except ExplorerError:  # the cached download went away meanwhile: say nothing about it
+        precision = None
     kimg = trained_kimg(info.extra)
     print(f"file:          {args.checkpoint}")
     remote = remote_source(args.checkpoint)

@@ -31,7 +31,8 @@ FIX = ("Noise should add detail, not content. Lower that scale's noise (the Nois
 
 
 def _percent(x: float) -> str:
-    """Two decimals below 1 %, so values either side of NOTHING (0.1 %) never print the same."""
+    """Two decimals below 1 %, so that values clearly either side of NOTHING (0.1 %) do not print
+    the same (0.11 % and 0.09 %, not 0.1 % twice)."""
     return f"{x:.1%}" if x >= 0.01 else f"{x:.2%}"
 
 

@@ -87,10 +87,15 @@ def _split_edit(text: str) -> tuple[str, int, float, str]:
     return name, index, strength, layers
 
 
+def is_set_file(ref: str) -> bool:
+    """Whether an edit's SET names a .npz file (else a set cached for the model)."""
+    return ref.lower().endswith(".npz") or Path(ref).is_file()
+
+
 def resolve_set(model: Model, ref: str, cache: DirectionCache | None = None) -> DirectionSet:
     """A .npz path (the set is renamed to `ref`, the name edits use) or a set cached for `model`."""
     path = Path(ref)
-    if ref.lower().endswith(".npz") or path.is_file():
+    if is_set_file(ref):
         if not path.is_file():
             raise ExplorerError(f"direction set file {ref} does not exist")
         s = load_direction_set(path).replace(name=ref)
