@@ -358,3 +358,12 @@ def test_noise_percentages_either_side_of_the_idle_line_never_print_the_same() -
     from explorer.diagnose.noise import NOTHING, _percent
     assert _percent(NOTHING * 1.1) != _percent(NOTHING * 0.9)  # 0.11 % vs 0.09 %, not 0.1 % twice
     assert _percent(0.25) == "25.0%"
+
+
+def test_the_diversity_headline_names_what_triggered_it() -> None:
+    from explorer.diagnose.diversity import NOTE_SHARE, WARN_SHARE, diversity_verdict
+    assert diversity_verdict(NOTE_SHARE + 0.05, 0, 32) == ("ok", "the samples are diverse")
+    assert diversity_verdict(NOTE_SHARE - 0.01, 0, 32) == ("note", "diversity is on the low side")
+    severity, headline = diversity_verdict(NOTE_SHARE + 0.05, 3, 32)  # the shipped model: 0.62, 3 of 32
+    assert severity == "note" and "near-duplicates" in headline and "low" not in headline
+    assert diversity_verdict(WARN_SHARE - 0.01, 0, 32)[0] == diversity_verdict(0.9, 8, 32)[0] == "warn"

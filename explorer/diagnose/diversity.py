@@ -104,6 +104,17 @@ def lite0_features(model: Model, seeds: list[int], net: torch.nn.Module,
     return torch.cat(images), torch.cat(pooled), {t: torch.cat(maps) for t, maps in taps.items()}
 
 
+def diversity_verdict(share: float, cluster: int, samples: int) -> tuple[str, str]:
+    """(severity, headline) from the seed share and the largest near-duplicate cluster's size."""
+    if share < WARN_SHARE or cluster / samples >= WARN_CLUSTER_SHARE:
+        return "warn", "mode collapse: the samples vary little"
+    if share < NOTE_SHARE:
+        return "note", "diversity is on the low side"
+    if cluster >= 3:  # the note comes from the cluster alone
+        return "note", "a few samples are near-duplicates, though overall diversity is normal"
+    return "ok", "the samples are diverse"
+
+
 @torch.no_grad()
 def check_diversity(model: Model, seeds: list[int], counter: StepCounter) -> Finding:
     from explorer.project.losses.efficientnet_lite0 import load_efficientnet_lite0
@@ -121,17 +132,7 @@ def check_diversity(model: Model, seeds: list[int], counter: StepCounter) -> Fin
     mean_distance, median_distance = float(pairs.mean()), float(np.median(pairs))
     clusters = duplicate_clusters(distance, DUPLICATE_FRACTION * median_distance)
     biggest = clusters[0] if clusters else []
-    cluster_share = len(biggest) / len(seeds)
-    if share < WARN_SHARE or cluster_share >= WARN_CLUSTER_SHARE:
-        severity = "warn"
-    elif share < NOTE_SHARE or len(biggest) >= 3:
-        severity = "note"
-    else:
-        severity = "ok"
-    verdict = {"warn": "mode collapse: the samples vary little", "note": "diversity is on the low side",
-               "ok": "the samples are diverse"}[severity]
-    if severity == "note" and share >= NOTE_SHARE:  # the note comes from the cluster alone
-        verdict = "a few samples are near-duplicates, though overall diversity is normal"
+    severity, verdict = diversity_verdict(share, len(biggest), len(seeds))
     dup_text = (f"; {len(biggest)} near-duplicates in one cluster (seeds {', '.join(str(seeds[i]) for i in biggest[:6])})"
                 if biggest else "; no near-duplicates")
     message = (f"{verdict}: seed share {share:.2f} of the variation in EfficientNet-Lite0 features (an "
