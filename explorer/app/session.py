@@ -1,8 +1,8 @@
 """Saving what is on screen: PNGs that carry their `LatentState`, and W+ .npz files.
 
 A saved PNG embeds the whole state (`explorer.latent.png_state`, which also reads it back), so
-opening it later restores the exact picture; the final W+ goes beside it as `<name>.npz` (`explorer.latent.npz`, the layout
-NVIDIA's projector writes). Files are written atomically and never replace an
+opening it later restores the exact picture; the final W+ goes beside it as `<name>.npz`
+(`explorer.latent.npz`, the layout NVIDIA's projector writes). Files are written atomically and never replace an
 existing file: a fresh name is picked instead (seed0042.png, seed0042_001.png, ...).
 """
 

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if args.weights == "G" and not source.is_file():
         raise InputError(f"--weights G reads a raw G from a local training snapshot; {args.source} is not a file")
-    check_output_file(out, args.force, inputs=[_local_input(args.source)], flag="OUT")
+    local = _local_input(args.source)
+    check_output_file(out, args.force, inputs=[local], flag="OUT")
 
     if args.weights == "G":
         model = snapshot_model(source, "G")
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     dtype = args.dtype
     if dtype == "same":
         from explorer.checkpoints.safetensors_format import stored_precision
-        dtype = stored_precision(_local_input(args.source)) or "float32"
+        dtype = stored_precision(local) or "float32"  # a download of `source` is cached at `local` now
     explorer.save(model, out, include_discriminator=not args.no_discriminator, dtype=getattr(torch, dtype))
     kimg = trained_kimg(model.info.extra)
     trained = f", trained {kimg:.3f} kimg" if kimg is not None else ""

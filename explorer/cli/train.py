@@ -42,8 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--kimg", type=float, help="length of training in thousands of images (default 5000)")
     p.add_argument("--batch", type=int, help="total batch size (default by resolution)")
     p.add_argument("--gamma", type=float, help="R1 weight (default 0.0002 * R^2 / batch)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.0025); a resume may change it, e.g. lower it "
-                   "to anneal a run at its end")
+    p.add_argument("--lr", type=float,
+                   help="Adam learning rate (default 0.0025); a resume may change it, e.g. lower it to anneal "
+                        "a run at its end")
     p.add_argument("--pl-weight", dest="pl_weight", type=float,
                    help="path-length penalty weight (default 2; 0 turns it off, e.g. for short runs)")
     p.add_argument("--ema-kimg", dest="ema_kimg", type=float,
